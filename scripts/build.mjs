@@ -1,0 +1,52 @@
+// Bundles the CLI with esbuild. Packages stay external, so that a subcommand's
+// heavy dependencies (drivers, SDKs, prompts) load only when it runs; code
+// splitting keeps each subcommand's code in its own chunk, loaded on first use.
+import { build } from 'esbuild'
+import { readFile, rm } from 'node:fs/promises'
+
+const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+const entries = process.argv.slice(2)
+
+function externalExcept(bundled) {
+  return {
+    name: 'external-packages',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0]
+        if (bundled.includes(name)) return undefined
+        return { path: args.path, external: true }
+      })
+    },
+  }
+}
+
+await rm(new URL('../dist', import.meta.url), { recursive: true, force: true })
+await build({
+  entryPoints: { lora: 'bin/lora.ts', ...Object.fromEntries(entries.map((e) => [e.replace(/\.ts$/, ''), e])) },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // Everything from node_modules stays external (loaded on first use) except the
+  // argument parser, which every run needs: bundled, it costs no module resolution.
+  plugins: [externalExcept(['commander'])],
+  sourcemap: 'linked',
+  chunkNames: 'chunks/[name]-[hash]',
+  define: { LORA_VERSION: JSON.stringify(pkg.version) },
+  loader: { '.sql': 'text' },
+  // Bundled CommonJS (commander) requires Node built-ins.
+  banner: { js: "import { createRequire as __loraCreateRequire } from 'node:module'; const require = __loraCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+})
+
+// The root help, rendered once by the real program at build time: `lora --help`
+// piped or on an 80-column terminal prints it without loading the parser.
+const { execFileSync } = await import('node:child_process')
+const { writeFile } = await import('node:fs/promises')
+const help = execFileSync(process.execPath, ['bin/lora', '--help', '--no-prerendered-help'], {
+  env: { ...process.env, COLUMNS: '80', NO_COLOR: '1' },
+  encoding: 'utf8',
+})
+await writeFile(new URL('../dist/help.txt', import.meta.url), help)

@@ -1,0 +1,208 @@
+import { Command, CommanderError } from 'commander'
+import { COMMANDS, type CommandSpec, type ZodIssueLike } from '../commands/registry.js'
+import { EXIT_CODE_HELP, ExitCode, LoraError, UsageError } from './errors.js'
+import type { OutStream, InStream } from './io/streams.js'
+
+export interface MainDeps {
+  env: Record<string, string | undefined>
+  stdout: OutStream
+  stderr: OutStream
+  stdin: InStream
+  cwd: string
+  signal: AbortSignal
+}
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
+/** Turns the first zod issue of a command's options into one sentence naming the flag. */
+export function optionIssueToError(issues: ZodIssueLike[]): UsageError {
+  const issue = issues[0]!
+  const key = issue.path[0]
+  const name = typeof key === 'string' ? (key === 'args' ? 'argument' : `--${kebab(key)}`) : 'options'
+  const message = issue.message.replace(/^Invalid input: /, '')
+  return new UsageError(`Invalid ${name}: ${message}.`.replace(/\.\.$/, '.'), { code: 'invalid_option' })
+}
+
+function colorize(deps: MainDeps, code: string, text: string): string {
+  const enabled = deps.stderr.isTTY && deps.env.NO_COLOR === undefined && !process.argv.includes('--no-color')
+  return enabled ? `\x1b[${code}m${text}\x1b[0m` : text
+}
+
+async function reportError(deps: MainDeps, error: unknown, verbose: boolean): Promise<number> {
+  const { redact } = await import('./redact.js')
+  if (error instanceof LoraError) {
+    deps.stderr.write(redact(`${colorize(deps, '31', 'error')}: ${error.message}\n`))
+    if (error.hint) deps.stderr.write(redact(`${colorize(deps, '2', 'hint')}: ${error.hint}\n`))
+    if (verbose && error.stack) deps.stderr.write(redact(stackOf(error)) + '\n')
+    return error.exitCode
+  }
+  const e = error as Error
+  deps.stderr.write(redact(`${colorize(deps, '31', 'error')}: unexpected failure: ${e?.message ?? String(error)}\n`))
+  if (verbose) deps.stderr.write(redact(stackOf(e)) + '\n')
+  else deps.stderr.write('hint: run again with --verbose (or LORA_DEBUG=1) for the stack trace.\n')
+  return ExitCode.failed
+}
+
+function stackOf(error: Error): string {
+  let text = error.stack ?? String(error)
+  let cause = (error as { cause?: unknown }).cause
+  while (cause instanceof Error) {
+    text += `\ncaused by: ${cause.stack ?? cause.message}`
+    cause = (cause as { cause?: unknown }).cause
+  }
+  return text
+}
+
+/** The first word of argv that is not a global option or its value. */
+function firstCommandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!
+    if (word === '--profile' || word === '--database-url') i++
+    else if (!word.startsWith('-')) return word
+  }
+  return undefined
+}
+
+/** Builds the whole program. Only commander and this file load for --help and --version. */
+export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: CommandSpec, cmd: Command, args: unknown[]) => Promise<void>): Command {
+  const program = new Command('lora')
+  program
+    .description('Operations tool of the LoRA fine-tuning platform: datasets, training jobs, the job daemon, metrics, health and maintenance.')
+    .version(LORA_VERSION, '-V, --version', 'print the version')
+    .option('--profile <name>', 'configuration profile (env LORA_PROFILE)')
+    .option('--database-url <url>', 'Postgres URL or embedded[:DIR] (env DATABASE_URL)')
+    .option('--json', 'print JSON instead of tables (read commands)')
+    .option('--verbose', 'show stack traces and debug detail (or LORA_DEBUG=1)')
+    .option('--no-color', 'no colour (also NO_COLOR)')
+    .helpOption('-h, --help', 'show help')
+    .addHelpText('after', `\n${EXIT_CODE_HELP}\n\nWith no configuration, lora runs on the embedded stack under .lora/ (PGlite, folder storage, the cluster simulator).`)
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => deps.stdout.write(s),
+      writeErr: (s) => deps.stderr.write(s),
+      outputError: (s, write) => write(s.replace(/^error: /, `${colorize(deps, '31', 'error')}: `)),
+    })
+    .exitOverride()
+
+  // Only the branch of the tree that argv names is built in full: `lora --help`
+  // lists the groups without creating every subcommand, which keeps startup fast.
+  const first = firstCommandWord(argv)
+  const selected = COMMANDS.some((c) => c.path[0] === first) ? first : null
+  const groups = new Map<string, Command>()
+  const groupFor = (parent: Command, names: string[]): Command => {
+    let current = parent
+    let key = ''
+    for (const name of names) {
+      key += `/${name}`
+      let group = groups.get(key)
+      if (!group) {
+        const children = [...new Set(COMMANDS.filter((c) => c.path.join('/').startsWith(key.slice(1) + '/')).map((c) => c.path[key.split('/').length - 1]))]
+        group = current.command(name).description(children.join(' | ')).helpOption('-h, --help', 'show help')
+        group.configureOutput(program.configureOutput()).exitOverride()
+        group.action(() => {
+          group!.help({ error: true })
+        })
+        groups.set(key, group)
+      }
+      current = group
+    }
+    return current
+  }
+
+  for (const spec of COMMANDS) {
+    if (spec.path[0] !== selected) {
+      if (spec.path.length > 1) groupFor(program, spec.path.slice(0, 1))
+      else program.command(spec.args ? `${spec.path[0]} ${spec.args}` : spec.path[0]!).description(spec.summary)
+      continue
+    }
+    const parent = groupFor(program, spec.path.slice(0, -1))
+    const name = spec.path[spec.path.length - 1]!
+    const cmd = parent
+      .command(spec.args ? `${name} ${spec.args}` : name)
+      .description(spec.load ? spec.summary : `${spec.summary} (not built yet)`)
+      .helpOption('-h, --help', 'show help')
+    for (const option of spec.options ?? []) {
+      if (option.default !== undefined) cmd.option(option.flags, option.description, option.default as string)
+      else cmd.option(option.flags, option.description)
+    }
+    if (spec.help) cmd.addHelpText('after', `\n${spec.help}`)
+    cmd.configureOutput(program.configureOutput()).exitOverride()
+    cmd.action(async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command
+      await onAction(spec, command, args.slice(0, -2))
+    })
+  }
+  return program
+}
+
+/** Runs lora with argv (without node and script); returns the exit code. Never exits. */
+export async function main(argv: string[], deps: MainDeps): Promise<number> {
+  let exitCode: number = ExitCode.ok
+  let verbose = Boolean(deps.env.LORA_DEBUG) || argv.includes('--verbose')
+  let context: import('./context.js').Context | undefined
+
+  const program = buildProgram(deps, argv, async (spec, cmd, args) => {
+    const globals = cmd.optsWithGlobals() as Record<string, unknown>
+    verbose ||= Boolean(globals.verbose)
+    if (!spec.load) {
+      throw new UsageError(`\`lora ${spec.path.join(' ')}\` is not built yet.`, {
+        code: 'not_built',
+        hint: 'It is listed so that scripts can see what is planned; nothing was done.',
+      })
+    }
+    const module = await spec.load()
+    const { createContext } = await import('./context.js')
+    context = createContext({
+      env: deps.env,
+      cwd: deps.cwd,
+      signal: deps.signal,
+      serveEmbedded: spec.path[0] === 'local' || spec.path[0] === 'daemon',
+      globals: {
+        json: Boolean(globals.json),
+        verbose,
+        color: globals.color !== false,
+        ...(typeof globals.profile === 'string' ? { profile: globals.profile } : {}),
+        ...(typeof globals.databaseUrl === 'string' ? { databaseUrl: globals.databaseUrl } : {}),
+      },
+      io: new (await import('./io/streams.js')).IO({
+        stdout: deps.stdout,
+        stderr: deps.stderr,
+        stdin: deps.stdin,
+        env: deps.env,
+        noColor: globals.color === false,
+      }),
+    })
+    const input: Record<string, unknown> = { ...cmd.opts(), json: Boolean(globals.json) }
+    if (spec.args) input.args = args.length === 1 ? args[0] : args
+    const parsed = module.Options.safeParse(input)
+    if (!parsed.success) throw optionIssueToError(parsed.error.issues)
+    const code = await module.run(parsed.data as never, context)
+    if (typeof code === 'number') exitCode = code
+  })
+
+  try {
+    if (argv.length === 0) {
+      program.outputHelp()
+      return ExitCode.ok
+    }
+    await program.parseAsync(argv, { from: 'user' })
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+        exitCode = ExitCode.ok
+      } else if (error.code === 'commander.help') {
+        // A group without its subcommand (`lora db`): help on stderr, a usage error.
+        exitCode = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage
+      } else {
+        // Commander has printed its one-line message already.
+        exitCode = error.code === 'commander.executeSubCommandAsync' ? ExitCode.failed : ExitCode.usage
+      }
+    } else {
+      exitCode = await reportError(deps, error, verbose)
+    }
+  } finally {
+    await context?.close()
+  }
+  if (deps.signal.aborted && exitCode === ExitCode.ok) exitCode = ExitCode.interrupted
+  return exitCode
+}

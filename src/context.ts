@@ -1,0 +1,129 @@
+import { homedir } from 'node:os'
+import type { Clock } from './clock.js'
+import { systemClock } from './clock.js'
+import type { Db } from './db/types.js'
+import type { ResolvedConfig } from './config/schema.js'
+import type { LoadedConfig } from './config/load.js'
+import { IO } from './io/streams.js'
+import { LoraError, UsageError } from './errors.js'
+
+export interface GlobalOptions {
+  profile?: string
+  databaseUrl?: string
+  json: boolean
+  verbose: boolean
+  color: boolean
+}
+
+/**
+ * What a command runs with. Each heavy member is built, and its code imported, on
+ * first use: `lora config show` never loads a database driver.
+ */
+export interface Context {
+  io: IO
+  clock: Clock
+  env: Record<string, string | undefined>
+  cwd: string
+  globals: GlobalOptions
+  /** Aborted on Ctrl-C / SIGTERM: long work stops at the next safe point. */
+  signal: AbortSignal
+  loadConfig(): Promise<LoadedConfig>
+  config(): Promise<ResolvedConfig>
+  /** The database, with its schema checked to be current. */
+  db(): Promise<Db>
+  /** The database without the schema check: for `db migrate` and `db status`. */
+  rawDb(): Promise<Db>
+  /** Releases everything opened: connections, the embedded lock. */
+  close(): Promise<void>
+}
+
+export interface ContextOptions {
+  io?: IO
+  clock?: Clock
+  env?: Record<string, string | undefined>
+  cwd?: string
+  homeDir?: string
+  globals?: Partial<GlobalOptions>
+  signal?: AbortSignal
+  /** Long-lived processes serve the embedded database to others. */
+  serveEmbedded?: boolean
+  /** Tests hand in a database directly. */
+  db?: Db
+  config?: ResolvedConfig
+}
+
+export function createContext(options: ContextOptions = {}): Context {
+  const env = options.env ?? process.env
+  const globals: GlobalOptions = { json: false, verbose: false, color: true, ...options.globals }
+  const io =
+    options.io ??
+    new IO({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env, noColor: !globals.color })
+  const clock = options.clock ?? systemClock
+  const cwd = options.cwd ?? process.cwd()
+  const closers: (() => Promise<void>)[] = []
+
+  let loaded: Promise<LoadedConfig> | undefined
+  const loadConfig = () => {
+    loaded ??= (async () => {
+      if (options.config) return { config: options.config, files: [], warnings: [] }
+      const { loadConfig: load } = await import('./config/load.js')
+      const result = await load({
+        cwd,
+        env,
+        homeDir: options.homeDir ?? env.HOME ?? homedir(),
+        flags: { ...(globals.profile ? { profile: globals.profile } : {}), ...(globals.databaseUrl ? { databaseUrl: globals.databaseUrl } : {}) },
+      })
+      for (const warning of result.warnings) io.warn(warning)
+      return result
+    })()
+    return loaded
+  }
+  const config = async () => (await loadConfig()).config
+
+  let rawDb: Promise<Db> | undefined
+  const openRaw = () => {
+    rawDb ??= (async () => {
+      if (options.db) return options.db
+      const cfg = await config()
+      const { openDatabase } = await import('./db/open.js')
+      const db = await openDatabase(cfg, { clock, env, serve: options.serveEmbedded ?? false })
+      closers.push(() => db.close())
+      return db
+    })()
+    return rawDb
+  }
+  let checkedDb: Promise<Db> | undefined
+
+  return {
+    io,
+    clock,
+    env,
+    cwd,
+    globals,
+    signal: options.signal ?? new AbortController().signal,
+    loadConfig,
+    config,
+    rawDb: openRaw,
+    db() {
+      checkedDb ??= (async () => {
+        const db = await openRaw()
+        const { assertSchemaCurrent } = await import('./db/migrate.js')
+        await assertSchemaCurrent(db)
+        return db
+      })()
+      return checkedDb
+    },
+    async close() {
+      for (const close of closers.reverse()) {
+        try {
+          await close()
+        } catch {
+          // Closing is best effort; the process is ending.
+        }
+      }
+      closers.length = 0
+    },
+  }
+}
+
+export { LoraError, UsageError }

@@ -1,0 +1,56 @@
+import type { Db } from './types.js'
+import type { ResolvedConfig } from '../config/schema.js'
+import type { Clock } from '../clock.js'
+import { LoraError, UsageError } from '../errors.js'
+import { redact } from '../redact.js'
+import { parseDuration } from '../config/duration.js'
+
+/** Opens the profile's database, turning driver failures into one clear sentence. */
+export async function openDatabase(config: ResolvedConfig, options: { clock: Clock; serve: boolean; env?: Record<string, string | undefined> }): Promise<Db> {
+  const database = config.database
+  if (!database) {
+    throw new UsageError(`Profile ${config.profile} has no database: set DATABASE_URL.`, { code: 'no_database' })
+  }
+  if (database.embedded) {
+    const { openEmbedded } = await import('./embedded.js')
+    const wait = options.env?.LORA_EMBEDDED_WAIT ? parseDuration(options.env.LORA_EMBEDDED_WAIT) : null
+    return openEmbedded({ dir: database.dir!, serve: options.serve, clock: options.clock, ...(wait !== null ? { waitMs: wait } : {}) })
+  }
+  const { openPostgres } = await import('./postgres.js')
+  const db = await openPostgres({ url: database.url, pooler: database.pooler })
+  try {
+    await db.query('SELECT 1')
+  } catch (error) {
+    await db.close().catch(() => {})
+    throw describeConnectionError(database.url, error)
+  }
+  return db
+}
+
+export function describeConnectionError(url: string, error: unknown): LoraError {
+  const e = error as NodeJS.ErrnoException & { code?: string }
+  let where = 'the database'
+  try {
+    const u = new URL(url)
+    where = `the database at ${u.hostname}:${u.port || 5432}`
+  } catch {
+    // Keep the generic name.
+  }
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host not found',
+    ETIMEDOUT: 'timed out',
+    CONNECT_TIMEOUT: 'timed out',
+    ECONNRESET: 'connection reset',
+    EHOSTUNREACH: 'host unreachable',
+    '28P01': 'password authentication failed',
+    '28000': 'not authorized',
+    '3D000': 'database does not exist',
+  }
+  const reason = (e.code && reasons[e.code]) ?? redact(e.message ?? String(error))
+  return new LoraError(`Could not reach ${where}: ${reason}.`, {
+    code: 'db_unreachable',
+    cause: error,
+    hint: 'Check DATABASE_URL (or database.url in .lorarc) and that the server is running.',
+  })
+}

@@ -1,0 +1,63 @@
+import type { Db, Queryable, Row } from './types.js'
+import { bindParams, OID, parseDate, parseInt8, parseNumeric } from './values.js'
+
+export interface PostgresOptions {
+  url?: string
+  /** A Unix socket path (the embedded database served by another lora process). */
+  socketPath?: string
+  /** A transaction pooler: no prepared statements, no LISTEN. */
+  pooler?: boolean
+  max?: number
+  connectTimeoutSeconds?: number
+  kind?: Db['kind']
+}
+
+/** A Db over the `postgres` driver: server Postgres, Supabase, or an embedded socket. */
+export async function openPostgres(options: PostgresOptions): Promise<Db> {
+  const { default: postgres } = await import('postgres')
+  const identity = (x: unknown) => x
+  const config = {
+    max: options.max ?? 4,
+    // Named prepared statements are unsafe through a transaction pooler and through
+    // the shared embedded socket, where they would collide between processes.
+    prepare: !(options.pooler || options.socketPath),
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
+    idle_timeout: 30,
+    onnotice: () => {},
+    connection: { application_name: 'lora' },
+    types: {
+      numeric: { to: OID.numeric, from: [OID.numeric], serialize: String, parse: parseNumeric },
+      int8: { to: OID.int8, from: [OID.int8], serialize: String, parse: parseInt8 },
+      date: { to: OID.date, from: [OID.date], serialize: identity, parse: parseDate },
+    },
+  }
+  const sql = options.socketPath
+    ? postgres({ ...config, path: options.socketPath, user: 'postgres', database: 'postgres', ssl: false })
+    : postgres(options.url!, config)
+
+  type Sql = typeof sql
+  type Unsafe = Pick<Sql, 'unsafe'>
+  const run = async <T extends Row>(target: Unsafe, text: string, params?: readonly unknown[]): Promise<T[]> => {
+    const rows = await target.unsafe(text, bindParams(params) as never[])
+    return [...rows] as unknown as T[]
+  }
+
+  return {
+    kind: options.kind ?? 'postgres',
+    query: (text, params) => run(sql, text, params),
+    transaction: async <T>(fn: (tx: Queryable) => Promise<T>) =>
+      (await sql.begin(async (tx) => fn({ query: (text, params) => run(tx as unknown as Unsafe, text, params) }))) as T,
+    exec: async (script) => {
+      await sql.unsafe(script).simple()
+    },
+    async listen(channel, onMessage) {
+      if (options.pooler) return null
+      const { unlisten } = await sql.listen(channel, onMessage)
+      return unlisten
+    },
+    notify: async (channel, payload) => {
+      await sql.notify(channel, payload)
+    },
+    close: () => sql.end({ timeout: 5 }),
+  }
+}

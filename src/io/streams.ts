@@ -1,0 +1,102 @@
+import { redact, redactValue } from '../redact.js'
+
+export interface OutStream {
+  write(chunk: string): unknown
+  isTTY?: boolean
+  columns?: number
+}
+
+export interface InStream {
+  isTTY?: boolean
+}
+
+export interface IOOptions {
+  stdout: OutStream
+  stderr: OutStream
+  stdin: InStream
+  env: Record<string, string | undefined>
+  /** --no-color */
+  noColor?: boolean
+}
+
+/**
+ * Everything a command prints goes through here: data to stdout, progress, warnings
+ * and errors to stderr, all redacted. It knows whether it talks to a terminal.
+ */
+export class IO {
+  readonly stdout: OutStream
+  readonly stderr: OutStream
+  readonly stdoutIsTTY: boolean
+  readonly stderrIsTTY: boolean
+  /** Colour on stdout: a terminal, no NO_COLOR, no --no-color. */
+  readonly color: boolean
+  /** Colour on stderr, by the same rules. */
+  readonly errColor: boolean
+  /** Prompts only when input and output are terminals and CI is not set. */
+  readonly canPrompt: boolean
+
+  constructor(options: IOOptions) {
+    this.stdout = options.stdout
+    this.stderr = options.stderr
+    this.stdoutIsTTY = Boolean(options.stdout.isTTY)
+    this.stderrIsTTY = Boolean(options.stderr.isTTY)
+    const colorAllowed = !options.noColor && options.env.NO_COLOR === undefined && options.env.TERM !== 'dumb'
+    this.color = colorAllowed && this.stdoutIsTTY
+    this.errColor = colorAllowed && this.stderrIsTTY
+    this.canPrompt = Boolean(options.stdin.isTTY) && this.stdoutIsTTY && !options.env.CI
+  }
+
+  /** A line of data on stdout. */
+  out(text = ''): void {
+    this.stdout.write(redact(text) + '\n')
+  }
+
+  /** A line of progress, warning or error on stderr. */
+  err(text = ''): void {
+    this.stderr.write(redact(text) + '\n')
+  }
+
+  /** Raw bytes of a live view on stderr (already formatted, still redacted). */
+  errRaw(text: string): void {
+    this.stderr.write(redact(text))
+  }
+
+  json(value: unknown): void {
+    this.stdout.write(JSON.stringify(redactValue(value), jsonReplacer, 2) + '\n')
+  }
+
+  /** One JSON object per line (watch streams). */
+  jsonLine(value: unknown): void {
+    this.stdout.write(JSON.stringify(redactValue(value), jsonReplacer) + '\n')
+  }
+
+  warn(text: string): void {
+    this.err(`${this.errColor ? '\x1b[33mwarning\x1b[39m' : 'warning'}: ${text}`)
+  }
+
+  get columns(): number {
+    return this.stdout.columns ?? 100
+  }
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value
+}
+
+/** A captured IO for tests: what a command printed, TTY or piped. */
+export function createTestIO(options: { tty?: boolean; stdinTTY?: boolean; env?: Record<string, string | undefined>; columns?: number } = {}) {
+  let stdout = ''
+  let stderr = ''
+  const tty = options.tty ?? false
+  const io = new IO({
+    stdout: { write: (c: string) => (stdout += c), isTTY: tty, columns: options.columns ?? 120 },
+    stderr: { write: (c: string) => (stderr += c), isTTY: tty, columns: options.columns ?? 120 },
+    stdin: { isTTY: options.stdinTTY ?? tty },
+    env: options.env ?? {},
+  })
+  return {
+    io,
+    stdout: () => stdout,
+    stderr: () => stderr,
+  }
+}

@@ -1,0 +1,39 @@
+import type { Context } from './context.js'
+import { migrate } from './db/migrate.js'
+import type { EmbeddedDb } from './db/embedded.js'
+import { LoraError } from './errors.js'
+
+export interface LocalStackInfo {
+  pid: number
+  database: string
+  socket: string
+  storage: string
+  migrated: string[]
+}
+
+/**
+ * The embedded stack of `lora local start` (and of the demo): the embedded database
+ * held by this process and served to others, migrated to the current schema.
+ */
+export async function startLocalStack(ctx: Context): Promise<{ info: LocalStackInfo; stop(): Promise<void> }> {
+  const config = await ctx.config()
+  const db = (await ctx.rawDb()) as EmbeddedDb
+  if (db.mode !== 'held') {
+    throw new LoraError(`The embedded database in ${config.database!.dir} is already held by another lora process.`, {
+      code: 'embedded_busy',
+      hint: 'Another `lora local start` or `lora daemon` is running here; use that one.',
+    })
+  }
+  const result = await migrate(db)
+  const info: LocalStackInfo = {
+    pid: process.pid,
+    database: config.database!.dir!,
+    socket: db.socketPath!,
+    storage: config.storage?.kind === 'folder' ? config.storage.dir : 'none',
+    migrated: result.applied.map((m) => `${m.version}_${m.name}`),
+  }
+  return {
+    info,
+    stop: () => ctx.close(),
+  }
+}

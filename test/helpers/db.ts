@@ -1,0 +1,74 @@
+import { inject } from 'vitest'
+import { randomBytes } from 'node:crypto'
+import type { Db } from '../../src/db/types.js'
+import { openPostgres } from '../../src/db/postgres.js'
+import { openPglite } from '../../src/db/pglite.js'
+import { migrate } from '../../src/db/migrate.js'
+
+export const pgUrl = inject('pgUrl')
+
+export interface TestDb extends Db {
+  /** A second, independent connection pool to the same database (Postgres only). */
+  connectAgain?: () => Promise<Db>
+}
+
+export interface Backend {
+  name: 'pglite' | 'postgres'
+  available: boolean
+  /** A fresh database with the current schema, or an empty one when migrated is false. */
+  open(options?: { migrated?: boolean }): Promise<TestDb>
+}
+
+let pgliteDump: Promise<Blob> | undefined
+
+async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
+  if (!migrated) return (await openPglite(undefined)).db
+  // Migrating PGlite takes a while: do it once per test file and clone the data.
+  pgliteDump ??= (async () => {
+    const handle = await openPglite(undefined)
+    await migrate(handle.db)
+    const dump = await handle.pg.dumpDataDir('none')
+    await handle.db.close()
+    return dump
+  })()
+  const { PGlite } = await import('@electric-sql/pglite')
+  const dump = await pgliteDump
+  const { OID, parseDate, parseInt8, parseNumeric } = await import('../../src/db/values.js')
+  const { Mutex } = await import('../../src/db/mutex.js')
+  const pg = await PGlite.create({
+    loadDataDir: dump,
+    parsers: { [OID.numeric]: parseNumeric, [OID.int8]: parseInt8, [OID.date]: parseDate },
+  })
+  const { wrapPglite } = await import('../../src/db/pglite.js')
+  return wrapPglite(pg, new Mutex()).db
+}
+
+async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
+  const name = `t_${randomBytes(6).toString('hex')}`
+  const admin = await openPostgres({ url: pgUrl, max: 1 })
+  await admin.query(`CREATE DATABASE ${name}${migrated ? ' TEMPLATE lora_template' : ''}`)
+  await admin.close()
+  const url = pgUrl.replace(/\/postgres$/, `/${name}`)
+  const db = await openPostgres({ url, max: 8 })
+  const others: Db[] = []
+  return {
+    ...db,
+    connectAgain: async () => {
+      const other = await openPostgres({ url, max: 8 })
+      others.push(other)
+      return other
+    },
+    close: async () => {
+      for (const o of others) await o.close()
+      await db.close()
+      const dropper = await openPostgres({ url: pgUrl, max: 1 })
+      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await dropper.close()
+    },
+  }
+}
+
+export const backends: Backend[] = [
+  { name: 'pglite', available: true, open: (o) => openPgliteBackend(o?.migrated ?? true) },
+  { name: 'postgres', available: Boolean(pgUrl), open: (o) => openPostgresBackend(o?.migrated ?? true) },
+]
