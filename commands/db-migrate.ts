@@ -6,9 +6,9 @@ import { startSpinner } from '../src/io/spinner.js'
 export const Options = z.object({ json: z.boolean() })
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+  const db = await ctx.rawDb()
   const spinner = opts.json ? null : await startSpinner(ctx.io, 'Applying migrations')
   try {
-    const db = await ctx.rawDb()
     const result = await migrate(db)
     if (opts.json) {
       return ctx.io.json({ applied: result.applied.map((m) => ({ version: m.version, name: m.name })), version: LATEST_VERSION })
@@ -17,7 +17,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     if (result.alreadyCurrent) ctx.io.out(`schema is current (version ${LATEST_VERSION}); nothing to apply`)
     for (const m of result.applied) ctx.io.out(`applied ${String(m.version).padStart(4, '0')}_${m.name}`)
   } catch (error) {
-    spinner?.fail('Migration failed')
+    spinner?.stop()
     throw error
   }
 }

@@ -2,17 +2,14 @@ import { z } from 'zod'
 import { parseDuration } from './duration.js'
 
 /** A duration written as "30s", "10m", "2h" or as milliseconds. */
-export const Duration = z.union([
-  z.number().nonnegative(),
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text)
-    if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 10m or 2h, got "${text}"` })
-      return z.NEVER
-    }
-    return ms
-  }),
-])
+export const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? (value >= 0 ? value : null) : parseDuration(value)
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 10m or 2h, got "${value}"` })
+    return z.NEVER
+  }
+  return ms
+})
 
 const ClusterFile = z
   .object({

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { createTestIO } from '../../src/io/streams.js'
+import { printFields, printTable } from '../../src/io/output.js'
+import { registerSecret, clearSecrets } from '../../src/redact.js'
+import { createContext } from '../../src/context.js'
+import { backends } from '../helpers/db.js'
+
+const rows = [
+  { id: 'a1', cost: 1.5, at: new Date('2026-01-02T03:04:05Z') },
+  { id: 'b2', cost: null, at: new Date('2026-01-03T00:00:00Z') },
+]
+const columns = [
+  { header: 'Id', value: (r: (typeof rows)[number]) => r.id },
+  { header: 'Cost', value: (r: (typeof rows)[number]) => r.cost, align: 'right' as const },
+  { header: 'Created at', value: (r: (typeof rows)[number]) => r.at },
+]
+
+describe('output', () => {
+  it('prints tab-separated values with ISO timestamps and no colour when piped', async () => {
+    const t = createTestIO({ tty: false })
+    await printTable(t.io, columns, rows)
+    expect(t.stdout()).toBe('id\tcost\tcreated_at\na1\t1.5\t2026-01-02T03:04:05.000Z\nb2\t\t2026-01-03T00:00:00.000Z\n')
+    expect(t.stderr()).toBe('')
+  })
+
+  it('draws a table on a terminal, with colour unless NO_COLOR is set', async () => {
+    const t = createTestIO({ tty: true })
+    await printTable(t.io, columns, rows)
+    expect(t.stdout()).toContain('Created at')
+    expect(t.stdout()).toContain('2026-01-02 03:04:05Z')
+    expect(t.stdout()).toMatch(/\x1b\[/)
+    const plain = createTestIO({ tty: true, env: { NO_COLOR: '1' } })
+    await printTable(plain.io, columns, rows)
+    expect(plain.stdout()).not.toMatch(/\x1b\[/)
+    expect(plain.stdout()).toContain('│ a1')
+  })
+
+  it('redacts secrets in every stream and in JSON', () => {
+    registerSecret('sk-live-abcdef')
+    try {
+      const t = createTestIO()
+      t.io.out('key=sk-live-abcdef')
+      t.io.err('url https://x.test/o?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig and Bearer abc.def')
+      t.io.json({ nested: { url: 'postgres://u:pw@h/db', key: 'sk-live-abcdef' } })
+      expect(t.stdout()).toBe('key=***\n{\n  "nested": {\n    "url": "postgres://u:***@h/db",\n    "key": "***"\n  }\n}\n')
+      expect(t.stderr()).toBe('url https://x.test/o?token=*** and Bearer ***\n')
+    } finally {
+      clearSecrets()
+    }
+  })
+
+  it('aligns fields on a terminal and tab-separates them when piped', () => {
+    const piped = createTestIO()
+    printFields(piped.io, [['status', 'running'], ['progress', 42]])
+    expect(piped.stdout()).toBe('status\trunning\nprogress\t42\n')
+    const tty = createTestIO({ tty: true })
+    printFields(tty.io, [['status', 'running'], ['progress', 42]])
+    expect(tty.stdout()).toBe('status    running\nprogress  42\n')
+  })
+
+  it('prompts only on a terminal outside CI', () => {
+    expect(createTestIO({ tty: true }).io.canPrompt).toBe(true)
+    expect(createTestIO({ tty: true, env: { CI: 'true' } }).io.canPrompt).toBe(false)
+    expect(createTestIO({ tty: false }).io.canPrompt).toBe(false)
+  })
+})
+
+describe('the context', () => {
+  it('refuses a database whose schema is behind, with exit code 2 and the command to run', async () => {
+    const db = await backends[0]!.open({ migrated: false })
+    try {
+      const ctx = createContext({ io: createTestIO().io, db })
+      await expect(ctx.db()).rejects.toMatchObject({
+        message: 'The database has no lora schema yet.',
+        exitCode: 2,
+        hint: 'Run `lora db migrate`.',
+      })
+      // The raw handle is still there for `lora db migrate` itself.
+      expect(await ctx.rawDb()).toBe(db)
+    } finally {
+      await db.close()
+    }
+  })
+})
