@@ -24,7 +24,7 @@ export async function openPglite(dir: string | undefined): Promise<PgliteHandle>
 
 /** The Db over an open PGlite, every use under the session lock. */
 export function wrapPglite(pg: PGlite, session: Mutex): PgliteHandle {
-  const run = <T extends Row>(target: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]) =>
+  const run = <T extends object>(target: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]) =>
     target.query<T>(sql, bindParams(params)).then((r) => r.rows)
 
   const db: Db = {

@@ -1,4 +1,4 @@
-import type { Db, Queryable, Row } from './types.js'
+import type { Db, Queryable } from './types.js'
 import { bindParams, OID, parseDate, parseInt8, parseNumeric } from './values.js'
 
 export interface PostgresOptions {
@@ -37,16 +37,16 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
 
   type Sql = typeof sql
   type Unsafe = Pick<Sql, 'unsafe'>
-  const run = async <T extends Row>(target: Unsafe, text: string, params?: readonly unknown[]): Promise<T[]> => {
+  const run = async <T extends object>(target: Unsafe, text: string, params?: readonly unknown[]): Promise<T[]> => {
     const rows = await target.unsafe(text, bindParams(params) as never[])
     return [...rows] as unknown as T[]
   }
 
   return {
     kind: options.kind ?? 'postgres',
-    query: (text, params) => run(sql, text, params),
+    query: <T extends object>(text: string, params?: readonly unknown[]) => run<T>(sql, text, params),
     transaction: async <T>(fn: (tx: Queryable) => Promise<T>) =>
-      (await sql.begin(async (tx) => fn({ query: (text, params) => run(tx as unknown as Unsafe, text, params) }))) as T,
+      (await sql.begin(async (tx) => fn({ query: <R extends object>(text: string, params?: readonly unknown[]) => run<R>(tx as unknown as Unsafe, text, params) }))) as T,
     exec: async (script) => {
       await sql.unsafe(script).simple()
     },

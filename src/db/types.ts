@@ -9,7 +9,7 @@
 export type Row = Record<string, unknown>
 
 export interface Queryable {
-  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>
+  query<T extends object = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>
 }
 
 export interface Db extends Queryable {

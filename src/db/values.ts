@@ -5,7 +5,13 @@
  */
 export function bindParams(params: readonly unknown[] | undefined): unknown[] {
   if (!params) return []
-  return params.map((p) => (p === undefined ? null : p))
+  return params.map((p) => {
+    if (p === undefined) return null
+    // The postgres driver types a parameter from its first element; as ISO text, an
+    // array of dates takes the type the statement gives it (timestamptz[]).
+    if (Array.isArray(p) && p[0] instanceof Date) return p.map((d: Date) => d.toISOString())
+    return p
+  })
 }
 
 /** Type OIDs whose text form both drivers parse the same way. */
