@@ -39,7 +39,7 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     cwd: process.cwd(),
     signal: controller.signal,
   })
-  process.exitCode = controller.signal.aborted && code === 0 ? 130 : code
+  process.exitCode = code
   // Whatever still holds the event loop (a socket a driver failed to close) must not
   // keep a finished command alive.
   setTimeout(() => process.exit(process.exitCode ?? code), 2000).unref()

@@ -6,7 +6,7 @@ import { startLocalStack } from '../src/local.js'
 export const Options = z.object({ json: z.boolean() })
 
 /** Holds the embedded stack until Ctrl-C, so other terminals' commands share it. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
   const config = await ctx.config()
   if (!config.embedded) {
     throw new UsageError(`\`lora local start\` runs the embedded stack, but profile ${config.profile} uses a server database.`, {
@@ -20,6 +20,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ctx.io.out(`  database  ${stack.info.database}  (served on ${stack.info.socket})`)
     if (stack.info.migrated.length) ctx.io.out(`            migrated: ${stack.info.migrated.join(', ')}`)
     ctx.io.out(`  storage   ${stack.info.storage}`)
+    ctx.io.out(`  cluster   ${stack.info.simulator}  (the GPU cluster simulator)`)
     ctx.io.out('other terminals in this directory use it automatically: try `lora db status`')
     ctx.io.err('press Ctrl-C to stop')
   }
@@ -29,4 +30,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   })
   await stack.stop()
   ctx.io.err('embedded stack stopped')
+  return 0
 }

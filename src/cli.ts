@@ -178,6 +178,9 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
     if (!parsed.success) throw optionIssueToError(parsed.error.issues)
     const code = await module.run(parsed.data as never, context)
     if (typeof code === 'number') exitCode = code
+    // A command that returns no code and was interrupted exits 130; servers whose
+    // normal end is Ctrl-C return 0 themselves.
+    else if (deps.signal.aborted) exitCode = ExitCode.interrupted
   })
 
   try {
@@ -203,6 +206,5 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
   } finally {
     await context?.close()
   }
-  if (deps.signal.aborted && exitCode === ExitCode.ok) exitCode = ExitCode.interrupted
   return exitCode
 }

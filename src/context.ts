@@ -33,6 +33,8 @@ export interface Context {
   db(): Promise<Db>
   /** The database without the schema check: for `db migrate` and `db status`. */
   rawDb(): Promise<Db>
+  /** The GPU clusters of the profile, each with its client and shared breaker. */
+  clusters(): Promise<import('./cluster/index.js').ClusterSet>
   /** Releases everything opened: connections, the embedded lock. */
   close(): Promise<void>
 }
@@ -93,8 +95,9 @@ export function createContext(options: ContextOptions = {}): Context {
     return rawDb
   }
   let checkedDb: Promise<Db> | undefined
+  let clusters: Promise<import('./cluster/index.js').ClusterSet> | undefined
 
-  return {
+  const context: Context = {
     io,
     clock,
     env,
@@ -113,6 +116,15 @@ export function createContext(options: ContextOptions = {}): Context {
       })()
       return checkedDb
     },
+    clusters() {
+      clusters ??= (async () => {
+        const { openClusters } = await import('./cluster/index.js')
+        const set = await openClusters(context)
+        closers.push(() => set.close())
+        return set
+      })()
+      return clusters
+    },
     async close() {
       for (const close of closers.reverse()) {
         try {
@@ -124,6 +136,7 @@ export function createContext(options: ContextOptions = {}): Context {
       closers.length = 0
     },
   }
+  return context
 }
 
 export { LoraError, UsageError }

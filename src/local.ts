@@ -1,6 +1,8 @@
 import type { Context } from './context.js'
 import { migrate } from './db/migrate.js'
-import type { EmbeddedDb } from './db/embedded.js'
+import { writeEmbeddedInfo, type EmbeddedDb } from './db/embedded.js'
+import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import { LoraError } from './errors.js'
 
 export interface LocalStackInfo {
@@ -9,6 +11,7 @@ export interface LocalStackInfo {
   socket: string
   storage: string
   migrated: string[]
+  simulator: string
 }
 
 /**
@@ -25,15 +28,28 @@ export async function startLocalStack(ctx: Context): Promise<{ info: LocalStackI
     })
   }
   const result = await migrate(db)
+  const { startSimulator } = await import('./cluster/simulator.js')
+  const sim = await startSimulator({
+    stateFile: join(config.stateDir, 'simulator.json'),
+    speed: Number(ctx.env.LORA_SIMULATOR_SPEED ?? 1),
+    clock: ctx.clock,
+  })
   const info: LocalStackInfo = {
     pid: process.pid,
     database: config.database!.dir!,
     socket: db.socketPath!,
     storage: config.storage?.kind === 'folder' ? config.storage.dir : 'none',
     migrated: result.applied.map((m) => `${m.version}_${m.name}`),
+    simulator: sim.url,
   }
+  // Other lora processes here find the served simulator through this file.
+  await writeEmbeddedInfo(config.stateDir, { pid: process.pid, simulator: sim.url, socket: info.socket })
   return {
     info,
-    stop: () => ctx.close(),
+    stop: async () => {
+      await rm(join(config.stateDir, 'local.json'), { force: true })
+      await sim.close()
+      await ctx.close()
+    },
   }
 }

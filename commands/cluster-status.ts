@@ -1,0 +1,23 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { clusterStatuses } from '../src/cluster/status.js'
+import { printTable } from '../src/io/output.js'
+
+export const Options = z.object({ json: z.boolean() })
+
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+  const statuses = await clusterStatuses(ctx)
+  if (opts.json) return ctx.io.json({ clusters: statuses })
+  const paint = (code: string, text: string) => `\x1b[${code}m${text}\x1b[0m`
+  await printTable(ctx.io, [
+    { header: 'Cluster', value: (s) => s.name },
+    { header: 'URL', value: (s) => s.url },
+    { header: 'Reachable', value: (s) => (s.reachable ? 'yes' : 'no'), color: (s, t) => paint(s.reachable ? '32' : '31', t) },
+    { header: 'Latency ms', value: (s) => s.latency_ms, align: 'right' },
+    { header: 'Breaker', value: (s) => s.breaker.state.replace('_', '-'), color: (s, t) => paint(s.breaker.state === 'closed' ? '32' : s.breaker.state === 'open' ? '31' : '33', t) },
+    { header: 'Failures', value: (s) => s.breaker.recent_failures, align: 'right' },
+    { header: 'Open until', value: (s) => s.breaker.open_until },
+    { header: 'Fallback', value: (s) => s.fallback },
+  ], statuses)
+  for (const s of statuses) if (s.error) ctx.io.err(`${s.name}: ${s.error}`)
+}

@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { BIN, runLora, tempDir } from '../helpers/cli.js'
+import { openEmbedded } from '../../src/db/embedded.js'
+import { migrate } from '../../src/db/migrate.js'
+import { CircuitBreaker } from '../../src/cluster/breaker.js'
+import { systemClock } from '../../src/clock.js'
+
+/** Starts a long-running lora command and resolves once stdout shows `ready`. */
+function startLora(args: string[], cwd: string, ready: RegExp) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1' } })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => (stdout += d))
+  child.stderr.on('data', (d) => (stderr += d))
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  const started = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lora ${args.join(' ')} not ready: ${stderr}`)), 60_000)
+    child.stdout.on('data', () => {
+      if (ready.test(stdout)) {
+        clearTimeout(timer)
+        resolve(stdout)
+      }
+    })
+    void exited.then(() => reject(new Error(`lora ${args.join(' ')} exited early: ${stderr}`)))
+  })
+  return { child, started, exited, output: () => ({ stdout, stderr }) }
+}
+
+describe('cluster commands and the local stack (the built binary)', () => {
+  const dirs: { remove(): void }[] = []
+  afterEach(() => {
+    for (const d of dirs.splice(0)) d.remove()
+  })
+  const workspace = () => {
+    const d = tempDir('lora-e2e-cluster-')
+    dirs.push(d)
+    return d.path
+  }
+
+  it('shares one breaker between processes through the database; on-call resets it', async () => {
+    const cwd = workspace()
+    const held = await openEmbedded({ dir: join(cwd, '.lora', 'db'), serve: true, clock: systemClock })
+    try {
+      await migrate(held)
+      const breaker = new CircuitBreaker(held, 'simulator', { failureThreshold: 3, windowMs: 600_000, cooldownMs: 1_800_000 }, systemClock, 'test')
+      for (let i = 0; i < 3; i++) await breaker.recordFailure('503 from the cluster')
+
+      const status = await runLora(['cluster', 'status', '--json'], { cwd })
+      expect(status.stderr).toBe('')
+      expect(status.code).toBe(0)
+      const [cluster] = JSON.parse(status.stdout).clusters
+      expect(cluster).toMatchObject({ name: 'simulator', reachable: true, breaker: { state: 'open', recent_failures: 3, last_error: '503 from the cluster' } })
+      expect(cluster.latency_ms).toBeGreaterThanOrEqual(0)
+
+      const reset = await runLora(['cluster', 'breaker', 'reset', 'simulator'], { cwd, env: { LORA_ACTOR: 'oncall@test' } })
+      expect(reset).toMatchObject({ code: 0, stdout: 'breaker of simulator reset: open -> closed\n' })
+      expect((await breaker.read())!.state).toBe('closed')
+      const audit = await held.query('SELECT actor, action, target, count FROM lora_ops.audit_log')
+      expect(audit).toEqual([{ actor: 'oncall@test', action: 'cluster.breaker.reset', target: 'simulator', count: 1 }])
+
+      const unknown = await runLora(['cluster', 'breaker', 'reset', 'nope'], { cwd })
+      expect(unknown.code).toBe(2)
+      expect(unknown.stderr).toBe('error: No GPU cluster is named "nope" (clusters: simulator).\n')
+    } finally {
+      await held.close()
+    }
+  })
+
+  it('refuses simulator options out of range, exit 2, one sentence', async () => {
+    const cwd = workspace()
+    const r = await runLora(['cluster', 'simulate', '--fail-rate', '2'], { cwd })
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'error: Invalid --fail-rate: --fail-rate must be between 0 and 1.\n' })
+    const host = await runLora(['cluster', 'simulate', '--host', '0.0.0.0'], { cwd })
+    expect(host.code).toBe(2)
+    expect(host.stderr).toBe('error: Invalid --host: the simulator listens on loopback only: 127.0.0.1, ::1 or localhost.\n')
+  })
+
+  it('says a profile without a cluster has none, instead of falling back to the simulator', async () => {
+    const cwd = workspace()
+    const r = await runLora(['cluster', 'status'], { cwd, env: { DATABASE_URL: 'postgres://127.0.0.1:1/x' } })
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'error: Profile default has no GPU cluster: set GPU_CLUSTER_API_URL.\n' })
+  })
+
+  it('runs the simulator in the foreground and stops cleanly on Ctrl-C', async () => {
+    const cwd = workspace()
+    const sim = startLora(['cluster', 'simulate', '--speed', '60'], cwd, /^http:\/\/127\.0\.0\.1:\d+\n/)
+    const url = (await sim.started).trim()
+    const listed = await fetch(`${url}/training/jobs`)
+    expect(listed.status).toBe(200)
+    expect(await listed.json()).toEqual({ jobs: [] })
+    sim.child.kill('SIGINT')
+    expect(await sim.exited).toBe(0)
+  })
+
+  it('holds the embedded stack for other terminals, which use its database and its simulator', async () => {
+    const cwd = workspace()
+    const local = startLora(['local', 'start'], cwd, /other terminals/)
+    const banner = await local.started
+    expect(banner).toContain('embedded stack running')
+    const simulatorUrl = /cluster\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]
+    const status = await runLora(['db', 'status', '--json'], { cwd, env: { LORA_EMBEDDED_WAIT: '1s' } })
+    expect(status.code).toBe(0)
+    expect(JSON.parse(status.stdout).current).toBe(true)
+    const clusters = await runLora(['cluster', 'status', '--json'], { cwd, env: { LORA_EMBEDDED_WAIT: '1s' } })
+    expect(JSON.parse(clusters.stdout).clusters[0].url).toBe(`simulator (${simulatorUrl})`)
+    local.child.kill('SIGINT')
+    expect(await local.exited).toBe(0)
+    expect(local.output().stderr).toContain('embedded stack stopped')
+    expect(existsSync(join(cwd, '.lora', 'db', 'db.lock'))).toBe(false)
+    expect(existsSync(join(cwd, '.lora', 'local.json'))).toBe(false)
+  })
+})
