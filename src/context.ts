@@ -35,6 +35,8 @@ export interface Context {
   rawDb(): Promise<Db>
   /** The GPU clusters of the profile, each with its client and shared breaker. */
   clusters(): Promise<import('./cluster/index.js').ClusterSet>
+  /** The profile's object storage (Supabase Storage, or the embedded folder). */
+  storage(): Promise<import('./storage/types.js').Storage>
   /** Releases everything opened: connections, the embedded lock. */
   close(): Promise<void>
 }
@@ -96,6 +98,7 @@ export function createContext(options: ContextOptions = {}): Context {
   }
   let checkedDb: Promise<Db> | undefined
   let clusters: Promise<import('./cluster/index.js').ClusterSet> | undefined
+  let storage: Promise<import('./storage/types.js').Storage> | undefined
 
   const context: Context = {
     io,
@@ -124,6 +127,15 @@ export function createContext(options: ContextOptions = {}): Context {
         return set
       })()
       return clusters
+    },
+    storage() {
+      storage ??= (async () => {
+        const { openStorage } = await import('./storage/index.js')
+        const opened = await openStorage(context)
+        closers.push(() => opened.close())
+        return opened
+      })()
+      return storage
     },
     async close() {
       for (const close of closers.reverse()) {
