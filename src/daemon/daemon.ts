@@ -1,0 +1,153 @@
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { Context } from '../context.js'
+import type { Log } from '../log.js'
+import { createLog } from '../log.js'
+import { runCycle, type CycleEnv, type CycleOptions, type CycleReport } from './cycle.js'
+import { beatHeart, countJobsByStatus, markDaemonStopped } from '../db/queries/heartbeats.js'
+import { releaseDaemonLeases } from '../db/queries/jobs.js'
+import { LoraError } from '../errors.js'
+import type { HealthState } from './server.js'
+
+export interface DaemonOptions extends CycleOptions {
+  once: boolean
+  intervalMs: number
+  listen?: { host: string; port: number }
+  logFormat?: 'json' | 'pretty'
+  /** Hooks run after each successful cycle (alert evaluation, periodic tasks). */
+  afterCycle?: ((ctx: Context, log: Log, report: CycleReport) => Promise<void>)[]
+}
+
+/** Backoff after failed cycles: the interval doubled per failure, at most 5 minutes. */
+export function failureBackoffMs(intervalMs: number, failures: number): number {
+  return Math.min(intervalMs * 2 ** Math.min(failures, 10), 5 * 60_000)
+}
+
+interface Metrics {
+  registry: import('prom-client').Registry
+  cycle: import('prom-client').Histogram
+  jobs: import('prom-client').Gauge
+  submissions: import('prom-client').Counter
+  clusterErrors: import('prom-client').Counter
+  breaker: import('prom-client').Gauge
+  lastSuccess: import('prom-client').Gauge
+  cycleFailures: import('prom-client').Counter
+}
+
+async function createMetrics(): Promise<Metrics> {
+  const prom = await import('prom-client')
+  const registry = new prom.Registry()
+  prom.collectDefaultMetrics({ register: registry, prefix: 'lora_daemon_process_' })
+  return {
+    registry,
+    cycle: new prom.Histogram({ name: 'lora_daemon_cycle_duration_seconds', help: 'Duration of daemon cycles', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
+    jobs: new prom.Gauge({ name: 'lora_jobs', help: 'Training jobs by status', labelNames: ['status'], registers: [registry] }),
+    submissions: new prom.Counter({ name: 'lora_daemon_submissions_total', help: 'Jobs submitted to a GPU cluster', labelNames: ['cluster'], registers: [registry] }),
+    clusterErrors: new prom.Counter({ name: 'lora_cluster_call_errors_total', help: 'Failed GPU cluster calls by kind', labelNames: ['kind'], registers: [registry] }),
+    breaker: new prom.Gauge({ name: 'lora_cluster_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open', labelNames: ['cluster'], registers: [registry] }),
+    lastSuccess: new prom.Gauge({ name: 'lora_daemon_last_successful_cycle_timestamp_seconds', help: 'Unix time of the last successful cycle', registers: [registry] }),
+    cycleFailures: new prom.Counter({ name: 'lora_daemon_cycle_failures_total', help: 'Cycles that failed', registers: [registry] }),
+  }
+}
+
+/**
+ * The long-running job processor. Each cycle is independent: a failure (database or
+ * cluster outage) is logged, backed off from and retried; SIGTERM/SIGINT finish the
+ * cycle in flight, release this daemon's leases and return.
+ */
+export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<number> {
+  const log = await createLog(ctx.io, { clock: ctx.clock, ...(options.logFormat ? { format: options.logFormat } : {}) })
+  const daemonId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+  const config = await ctx.config()
+  const db = await ctx.db()
+  const clusters = await ctx.clusters()
+  const metrics = options.listen ? await createMetrics() : null
+  const health: HealthState = { failures: 0, lastSuccess: null }
+  let server: { url: string; close(): Promise<void> } | null = null
+  if (options.listen && metrics) {
+    const { startDaemonServer } = await import('./server.js')
+    server = await startDaemonServer(options.listen.host, options.listen.port, metrics.registry, () => health)
+    log.info('serving /healthz and /metrics', { url: server.url })
+  }
+  const env: CycleEnv = {
+    db,
+    clusters,
+    storage: () => ctx.storage(),
+    clock: ctx.clock,
+    config,
+    log,
+    daemonId,
+    signal: ctx.signal,
+  }
+  log.info('daemon started', { daemon_id: daemonId, profile: config.profile, clusters: clusters.list.map((c) => c.config.name), once: options.once })
+
+  let lastError: string | null = null
+  while (!ctx.signal.aborted) {
+    const started = ctx.clock.now()
+    const endTimer = metrics?.cycle.startTimer()
+    try {
+      const report = await runCycle(env, options)
+      const ms = ctx.clock.now().getTime() - started.getTime()
+      const touched = report.submitted + report.polled + report.released + report.leasesExpired
+      await beatHeart(db, { daemonId, host: hostname(), pid: process.pid, version: LORA_VERSION, now: ctx.clock.now(), cycleMs: ms, jobsTouched: touched, error: null })
+      for (const hook of options.afterCycle ?? []) {
+        try {
+          await hook(ctx, log, report)
+        } catch (error) {
+          log.error('a post-cycle task failed', { error: (error as Error).message })
+        }
+      }
+      health.failures = 0
+      health.lastSuccess = ctx.clock.now()
+      lastError = null
+      if (metrics) await updateMetrics(metrics, report, clusters.list.map((c) => c.breaker), db, ctx.clock.now())
+      endTimer?.()
+      log.info('cycle done', { ms, ...summary(report) })
+    } catch (error) {
+      endTimer?.()
+      health.failures += 1
+      metrics?.cycleFailures.inc()
+      lastError = error instanceof LoraError ? error.message : (error as Error).message
+      log.error('cycle failed; backing off', { error: lastError, consecutive_failures: health.failures })
+      await beatHeart(db, { daemonId, host: hostname(), pid: process.pid, version: LORA_VERSION, now: ctx.clock.now(), cycleMs: null, jobsTouched: 0, error: lastError }).catch(() => {})
+    }
+    if (options.once) break
+    const elapsed = ctx.clock.now().getTime() - started.getTime()
+    const wait = health.failures > 0 ? failureBackoffMs(options.intervalMs, health.failures) : Math.max(0, options.intervalMs - elapsed)
+    try {
+      await ctx.clock.sleep(wait, ctx.signal)
+    } catch {
+      break
+    }
+  }
+
+  try {
+    const released = await releaseDaemonLeases(db, daemonId)
+    await markDaemonStopped(db, daemonId)
+    log.info('daemon stopped', { daemon_id: daemonId, leases_released: released })
+  } catch (error) {
+    log.warn('could not release leases on the way out; they expire on their own', { error: (error as Error).message })
+  }
+  await server?.close()
+  return options.once && lastError ? 1 : 0
+}
+
+function summary(report: CycleReport): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(report)) {
+    if (typeof value === 'number' ? value !== 0 : Array.isArray(value) ? value.length > 0 : value && typeof value === 'object' ? Object.keys(value).length > 0 : value !== null) out[key] = value
+  }
+  return out
+}
+
+async function updateMetrics(metrics: Metrics, report: CycleReport, breakers: { cluster: string; read(): Promise<{ state: string } | null> }[], db: import('../db/types.js').Db, now: Date): Promise<void> {
+  metrics.lastSuccess.set(now.getTime() / 1000)
+  if (report.submitted) metrics.submissions.inc(report.submitted)
+  for (const [kind, n] of Object.entries(report.clusterErrors)) metrics.clusterErrors.inc({ kind }, n)
+  const counts = await countJobsByStatus(db)
+  for (const status of ['queued', 'initializing', 'running', 'completed', 'failed', 'cancelled']) metrics.jobs.set({ status }, counts[status] ?? 0)
+  for (const breaker of breakers) {
+    const row = await breaker.read()
+    metrics.breaker.set({ cluster: breaker.cluster }, row?.state === 'open' ? 2 : row?.state === 'half_open' ? 1 : 0)
+  }
+}

@@ -1,0 +1,362 @@
+import type { Queryable } from '../types.js'
+
+export const ACTIVE_STATUSES = ['queued', 'initializing', 'running'] as const
+export const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const
+export type JobStatus = (typeof ACTIVE_STATUSES)[number] | (typeof TERMINAL_STATUSES)[number]
+
+export interface ClaimedJob {
+  id: string
+  user_id: string
+  dataset_id: string
+  hyperparameters: Record<string, unknown>
+  gpu_config: Record<string, unknown>
+  attempts: number
+  storage_bucket: string
+  storage_path: string
+}
+
+export interface RunningJob {
+  id: string
+  user_id: string
+  external_job_id: string
+  cluster_name: string
+  gpu_config: Record<string, unknown>
+  hyperparameters: Record<string, unknown>
+  started_at: Date
+  current_step: number
+  progress: number
+}
+
+/**
+ * Claims up to `limit` queued jobs, oldest first, for one daemon: FOR UPDATE SKIP
+ * LOCKED, so daemons racing for the queue never claim the same job; the lease says
+ * how long the claim holds without a sign of life.
+ */
+export async function claimQueuedJobs(q: Queryable, daemonId: string, now: Date, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
+  return q.query<ClaimedJob>(
+    `WITH claimable AS (
+       SELECT id FROM training_jobs WHERE status = 'queued' ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE training_jobs j
+        SET status = 'initializing', current_stage = 'initializing', claimed_by = $1,
+            lease_expires_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000),
+            attempts = j.attempts + 1, wait_reason = NULL, updated_at = $2
+       FROM claimable c, datasets d
+      WHERE j.id = c.id AND d.id = j.dataset_id
+     RETURNING j.id, j.user_id, j.dataset_id, j.hyperparameters, j.gpu_config, j.attempts, d.storage_bucket, d.storage_path`,
+    [daemonId, now, leaseMs, limit],
+  )
+}
+
+export interface Submitted {
+  id: string
+  external_job_id: string
+  cluster_name: string
+  message: string
+}
+
+/**
+ * Moves submitted jobs to running, each guarded by the state it comes from and the
+ * claim: a job cancelled meanwhile is not moved, and its id is not returned.
+ */
+export async function markJobsRunning(q: Queryable, daemonId: string, now: Date, leaseMs: number, jobs: Submitted[]): Promise<string[]> {
+  if (jobs.length === 0) return []
+  const rows = await q.query<{ id: string }>(
+    `WITH v AS (SELECT * FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, external_job_id text, cluster_name text, message text)),
+     upd AS (
+       UPDATE training_jobs j
+          SET status = 'running', current_stage = 'training', external_job_id = v.external_job_id,
+              cluster_name = v.cluster_name, started_at = $2, updated_at = $2,
+              lease_expires_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000)
+         FROM v
+        WHERE j.id = v.id AND j.status = 'initializing' AND j.claimed_by = $1
+       RETURNING j.id, j.user_id, v.message
+     ),
+     notes AS (
+       INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
+       SELECT user_id, id, 'job_started', 'Training Started', message, 'medium', '/training/jobs/' || id, jsonb_build_object('job_id', id), $2
+         FROM upd
+       ON CONFLICT (job_id, type) DO NOTHING
+     )
+     SELECT id FROM upd`,
+    [daemonId, now, leaseMs, jobs],
+  )
+  return rows.map((r) => r.id)
+}
+
+export interface Released {
+  id: string
+  /** Shown in `jobs list` while the job waits, or stored as the error when it fails. */
+  reason: string
+  errorType: string
+  /** Fail now (a permanent error), instead of returning to the queue. */
+  fail: boolean
+  countsTowardLimit: boolean
+}
+
+/**
+ * Gives claimed jobs back: to the queue with the reason, or failed when the error is
+ * permanent or the job used its attempts. One statement for the batch.
+ */
+export async function releaseClaimedJobs(q: Queryable, daemonId: string, now: Date, maxAttempts: number, jobs: Released[]): Promise<{ id: string; status: string }[]> {
+  if (jobs.length === 0) return []
+  return q.query<{ id: string; status: string }>(
+    `WITH v AS (SELECT * FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, reason text, "errorType" text, fail boolean, "countsTowardLimit" boolean)),
+     upd AS (
+       UPDATE training_jobs j
+          SET status = CASE WHEN v.fail OR j.attempts >= $3 THEN 'failed' ELSE 'queued' END,
+              current_stage = CASE WHEN v.fail OR j.attempts >= $3 THEN 'failed' ELSE 'queued' END,
+              wait_reason = CASE WHEN v.fail OR j.attempts >= $3 THEN NULL ELSE v.reason END,
+              error_message = CASE WHEN v.fail OR j.attempts >= $3 THEN v.reason ELSE j.error_message END,
+              error_type = CASE WHEN v.fail OR j.attempts >= $3 THEN v."errorType" ELSE j.error_type END,
+              counts_toward_limit = CASE WHEN v.fail OR j.attempts >= $3 THEN v."countsTowardLimit" ELSE j.counts_toward_limit END,
+              completed_at = CASE WHEN v.fail OR j.attempts >= $3 THEN $2 ELSE NULL END,
+              final_cost = CASE WHEN v.fail OR j.attempts >= $3 THEN 0 ELSE NULL END,
+              claimed_by = NULL, lease_expires_at = NULL, updated_at = $2
+         FROM v
+        WHERE j.id = v.id AND j.status = 'initializing' AND j.claimed_by = $1
+       RETURNING j.id, j.user_id, j.status, j.error_message, j.counts_toward_limit
+     ),
+     notes AS (
+       INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
+       SELECT user_id, id, 'job_failed', 'Training Failed', 'Your training job failed to start: ' || error_message, 'high',
+              '/training/jobs/' || id, jsonb_build_object('job_id', id), $2
+         FROM upd WHERE status = 'failed'
+       ON CONFLICT (job_id, type) DO NOTHING
+     ),
+     refunds AS (
+       UPDATE user_training_limits l
+          SET loras_created_this_month = greatest(0, l.loras_created_this_month - r.n), updated_at = $2
+         FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' AND NOT counts_toward_limit GROUP BY user_id) r
+        WHERE l.user_id = r.user_id
+     )
+     SELECT id, status FROM upd`,
+    [daemonId, now, maxAttempts, jobs],
+  )
+}
+
+/**
+ * Initializing jobs whose daemon fell silent past the lease: back to the queue, or
+ * failed after the last attempt. Resubmission is safe: the job id is the cluster's
+ * idempotency key.
+ */
+export async function expireInitializingLeases(q: Queryable, now: Date, maxAttempts: number): Promise<{ id: string; status: string }[]> {
+  return q.query<{ id: string; status: string }>(
+    `WITH upd AS (
+       UPDATE training_jobs j
+          SET status = CASE WHEN j.attempts >= $2 THEN 'failed' ELSE 'queued' END,
+              current_stage = CASE WHEN j.attempts >= $2 THEN 'failed' ELSE 'queued' END,
+              error_message = CASE WHEN j.attempts >= $2 THEN 'Its daemon stopped answering on each of ' || j.attempts || ' attempts (lease expired)' ELSE j.error_message END,
+              error_type = CASE WHEN j.attempts >= $2 THEN 'LEASE_EXPIRED' ELSE j.error_type END,
+              counts_toward_limit = CASE WHEN j.attempts >= $2 THEN false ELSE j.counts_toward_limit END,
+              completed_at = CASE WHEN j.attempts >= $2 THEN $1 ELSE NULL END,
+              final_cost = CASE WHEN j.attempts >= $2 THEN 0 ELSE NULL END,
+              wait_reason = CASE WHEN j.attempts >= $2 THEN NULL ELSE 'previous attempt lost its daemon; retrying' END,
+              claimed_by = NULL, lease_expires_at = NULL, updated_at = $1
+        WHERE j.status = 'initializing' AND j.lease_expires_at < $1
+       RETURNING j.id, j.user_id, j.status, j.error_message
+     ),
+     notes AS (
+       INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
+       SELECT user_id, id, 'job_failed', 'Training Failed', 'Your training job failed to start: ' || error_message, 'high',
+              '/training/jobs/' || id, jsonb_build_object('job_id', id), $1
+         FROM upd WHERE status = 'failed'
+       ON CONFLICT (job_id, type) DO NOTHING
+     ),
+     refunds AS (
+       UPDATE user_training_limits l
+          SET loras_created_this_month = greatest(0, l.loras_created_this_month - r.n), updated_at = $1
+         FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' GROUP BY user_id) r
+        WHERE l.user_id = r.user_id
+     )
+     SELECT id, status FROM upd`,
+    [now, maxAttempts],
+  )
+}
+
+/**
+ * The running jobs this daemon polls this cycle: its own, and any whose owner's lease
+ * expired (a daemon that died). Renews the lease on all of them.
+ */
+export async function claimRunningJobs(q: Queryable, daemonId: string, now: Date, leaseMs: number, limit: number): Promise<RunningJob[]> {
+  return q.query<RunningJob>(
+    `WITH mine AS (
+       SELECT id FROM training_jobs
+        WHERE status = 'running' AND (claimed_by = $1 OR claimed_by IS NULL OR lease_expires_at < $2)
+        ORDER BY started_at LIMIT $4 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE training_jobs j
+        SET claimed_by = $1, lease_expires_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000)
+       FROM mine WHERE j.id = mine.id
+     RETURNING j.id, j.user_id, j.external_job_id, j.cluster_name, j.gpu_config, j.hyperparameters, j.started_at, j.current_step, j.progress`,
+    [daemonId, now, leaseMs, limit],
+  )
+}
+
+export interface PollUpdate {
+  id: string
+  status: 'running' | 'completed' | 'failed' | 'cancelled'
+  progress: number
+  current_epoch: number
+  current_step: number
+  total_steps: number | null
+  total_epochs: number | null
+  current_stage: string
+  current_metrics: Record<string, unknown> | null
+  current_cost: number
+  error_message: string | null
+  error_type: string | null
+  counts_toward_limit: boolean | null
+  artifact_id: string | null
+  /** The notification's text, for a terminal status. */
+  message: string | null
+}
+
+export interface PollPoint {
+  job_id: string
+  epoch: number
+  step: number
+  training_loss: number | null
+  validation_loss: number | null
+  learning_rate: number | null
+  gradient_norm: number | null
+  throughput: number | null
+  gpu_utilization: number | null
+}
+
+export interface ArtifactRecord {
+  id: string
+  job_id: string
+  name: string
+  status: 'stored' | 'upload_failed'
+  storage_path: string | null
+  artifacts: Record<string, unknown>
+  validation_image_urls: string[]
+  source_urls: Record<string, unknown> | null
+  upload_error: string | null
+}
+
+/**
+ * Every write of a polling cycle in one statement, so round trips do not grow with
+ * the number of jobs, and each job's writes (its progress, its metrics point, and at a
+ * terminal state its cost record, notification, artifact row and limit refund) commit
+ * together. Each update is guarded: a job no longer running under this daemon (a
+ * cancel won the race) is left alone, and nothing implied is written for it.
+ */
+export async function applyPollResults(
+  q: Queryable,
+  daemonId: string,
+  now: Date,
+  updates: PollUpdate[],
+  points: PollPoint[],
+  artifacts: ArtifactRecord[],
+): Promise<{ id: string; status: string }[]> {
+  if (updates.length === 0) return []
+  return q.query<{ id: string; status: string }>(
+    `WITH v AS (
+       SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(
+         id uuid, status text, progress numeric, current_epoch int, current_step int, total_steps int, total_epochs int,
+         current_stage text, current_metrics jsonb, current_cost numeric, error_message text, error_type text,
+         counts_toward_limit boolean, artifact_id uuid, message text)
+     ),
+     upd AS (
+       UPDATE training_jobs j
+          SET status = v.status,
+              progress = v.progress, current_epoch = v.current_epoch, current_step = v.current_step,
+              total_steps = coalesce(v.total_steps, j.total_steps), total_epochs = coalesce(v.total_epochs, j.total_epochs),
+              current_stage = v.current_stage, current_metrics = coalesce(v.current_metrics, j.current_metrics),
+              current_cost = v.current_cost,
+              final_cost = CASE WHEN v.status <> 'running' THEN v.current_cost ELSE j.final_cost END,
+              completed_at = CASE WHEN v.status <> 'running' THEN $2 ELSE j.completed_at END,
+              error_message = coalesce(v.error_message, j.error_message),
+              error_type = coalesce(v.error_type, j.error_type),
+              counts_toward_limit = coalesce(v.counts_toward_limit, j.counts_toward_limit),
+              artifact_id = coalesce(v.artifact_id, j.artifact_id),
+              claimed_by = CASE WHEN v.status <> 'running' THEN NULL ELSE j.claimed_by END,
+              lease_expires_at = CASE WHEN v.status <> 'running' THEN NULL ELSE j.lease_expires_at END,
+              updated_at = $2
+         FROM v
+        WHERE j.id = v.id AND j.status = 'running' AND j.claimed_by = $1
+       RETURNING j.id, j.user_id, j.status, j.final_cost, j.gpu_config, j.started_at, j.counts_toward_limit, v.message
+     ),
+     points AS (
+       INSERT INTO metrics_points (job_id, "timestamp", epoch, step, training_loss, validation_loss, learning_rate, gradient_norm, throughput, gpu_utilization)
+       SELECT p.job_id, $2, p.epoch, p.step, p.training_loss, p.validation_loss, p.learning_rate, p.gradient_norm, p.throughput, p.gpu_utilization
+         FROM jsonb_to_recordset($4::jsonb) AS p(job_id uuid, epoch int, step int, training_loss float8, validation_loss float8,
+                                                 learning_rate float8, gradient_norm float8, throughput float8, gpu_utilization float8)
+         JOIN upd ON upd.id = p.job_id
+       ON CONFLICT (job_id, step) DO NOTHING
+     ),
+     costs AS (
+       INSERT INTO cost_records (user_id, job_id, cost_type, amount, details, billing_period, recorded_at)
+       SELECT user_id, id, 'training_compute', final_cost,
+              jsonb_build_object('gpu_type', gpu_config->>'gpu_type', 'gpu_count', gpu_config->'num_gpus',
+                                 'duration_hours', round((extract(epoch FROM ($2::timestamptz - started_at)) / 3600)::numeric, 4),
+                                 'status', status),
+              ($2::timestamptz AT TIME ZONE 'UTC')::date, $2
+         FROM upd WHERE status <> 'running' AND final_cost > 0
+       ON CONFLICT (job_id, cost_type) DO NOTHING
+     ),
+     notes AS (
+       INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
+       SELECT user_id, id, 'job_' || status,
+              CASE status WHEN 'completed' THEN 'Training Complete' WHEN 'failed' THEN 'Training Failed' ELSE 'Job Cancelled' END,
+              message, CASE status WHEN 'cancelled' THEN 'medium' ELSE 'high' END, '/training/jobs/' || id,
+              jsonb_build_object('job_id', id, 'final_cost', final_cost), $2
+         FROM upd WHERE status <> 'running'
+       ON CONFLICT (job_id, type) DO NOTHING
+     ),
+     arts AS (
+       INSERT INTO model_artifacts (id, job_id, user_id, name, status, storage_bucket, storage_path, artifacts,
+                                    validation_image_urls, source_urls, upload_attempts, upload_error, created_at, updated_at)
+       SELECT a.id, a.job_id, upd.user_id, a.name, a.status, 'lora-models', a.storage_path, a.artifacts,
+              ARRAY(SELECT jsonb_array_elements_text(a.validation_image_urls)), a.source_urls, 1, a.upload_error, $2, $2
+         FROM jsonb_to_recordset($5::jsonb) AS a(id uuid, job_id uuid, name text, status text, storage_path text, artifacts jsonb,
+                                                 validation_image_urls jsonb, source_urls jsonb, upload_error text)
+         JOIN upd ON upd.id = a.job_id AND upd.status = 'completed'
+       ON CONFLICT (job_id) DO NOTHING
+     ),
+     refunds AS (
+       UPDATE user_training_limits l
+          SET loras_created_this_month = greatest(0, l.loras_created_this_month - r.n), updated_at = $2
+         FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' AND NOT counts_toward_limit GROUP BY user_id) r
+        WHERE l.user_id = r.user_id
+     )
+     SELECT id, status FROM upd`,
+    [daemonId, now, updates, points, artifacts],
+  )
+}
+
+/** On a clean stop: running jobs go back to the pool of unowned jobs at once. */
+export async function releaseDaemonLeases(q: Queryable, daemonId: string): Promise<number> {
+  const rows = await q.query(
+    `UPDATE training_jobs SET claimed_by = NULL, lease_expires_at = NULL
+      WHERE claimed_by = $1 AND status = 'running' RETURNING id`,
+    [daemonId],
+  )
+  return rows.length
+}
+
+export async function readJobStatus(q: Queryable, id: string): Promise<JobStatus | null> {
+  const [row] = await q.query<{ status: JobStatus }>('SELECT status FROM training_jobs WHERE id = $1', [id])
+  return row?.status ?? null
+}
+
+/** What has been spent this month: recorded costs plus what active jobs are burning. */
+export async function monthToDateSpend(q: Queryable, monthStart: Date): Promise<number> {
+  const [row] = await q.query<{ spent: number }>(
+    `SELECT (SELECT coalesce(sum(amount), 0) FROM cost_records WHERE recorded_at >= $1)
+          + (SELECT coalesce(sum(current_cost), 0) FROM training_jobs WHERE status IN ('initializing', 'running')) AS spent`,
+    [monthStart],
+  )
+  return Number(row?.spent ?? 0)
+}
+
+/** The reason queued jobs wait (budget, breaker), visible in `jobs list`; null clears it. */
+export async function setQueuedWaitReason(q: Queryable, reason: string | null, now: Date): Promise<void> {
+  await q.query(
+    `UPDATE training_jobs SET wait_reason = $1, updated_at = $2
+      WHERE status = 'queued' AND wait_reason IS DISTINCT FROM $1`,
+    [reason, now],
+  )
+}
