@@ -67,7 +67,8 @@ export async function openClusters(ctx: Context): Promise<ClusterSet> {
         url = sim.url
       }
     }
-    const client = createClusterClient({ ...cluster, url }, { clock: ctx.clock })
+    // As many keep-alive connections as the daemon has calls in flight (its --concurrency).
+    const client = createClusterClient({ ...cluster, url }, { clock: ctx.clock, connections: 64 })
     closers.push(() => client.close())
     list.push({ config: cluster, url, client, breaker: new CircuitBreaker(db, cluster.name, config.breaker, ctx.clock, owner) })
   }

@@ -1,6 +1,7 @@
 import type { LoadedConfig } from './load.js'
 import { redact } from '../redact.js'
 import { formatDuration } from './duration.js'
+import { alertsConfig } from './schema.js'
 
 export interface ConfigReport {
   profile: string
@@ -46,5 +47,37 @@ export function describeConfig(loaded: LoadedConfig): ConfigReport {
   add('training.lease', formatDuration(c.training.leaseMs))
   add('training.maxAttempts', c.training.maxAttempts)
   for (const [gpu, price] of Object.entries(c.gpuPrices)) add(`gpuPrices.${gpu}`, price)
+  const a = alertsConfig(c)
+  add('alerts.repeatInterval', formatDuration(a.repeatIntervalMs))
+  add('alerts.failureRateWarning', a.failureRate.warning)
+  add('alerts.failureRateCritical', a.failureRate.critical)
+  add('alerts.stuckAfter', formatDuration(a.stuckAfterMs))
+  add('alerts.queueDepth', a.queueDepth)
+  add('alerts.queueFor', formatDuration(a.queueForMs))
+  add('alerts.workerDownAfter', formatDuration(a.workerDownAfterMs))
+  add('alerts.avgCostPerJob', a.avgCostPerJob)
+  add('alerts.spendRatio', a.spendRatio, s['alerts.spendRatio'] ? 'alerts.spendRatio' : 'budget.warnRatio')
+  add('alerts.storageRatio', a.storageRatio)
+  add('alerts.slowValidation', formatDuration(a.slowValidationMs))
+  add('alerts.timeoutWindow', formatDuration(a.timeoutWindowMs))
+  const sinks = a.sinks
+  if (sinks.slack) {
+    add('alerts.sinks.slack.webhookUrl', '***')
+    add('alerts.sinks.slack.minSeverity', sinks.slack.minSeverity)
+  }
+  if (sinks.pagerduty) {
+    add('alerts.sinks.pagerduty.routingKey', '***')
+    add('alerts.sinks.pagerduty.url', sinks.pagerduty.url)
+    add('alerts.sinks.pagerduty.minSeverity', sinks.pagerduty.minSeverity)
+  }
+  if (sinks.webhook) {
+    add('alerts.sinks.webhook.url', '***')
+    if (sinks.webhook.secret) add('alerts.sinks.webhook.secret', '***')
+    add('alerts.sinks.webhook.minSeverity', sinks.webhook.minSeverity)
+  }
+  if (sinks.alertmanager) {
+    add('alerts.sinks.alertmanager.url', sinks.alertmanager.url)
+    add('alerts.sinks.alertmanager.minSeverity', sinks.alertmanager.minSeverity)
+  }
   return { profile: c.profile, embedded: c.embedded, files: loaded.files, warnings: loaded.warnings, values: rows }
 }

@@ -5,6 +5,9 @@ import { registerSecret } from '../redact.js'
 import {
   ConfigFile,
   DEFAULTS,
+  type AlertSeverity,
+  type AlertSinksConfig,
+  type AlertsConfig,
   type ClusterConfig,
   type ResolvedConfig,
   type StorageConfig,
@@ -25,7 +28,7 @@ export interface LoadedConfig {
 }
 
 /** Keys whose values are secrets: redacted in `config show`, warned about in readable files. */
-const SECRET_KEYS = /(apiKey|serviceRoleKey|password)$/
+const SECRET_KEYS = /(apiKey|serviceRoleKey|password|webhookUrl|routingKey|secret|sinks\.webhook\.url)$/
 
 interface Layer {
   source: string
@@ -114,6 +117,11 @@ function envLayer(env: ConfigInputs['env']): Layer[] {
   add('GPU_CLUSTER_API_URL', 'clusters.primary.url')
   add('GPU_CLUSTER_API_KEY', 'clusters.primary.apiKey')
   add('LORA_MONTHLY_BUDGET_USD', 'budget.monthlyUsd', Number)
+  add('LORA_SLACK_WEBHOOK_URL', 'alerts.sinks.slack.webhookUrl')
+  add('LORA_PAGERDUTY_ROUTING_KEY', 'alerts.sinks.pagerduty.routingKey')
+  add('LORA_ALERT_WEBHOOK_URL', 'alerts.sinks.webhook.url')
+  add('LORA_ALERT_WEBHOOK_SECRET', 'alerts.sinks.webhook.secret')
+  add('LORA_ALERTMANAGER_URL', 'alerts.sinks.alertmanager.url')
   return pairs.map(([name, key, value]) => ({ source: `env ${name}`, values: { [key]: value } }))
 }
 
@@ -332,7 +340,74 @@ function resolveConfig(
       maxAttempts: num(values, 'training.maxAttempts', DEFAULTS.training.maxAttempts, sources),
     },
     gpuPrices,
+    alerts: resolveAlerts(values, sources, num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources)),
     sources,
+  }
+}
+
+function resolveAlerts(values: Record<string, unknown>, sources: Record<string, string>, budgetWarnRatio: number): AlertsConfig {
+  const d = DEFAULTS.alerts
+  const n = (key: string, fallback: number) => num(values, `alerts.${key}`, fallback, sources)
+  const str = (key: string) => values[`alerts.sinks.${key}`] as string | undefined
+  const severity = (sink: string, fallback: AlertSeverity) => (str(`${sink}.minSeverity`) as AlertSeverity | undefined) ?? fallback
+  const needs = (sink: string, key: string, env: string) => {
+    const present = Object.keys(values).find((k) => k.startsWith(`alerts.sinks.${sink}.`))
+    if (present && !str(`${sink}.${key}`)) {
+      throw new UsageError(`${sources[present]}: the ${sink} alert sink has no ${key}.`, {
+        code: 'config_invalid',
+        hint: `Set ${env}, or alerts.sinks.${sink}.${key}.`,
+      })
+    }
+    return Boolean(present)
+  }
+  const httpUrl = (sink: string, key: string) => {
+    const url = str(`${sink}.${key}`)!
+    if (!/^https?:\/\//.test(url)) {
+      throw new UsageError(`${sources[`alerts.sinks.${sink}.${key}`]}: alerts.sinks.${sink}.${key} must be an http(s) URL.`, { code: 'config_invalid' })
+    }
+    return url
+  }
+  const sinks: AlertSinksConfig = {}
+  if (needs('slack', 'webhookUrl', 'LORA_SLACK_WEBHOOK_URL')) {
+    sinks.slack = { webhookUrl: httpUrl('slack', 'webhookUrl'), minSeverity: severity('slack', 'info') }
+  }
+  if (needs('pagerduty', 'routingKey', 'LORA_PAGERDUTY_ROUTING_KEY')) {
+    sinks.pagerduty = {
+      routingKey: str('pagerduty.routingKey')!,
+      url: str('pagerduty.url') ? httpUrl('pagerduty', 'url') : DEFAULTS.pagerDutyUrl,
+      minSeverity: severity('pagerduty', 'critical'),
+    }
+  }
+  if (needs('webhook', 'url', 'LORA_ALERT_WEBHOOK_URL')) {
+    sinks.webhook = {
+      url: httpUrl('webhook', 'url'),
+      ...(str('webhook.secret') ? { secret: str('webhook.secret')! } : {}),
+      minSeverity: severity('webhook', 'info'),
+    }
+  }
+  if (needs('alertmanager', 'url', 'LORA_ALERTMANAGER_URL')) {
+    sinks.alertmanager = { url: httpUrl('alertmanager', 'url'), minSeverity: severity('alertmanager', 'warning') }
+  }
+  const failureRate = { warning: n('failureRateWarning', d.failureRate.warning), critical: n('failureRateCritical', d.failureRate.critical) }
+  if (failureRate.critical < failureRate.warning) {
+    throw new UsageError(
+      `${sources['alerts.failureRateCritical'] ?? sources['alerts.failureRateWarning']}: alerts.failureRateCritical (${failureRate.critical}) is below alerts.failureRateWarning (${failureRate.warning}).`,
+      { code: 'config_invalid' },
+    )
+  }
+  return {
+    repeatIntervalMs: n('repeatInterval', d.repeatIntervalMs),
+    failureRate,
+    stuckAfterMs: n('stuckAfter', d.stuckAfterMs),
+    queueDepth: n('queueDepth', d.queueDepth),
+    queueForMs: n('queueFor', d.queueForMs),
+    workerDownAfterMs: n('workerDownAfter', d.workerDownAfterMs),
+    avgCostPerJob: n('avgCostPerJob', d.avgCostPerJob),
+    spendRatio: n('spendRatio', budgetWarnRatio),
+    storageRatio: n('storageRatio', d.storageRatio),
+    slowValidationMs: n('slowValidation', d.slowValidationMs),
+    timeoutWindowMs: n('timeoutWindow', d.timeoutWindowMs),
+    sinks,
   }
 }
 

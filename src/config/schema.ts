@@ -60,6 +60,39 @@ const TrainingFile = z
   })
   .strict()
 
+const Ratio = z.number().gt(0).lte(1)
+const Severity = z.enum(['info', 'warning', 'critical'])
+
+const AlertSinksFile = z
+  .object({
+    slack: z.object({ webhookUrl: z.string().min(1), minSeverity: Severity.optional() }).strict().optional(),
+    pagerduty: z
+      .object({ routingKey: z.string().min(1), url: z.string().url().optional(), minSeverity: Severity.optional() })
+      .strict()
+      .optional(),
+    webhook: z.object({ url: z.string().min(1), secret: z.string().optional(), minSeverity: Severity.optional() }).strict().optional(),
+    alertmanager: z.object({ url: z.string().min(1), minSeverity: Severity.optional() }).strict().optional(),
+  })
+  .strict()
+
+const AlertsFile = z
+  .object({
+    repeatInterval: Duration.optional(),
+    failureRateWarning: Ratio.optional(),
+    failureRateCritical: Ratio.optional(),
+    stuckAfter: Duration.optional(),
+    queueDepth: z.number().int().nonnegative().optional(),
+    queueFor: Duration.optional(),
+    workerDownAfter: Duration.optional(),
+    avgCostPerJob: z.number().positive().optional(),
+    spendRatio: Ratio.optional(),
+    storageRatio: Ratio.optional(),
+    slowValidation: Duration.optional(),
+    timeoutWindow: Duration.optional(),
+    sinks: AlertSinksFile.optional(),
+  })
+  .strict()
+
 export const ProfileFile = z
   .object({
     database: DatabaseFile.optional(),
@@ -69,6 +102,7 @@ export const ProfileFile = z
     budget: BudgetFile.optional(),
     training: TrainingFile.optional(),
     gpuPrices: z.record(z.string(), z.number().positive()).optional(),
+    alerts: AlertsFile.optional(),
   })
   .strict()
 
@@ -113,6 +147,32 @@ export interface DatabaseConfig {
   pooler: boolean
 }
 
+export type AlertSeverity = 'info' | 'warning' | 'critical'
+
+/** The alert sinks of a profile; the log is always on and not listed. */
+export interface AlertSinksConfig {
+  slack?: { webhookUrl: string; minSeverity: AlertSeverity }
+  pagerduty?: { routingKey: string; url: string; minSeverity: AlertSeverity }
+  webhook?: { url: string; secret?: string; minSeverity: AlertSeverity }
+  alertmanager?: { url: string; minSeverity: AlertSeverity }
+}
+
+/** Thresholds of the alert rules and the sinks (DESIGN section 8). Ratios are 0..1. */
+export interface AlertsConfig {
+  repeatIntervalMs: number
+  failureRate: { warning: number; critical: number }
+  stuckAfterMs: number
+  queueDepth: number
+  queueForMs: number
+  workerDownAfterMs: number
+  avgCostPerJob: number
+  spendRatio: number
+  storageRatio: number
+  slowValidationMs: number
+  timeoutWindowMs: number
+  sinks: AlertSinksConfig
+}
+
 /** The configuration a command runs with, after precedence and validation. */
 export interface ResolvedConfig {
   profile: string
@@ -127,6 +187,11 @@ export interface ResolvedConfig {
   budget: { monthlyUsd: number; warnRatio: number }
   training: { timeoutMs: number; leaseMs: number; maxAttempts: number }
   gpuPrices: Record<string, number>
+  /**
+   * Alert thresholds and sinks. Optional so that hand-built configurations (tests)
+   * need not spell it out: read it through alertsConfig(), which fills the defaults.
+   */
+  alerts?: AlertsConfig
   /** Where each value came from, by dotted key: "flag --database-url", "env DATABASE_URL", a file, "default". */
   sources: Record<string, string>
 }
@@ -138,5 +203,41 @@ export const DEFAULTS = {
   budget: { monthlyUsd: 200, warnRatio: 0.75 },
   training: { timeoutMs: 2 * 3_600_000, leaseMs: 5 * 60_000, maxAttempts: 3 },
   storageQuotaGb: 100,
+  alerts: {
+    repeatIntervalMs: 4 * 3_600_000,
+    failureRate: { warning: 0.1, critical: 0.2 },
+    stuckAfterMs: 2 * 3_600_000,
+    queueDepth: 50,
+    queueForMs: 30 * 60_000,
+    workerDownAfterMs: 10 * 60_000,
+    avgCostPerJob: 2.5,
+    storageRatio: 0.8,
+    slowValidationMs: 5 * 60_000,
+    timeoutWindowMs: 24 * 3_600_000,
+  },
+  pagerDutyUrl: 'https://events.pagerduty.com/v2/enqueue',
   gpuPrices: { 'A100-80GB': 3.5, 'A100-40GB': 2.9, H100: 4.5, A10G: 1.1, L4: 0.8 } as Record<string, number>,
 } as const
+
+/**
+ * The alert settings of a configuration, defaults filled in. The spend alert fires
+ * at the budget's warning ratio unless alerts.spendRatio says otherwise.
+ */
+export function alertsConfig(config: Pick<ResolvedConfig, 'alerts' | 'budget'>): AlertsConfig {
+  if (config.alerts) return config.alerts
+  const d = DEFAULTS.alerts
+  return {
+    repeatIntervalMs: d.repeatIntervalMs,
+    failureRate: { ...d.failureRate },
+    stuckAfterMs: d.stuckAfterMs,
+    queueDepth: d.queueDepth,
+    queueForMs: d.queueForMs,
+    workerDownAfterMs: d.workerDownAfterMs,
+    avgCostPerJob: d.avgCostPerJob,
+    spendRatio: config.budget.warnRatio,
+    storageRatio: d.storageRatio,
+    slowValidationMs: d.slowValidationMs,
+    timeoutWindowMs: d.timeoutWindowMs,
+    sinks: {},
+  }
+}

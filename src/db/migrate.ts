@@ -4,6 +4,7 @@ import { REQUIRED_SCHEMA } from './schema.js'
 import { LoraError } from '../errors.js'
 import platform from './migrations/0001_platform.sql'
 import operations from './migrations/0002_operations.sql'
+import observability from './migrations/0003_observability.sql'
 
 export interface Migration {
   version: number
@@ -20,6 +21,7 @@ function migration(version: number, name: string, sql: string): Migration {
 export const MIGRATIONS: readonly Migration[] = [
   migration(1, 'platform', platform),
   migration(2, 'operations', operations),
+  migration(3, 'observability', observability),
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

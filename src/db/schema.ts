@@ -41,6 +41,8 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
     storage_path: 'text', artifacts: 'jsonb', validation_image_urls: '_text', source_urls: 'jsonb',
     upload_attempts: 'int4', upload_error: 'text', last_used_at: 'timestamptz', created_at: 'timestamptz',
     updated_at: 'timestamptz', deleted_at: 'timestamptz',
+    // 0003
+    stored_bytes: 'int8',
   },
   'public.user_training_limits': {
     // Older platform databases keep the reset date as a timestamptz; both are handled.
@@ -60,6 +62,8 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
     fingerprint: 'text', rule: 'text', subject: 'text', severity: 'text', status: 'text', value: 'float8',
     threshold: 'float8', message: 'text', first_fired_at: 'timestamptz', last_notified_at: 'timestamptz',
     resolved_at: 'timestamptz', updated_at: 'timestamptz',
+    // 0003
+    active_since: 'timestamptz', notified_severity: 'text', source: 'text', notifications: 'int4',
   },
   'lora_ops.alert_silences': {
     id: 'uuid', rule: 'text', subject: 'text', until: 'timestamptz', reason: 'text', created_by: 'text',

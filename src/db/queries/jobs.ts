@@ -1,5 +1,11 @@
 import type { Queryable } from '../types.js'
 
+/**
+ * Every change of a job is announced on this channel (payload `<job id>:<status>`) at
+ * commit, so `lora jobs watch` redraws at once where LISTEN works, and polls otherwise.
+ */
+export const JOB_CHANNEL = 'lora_jobs'
+
 export const ACTIVE_STATUSES = ['queued', 'initializing', 'running'] as const
 export const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled'] as const
 export type JobStatus = (typeof ACTIVE_STATUSES)[number] | (typeof TERMINAL_STATUSES)[number]
@@ -78,7 +84,7 @@ export async function markJobsRunning(q: Queryable, daemonId: string, now: Date,
          FROM upd
        ON CONFLICT (job_id, type) DO NOTHING
      )
-     SELECT id FROM upd`,
+     SELECT id, pg_notify('${JOB_CHANNEL}', id::text || ':running') FROM upd`,
     [daemonId, now, leaseMs, jobs],
   )
   return rows.map((r) => r.id)
@@ -130,7 +136,7 @@ export async function releaseClaimedJobs(q: Queryable, daemonId: string, now: Da
          FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' AND NOT counts_toward_limit GROUP BY user_id) r
         WHERE l.user_id = r.user_id
      )
-     SELECT id, status FROM upd`,
+     SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
     [daemonId, now, maxAttempts, jobs],
   )
 }
@@ -169,7 +175,7 @@ export async function expireInitializingLeases(q: Queryable, now: Date, maxAttem
          FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' GROUP BY user_id) r
         WHERE l.user_id = r.user_id
      )
-     SELECT id, status FROM upd`,
+     SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
     [now, maxAttempts],
   )
 }
@@ -322,7 +328,7 @@ export async function applyPollResults(
          FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' AND NOT counts_toward_limit GROUP BY user_id) r
         WHERE l.user_id = r.user_id
      )
-     SELECT id, status FROM upd`,
+     SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
     [daemonId, now, updates, points, artifacts],
   )
 }
