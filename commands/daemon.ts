@@ -41,6 +41,6 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     pollLimit: opts.pollLimit,
     ...(opts.listen ? { listen: opts.listen } : {}),
     ...(opts.logFormat ? { logFormat: opts.logFormat } : opts.json ? { logFormat: 'json' as const } : {}),
-    afterCycle: await daemonHooks(ctx),
+    hooks: await daemonHooks(ctx, { once: opts.once }),
   })
 }

@@ -1,11 +1,64 @@
-import type { CommandSpec } from '../registry.js'
+import type { CommandSpec, OptionSpec } from '../registry.js'
+import { dryRun, json, yes } from './common.js'
+
+const olderThan: OptionSpec = { flags: '--older-than <duration>', description: 'age past which to delete (default 30d)' }
+const common = [dryRun, yes, json]
+const cleanupHelp = 'On a terminal it asks first; otherwise it needs --yes. Safe to run twice, from cron, while the daemon runs. Every run is written to the audit log.'
 
 export const MAINTENANCE: CommandSpec[] = [
-  { path: ['cleanup', 'orphans'], summary: 'cancel cluster jobs the database no longer runs' },
-  { path: ['cleanup', 'validation-images'], summary: 'delete validation images past their retention' },
-  { path: ['cleanup', 'notifications'], summary: 'delete old read notifications' },
-  { path: ['cleanup', 'uploads'], summary: 'retry artifact uploads that failed after training' },
-  { path: ['cleanup', 'archival-review'], summary: 'list artifacts unused for months (report only)' },
-  { path: ['cleanup', 'all'], summary: 'run every cleanup' },
-  { path: ['reset-limits'], summary: "reset users' monthly training counts" },
+  {
+    path: ['cleanup', 'orphans'],
+    summary: 'cancel cluster jobs the database says are finished, does not know, or run past the limit',
+    options: common,
+    help: `${cleanupHelp}\nJobs submitted in the last 5 minutes are left alone. Exit 1 when an orphan resisted 3 attempts.`,
+    load: () => import('../cleanup-orphans.js'),
+  },
+  {
+    path: ['cleanup', 'validation-images'],
+    summary: 'delete validation images past their retention',
+    options: [olderThan, ...common],
+    help: cleanupHelp,
+    load: () => import('../cleanup-validation-images.js'),
+  },
+  {
+    path: ['cleanup', 'notifications'],
+    summary: 'delete read notifications older than the cut-off, in batches',
+    options: [olderThan, ...common],
+    help: cleanupHelp,
+    load: () => import('../cleanup-notifications.js'),
+  },
+  {
+    path: ['cleanup', 'uploads'],
+    summary: 'retry artifact uploads that failed after training (3 attempts, then alert)',
+    options: common,
+    help: 'Exit 1 when an upload failed again.',
+    load: () => import('../cleanup-uploads.js'),
+  },
+  {
+    path: ['cleanup', 'archival-review'],
+    summary: 'list artifacts unused for months, with size and storage cost (report only)',
+    options: [{ flags: '--unused-for <duration>', description: 'unused for at least this long (default 6mo)' }, json],
+    load: () => import('../cleanup-archival-review.js'),
+  },
+  {
+    path: ['cleanup', 'all'],
+    summary: 'run every cleanup',
+    options: [olderThan, { flags: '--unused-for <duration>', description: 'for the archival review (default 6mo)' }, ...common],
+    help: cleanupHelp,
+    load: () => import('../cleanup-all.js'),
+  },
+  {
+    path: ['reset-limits'],
+    summary: "reset users' monthly training counts (the 1st of the month, UTC)",
+    options: [
+      { flags: '--month <YYYY-MM>', description: 'the month to reset into (default: this month)' },
+      { flags: '--user <id>', description: 'only this user' },
+      dryRun,
+      yes,
+      { flags: '--force', description: 'reset on a day other than the 1st' },
+      json,
+    ],
+    help: 'Users whose month_reset_date lies in a previous month (or is missing) start again at 0. Running it twice in a month changes nothing.',
+    load: () => import('../reset-limits.js'),
+  },
 ]

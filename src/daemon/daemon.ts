@@ -14,8 +14,8 @@ export interface DaemonOptions extends CycleOptions {
   intervalMs: number
   listen?: { host: string; port: number }
   logFormat?: 'json' | 'pretty'
-  /** Hooks run after each successful cycle (alert evaluation, periodic tasks). */
-  afterCycle?: ((ctx: Context, log: Log, report: CycleReport) => Promise<void>)[]
+  /** Run after each successful cycle (alert evaluation, periodic tasks), drained on exit. */
+  hooks?: { afterCycle: ((ctx: Context, log: Log, report: CycleReport) => Promise<void>)[]; drain(): Promise<void> }
 }
 
 /** Backoff after failed cycles: the interval doubled per failure, at most 5 minutes. */
@@ -90,7 +90,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
       const ms = ctx.clock.now().getTime() - started.getTime()
       const touched = report.submitted + report.polled + report.released + report.leasesExpired
       await beatHeart(db, { daemonId, host: hostname(), pid: process.pid, version: LORA_VERSION, now: ctx.clock.now(), cycleMs: ms, jobsTouched: touched, error: null })
-      for (const hook of options.afterCycle ?? []) {
+      for (const hook of options.hooks?.afterCycle ?? []) {
         try {
           await hook(ctx, log, report)
         } catch (error) {
@@ -121,6 +121,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     }
   }
 
+  await options.hooks?.drain()
   try {
     const released = await releaseDaemonLeases(db, daemonId)
     await markDaemonStopped(db, daemonId)

@@ -1,0 +1,50 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { UsageError } from '../src/errors.js'
+import { applyReset, monthOf, parseMonth, planReset } from '../src/maintenance/reset-limits.js'
+import { confirmDestructive } from '../src/maintenance/confirm.js'
+import { printTable } from '../src/io/output.js'
+
+export const Options = z.object({
+  month: z.string().optional(),
+  user: z.string().uuid('--user expects a user id (a UUID)').optional(),
+  dryRun: z.boolean().default(false),
+  yes: z.boolean().default(false),
+  force: z.boolean().default(false),
+  json: z.boolean(),
+})
+
+const ordinal = (n: number) => `${n}${n % 10 === 1 && n !== 11 ? 'st' : n % 10 === 2 && n !== 12 ? 'nd' : n % 10 === 3 && n !== 13 ? 'rd' : 'th'}`
+
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+  const now = ctx.clock.now()
+  const month = opts.month ? parseMonth(opts.month, now) : monthOf(now)
+  // Run from cron on the 1st; on another day the intent must be named.
+  if (!opts.month && !opts.force && !opts.dryRun && now.getUTCDate() !== 1) {
+    throw new UsageError(`Today is the ${ordinal(now.getUTCDate())} (UTC), not the 1st: the monthly reset runs on the 1st.`, {
+      code: 'not_first_of_month',
+      hint: `Pass --month ${month.label} (or --force) to reset now.`,
+    })
+  }
+  const plan = await planReset(ctx, month, opts.user ?? null)
+  if (opts.dryRun) {
+    if (opts.json) ctx.io.json({ month: month.label, dry_run: true, users: plan.users })
+    else {
+      ctx.io.out(`dry run: ${plan.users.length} user(s) would be reset for ${month.label}`)
+      await printTable(ctx.io, [
+        { header: 'User', value: (u) => u.user_id },
+        { header: 'Jobs this month', value: (u) => u.loras_created_this_month, align: 'right' },
+        { header: 'Last reset', value: (u) => (u.month_reset_date instanceof Date ? u.month_reset_date : u.month_reset_date ?? 'never') },
+      ], plan.users)
+    }
+    return 0
+  }
+  if (plan.users.length > 0 && !(await confirmDestructive(ctx, `Reset the monthly count of ${plan.users.length} user(s) for ${month.label}?`, opts.yes))) {
+    ctx.io.err('nothing was changed')
+    return 1
+  }
+  const reset = plan.users.length > 0 ? await applyReset(ctx, month, opts.user ?? null) : []
+  if (opts.json) ctx.io.json({ month: month.label, dry_run: false, reset: reset.length, users: reset.map((u) => u.user_id) })
+  else ctx.io.out(reset.length ? `reset ${reset.length} user(s) for ${month.label}` : `nothing to reset for ${month.label}: every user is already counted from this month`)
+  return 0
+}

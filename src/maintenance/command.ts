@@ -1,0 +1,96 @@
+import { z } from 'zod'
+import type { Context } from '../context.js'
+import { parseDuration } from '../config/duration.js'
+import { printTable } from '../io/output.js'
+import { runTask, TASK_NAMES, type TaskName, type TaskReport } from './tasks.js'
+import type { Orphan, OrphanOutcome } from './orphans.js'
+import type { ArchivalReview } from './simple-cleanups.js'
+
+const duration = (flag: string) =>
+  z.string().transform((value, ctx) => {
+    const ms = parseDuration(value)
+    if (ms === null || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${flag} expects a duration such as 30d, 12h or 6mo, got "${value}"` })
+      return z.NEVER
+    }
+    return ms
+  })
+
+export const CleanupOptions = z.object({
+  dryRun: z.boolean().default(false),
+  yes: z.boolean().default(false),
+  json: z.boolean(),
+  olderThan: duration('--older-than').optional(),
+  unusedFor: duration('--unused-for').optional(),
+})
+export type CleanupOptions = z.infer<typeof CleanupOptions>
+
+function printReport(ctx: Context, report: TaskReport): void {
+  ctx.io.out(`${report.task}: ${report.summary}`)
+}
+
+async function printItems(ctx: Context, report: TaskReport): Promise<void> {
+  if (report.items.length === 0) return
+  if (report.task === 'orphans') {
+    await printTable(ctx.io, [
+      { header: 'Cluster', value: (o: Orphan & Partial<OrphanOutcome>) => o.cluster },
+      { header: 'External id', value: (o) => o.external_job_id },
+      { header: 'Job', value: (o) => o.job_id },
+      { header: 'Reason', value: (o) => o.reason },
+      { header: 'USD/h', value: (o) => o.hourly_cost_usd.toFixed(2), align: 'right' },
+      { header: 'Burned USD', value: (o) => o.burned_usd.toFixed(2), align: 'right' },
+      { header: 'Outcome', value: (o) => o.outcome ?? 'would cancel' },
+    ], report.items as (Orphan & Partial<OrphanOutcome>)[])
+  } else if (report.task === 'archival-review') {
+    await printTable(ctx.io, [
+      { header: 'Artifact', value: (a: ArchivalReview['candidates'][number]) => a.id },
+      { header: 'Job', value: (a) => a.job_id },
+      { header: 'Size MB', value: (a) => (a.size_bytes / 1024 ** 2).toFixed(1), align: 'right' },
+      { header: 'USD/month', value: (a) => a.monthly_cost_usd.toFixed(4), align: 'right' },
+      { header: 'Last used', value: (a) => a.last_used_at ?? a.created_at },
+    ], report.items as ArchivalReview['candidates'])
+  }
+}
+
+/** The body of every `lora cleanup X`: exit 1 when something could not be handled. */
+export async function runCleanupCommand(name: TaskName, opts: CleanupOptions, ctx: Context): Promise<number> {
+  const report = await runTask(ctx, name, {
+    dryRun: opts.dryRun,
+    yes: opts.yes,
+    ...(opts.olderThan ? { olderThanMs: opts.olderThan } : {}),
+    ...(opts.unusedFor ? { unusedForMs: opts.unusedFor } : {}),
+  })
+  if (!report) {
+    ctx.io.err('nothing was changed')
+    return 1
+  }
+  if (opts.json) ctx.io.json(report)
+  else {
+    printReport(ctx, report)
+    await printItems(ctx, report)
+  }
+  return report.failed > 0 ? 1 : 0
+}
+
+/** `lora cleanup all`: every task in turn, one confirmation for all on a terminal. */
+export async function runAllCleanups(opts: CleanupOptions, ctx: Context): Promise<number> {
+  const { confirmDestructive } = await import('./confirm.js')
+  if (!opts.dryRun && !(await confirmDestructive(ctx, 'Run every cleanup (orphans, validation images, notifications, uploads, archival review)?', opts.yes))) {
+    ctx.io.err('nothing was changed')
+    return 1
+  }
+  const reports: TaskReport[] = []
+  for (const name of TASK_NAMES) {
+    const report = await runTask(ctx, name, {
+      dryRun: opts.dryRun,
+      yes: true,
+      confirmed: true,
+      ...(opts.olderThan ? { olderThanMs: opts.olderThan } : {}),
+      ...(opts.unusedFor ? { unusedForMs: opts.unusedFor } : {}),
+    })
+    reports.push(report!)
+    if (!opts.json) printReport(ctx, report!)
+  }
+  if (opts.json) ctx.io.json({ tasks: reports })
+  return reports.some((r) => r.failed > 0) ? 1 : 0
+}

@@ -1,0 +1,101 @@
+import type { Context } from '../context.js'
+import type { Log } from '../log.js'
+import { claimTaskSlot, finishTaskRun } from '../db/queries/tasks.js'
+import { runTask, type TaskName } from './tasks.js'
+import { applyReset, monthOf } from './reset-limits.js'
+
+export type ScheduledTaskName = TaskName | 'reset-limits' | 'daily-summary'
+
+export interface ScheduledTask {
+  name: ScheduledTaskName
+  /** The latest slot at or before now. */
+  slot(now: Date): Date
+  run(ctx: Context, log: Log): Promise<string>
+}
+
+const HOUR = 3_600_000
+const utc = (y: number, m: number, d: number, h = 0) => new Date(Date.UTC(y, m, d, h))
+
+export const hourly = (now: Date) => new Date(Math.floor(now.getTime() / HOUR) * HOUR)
+export const dailyAt = (hour: number) => (now: Date) => {
+  const today = utc(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), hour)
+  return today.getTime() <= now.getTime() ? today : new Date(today.getTime() - 24 * HOUR)
+}
+export const monthlyAt = (hour: number) => (now: Date) => {
+  const first = utc(now.getUTCFullYear(), now.getUTCMonth(), 1, hour)
+  return first.getTime() <= now.getTime() ? first : utc(now.getUTCFullYear(), now.getUTCMonth() - 1, 1, hour)
+}
+
+const cleanup = (name: TaskName) => async (ctx: Context) => {
+  const report = await runTask(ctx, name, { dryRun: false, yes: true, confirmed: true })
+  return report!.summary
+}
+
+/** DESIGN section 7's periodic tasks and when they run (UTC). */
+export const SCHEDULE: ScheduledTask[] = [
+  { name: 'orphans', slot: hourly, run: cleanup('orphans') },
+  { name: 'uploads', slot: hourly, run: cleanup('uploads') },
+  { name: 'validation-images', slot: dailyAt(3), run: cleanup('validation-images') },
+  { name: 'notifications', slot: dailyAt(3), run: cleanup('notifications') },
+  {
+    name: 'reset-limits',
+    slot: monthlyAt(0),
+    run: async (ctx) => {
+      const month = monthOf(ctx.clock.now())
+      const reset = await applyReset(ctx, month, null)
+      return `reset ${reset.length} user(s) for ${month.label}`
+    },
+  },
+  { name: 'archival-review', slot: monthlyAt(4), run: cleanup('archival-review') },
+]
+
+/**
+ * Runs the periodic tasks that are due, each claimed in the database so that of many
+ * daemons exactly one runs it per slot. Tasks run beside the job cycles, not in them,
+ * so a slow cleanup never delays job processing; one task at a time per daemon.
+ */
+export class Scheduler {
+  private running: Promise<void> | null = null
+
+  constructor(
+    private readonly tasks: ScheduledTask[],
+    private readonly runBy: string,
+  ) {}
+
+  /** Starts the due tasks in the background unless a previous batch still runs. */
+  tick(ctx: Context, log: Log): void {
+    if (this.running) return
+    this.running = this.runDue(ctx, log)
+      .then(() => undefined)
+      .finally(() => {
+        this.running = null
+      })
+  }
+
+  /** Runs the due tasks now, and resolves when they are done (tests, --once). */
+  async runDue(ctx: Context, log: Log): Promise<ScheduledTaskName[]> {
+    const db = await ctx.db()
+    const ran: ScheduledTaskName[] = []
+    for (const task of this.tasks) {
+      if (ctx.signal.aborted) break
+      const now = ctx.clock.now()
+      if (!(await claimTaskSlot(db, task.name, task.slot(now), now, this.runBy))) continue
+      ran.push(task.name)
+      try {
+        const summary = await task.run(ctx, log)
+        await finishTaskRun(db, task.name, ctx.clock.now(), null)
+        log.info('periodic task done', { task: task.name, summary })
+      } catch (error) {
+        const message = (error as Error).message
+        await finishTaskRun(db, task.name, ctx.clock.now(), message).catch(() => {})
+        log.error('periodic task failed', { task: task.name, error: message })
+      }
+    }
+    return ran
+  }
+
+  /** Waits for tasks in flight: a stopping daemon finishes them. */
+  async drain(): Promise<void> {
+    await this.running
+  }
+}
