@@ -38,6 +38,8 @@ export interface JobsOptions {
   stateFile?: string
   /** Read at each new submission: a job's fate is fixed when it is created. */
   fateRates: () => { jobFailRate: number; neverFinishRate: number }
+  /** Cancel calls each job acknowledges but ignores before it obeys (orphan tests). */
+  cancelResistance?: () => number
 }
 
 export interface ArtifactFile {
@@ -60,6 +62,7 @@ export class SimulatedJobs {
   private readonly plans = new Map<string, JobPlan>()
   private readonly files = new Map<string, { adapter: Buffer; images: Buffer[] }>()
   private readonly writer: StateWriter | undefined
+  private readonly ignoredCancels = new Map<string, number>()
 
   private constructor(
     private readonly options: JobsOptions,
@@ -128,6 +131,12 @@ export class SimulatedJobs {
 
   cancel(rawExternalId: string): CancelResponse {
     const job = this.find(rawExternalId)
+    const ignored = this.ignoredCancels.get(job.external_job_id) ?? 0
+    if (ignored < (this.options.cancelResistance?.() ?? 0) && !isTerminalStatus(this.statusOf(job).status)) {
+      // A stubborn instance: the call is acknowledged, the job keeps running.
+      this.ignoredCancels.set(job.external_job_id, ignored + 1)
+      return { external_job_id: job.external_job_id, status: this.statusOf(job).status }
+    }
     // Cancelling a finished job changes nothing and says how it ended.
     if (!isTerminalStatus(this.statusOf(job).status)) {
       job.cancelled_after_ms = this.elapsedMs(job)

@@ -34,6 +34,8 @@ export interface SimulatorFaults {
   jobFailRate: number
   /** Share of new jobs that stall and never finish. */
   neverFinishRate: number
+  /** Cancel calls each job acknowledges but ignores before obeying one. */
+  cancelResistance: number
 }
 
 export interface SimulatorOptions extends Partial<SimulatorFaults> {
@@ -103,6 +105,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     hangRate: options.hangRate ?? 0,
     jobFailRate: options.jobFailRate ?? 0,
     neverFinishRate: options.neverFinishRate ?? 0,
+    cancelResistance: options.cancelResistance ?? 0,
   }
   const faultDraw = mulberry32(seed ^ 0x5eed5eed)
   const jobs = await SimulatedJobs.open({
@@ -111,6 +114,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     seed,
     stateFile: options.stateFile,
     fateRates: () => faults,
+    cancelResistance: () => faults.cancelResistance,
   })
 
   let connectionCount = 0

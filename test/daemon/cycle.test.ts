@@ -75,6 +75,26 @@ for (const backend of backends) {
       expect((await h.db.query('SELECT * FROM cost_records')).length).toBe(1)
     })
 
+    it('sends the same number of statements per cycle for 4 running jobs as for 40', async () => {
+      h = await daemonHarness(backend)
+      const { countingDb } = await import('../../src/db/counting.js')
+      const counted = countingDb(h.db)
+      const env = { ...(await h.env()), db: counted }
+      const measure = async () => {
+        await runCycle(env, { ...OPTIONS, batch: 100 })
+        h!.clock.advance(MIN)
+        counted.reset()
+        await runCycle(env, { ...OPTIONS, batch: 100 })
+        return counted.statements
+      }
+      await h.submit(4)
+      const few = await measure()
+      await h.submit(36)
+      const many = await measure()
+      expect((await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM training_jobs WHERE status = 'running'`))[0]!.n).toBe(40)
+      expect(many).toBe(few)
+    })
+
     it('fails a job the cluster fails, with its reason, once', async () => {
       h = await daemonHarness(backend, { simulator: { jobFailRate: 1 } })
       const [id] = await h.submit(1)
@@ -204,12 +224,13 @@ for (const backend of backends) {
         const { openClusters } = await import('../../src/cluster/index.js')
         const clusters = await openClusters(h.ctx)
         const env = { ...(await h.env()), clusters }
-        await h.submit(2)
-        await runCycle(env, OPTIONS)
+        await h.submit(3)
+        const first = await runCycle(env, OPTIONS)
+        expect(first.breakerTransitions).toEqual([{ cluster: 'primary', from: 'closed', to: 'open' }])
         const next = await runCycle(env, OPTIONS)
-        expect(next.submitted).toBe(2)
+        expect(next.submitted).toBe(3)
         const rows = await h.db.query<{ cluster_name: string; status: string }>('SELECT cluster_name, status FROM training_jobs')
-        expect(rows).toEqual([{ cluster_name: 'backup', status: 'running' }, { cluster_name: 'backup', status: 'running' }])
+        expect(rows).toEqual(Array.from({ length: 3 }, () => ({ cluster_name: 'backup', status: 'running' })))
         await clusters.close()
       } finally {
         await fallbackSim.close()

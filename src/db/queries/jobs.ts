@@ -106,7 +106,7 @@ export interface Released {
  */
 export async function releaseClaimedJobs(q: Queryable, daemonId: string, now: Date, maxAttempts: number, jobs: Released[]): Promise<{ id: string; status: string }[]> {
   if (jobs.length === 0) return []
-  return q.query<{ id: string; status: string }>(
+  return onlyIdAndStatus(await q.query<{ id: string; status: string }>(
     `WITH v AS (SELECT * FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, reason text, "errorType" text, fail boolean, "countsTowardLimit" boolean)),
      upd AS (
        UPDATE training_jobs j
@@ -116,7 +116,7 @@ export async function releaseClaimedJobs(q: Queryable, daemonId: string, now: Da
               error_message = CASE WHEN v.fail OR j.attempts >= $3 THEN v.reason ELSE j.error_message END,
               error_type = CASE WHEN v.fail OR j.attempts >= $3 THEN v."errorType" ELSE j.error_type END,
               counts_toward_limit = CASE WHEN v.fail OR j.attempts >= $3 THEN v."countsTowardLimit" ELSE j.counts_toward_limit END,
-              completed_at = CASE WHEN v.fail OR j.attempts >= $3 THEN $2 ELSE NULL END,
+              completed_at = CASE WHEN v.fail OR j.attempts >= $3 THEN $2::timestamptz ELSE NULL END,
               final_cost = CASE WHEN v.fail OR j.attempts >= $3 THEN 0 ELSE NULL END,
               claimed_by = NULL, lease_expires_at = NULL, updated_at = $2
          FROM v
@@ -138,7 +138,7 @@ export async function releaseClaimedJobs(q: Queryable, daemonId: string, now: Da
      )
      SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
     [daemonId, now, maxAttempts, jobs],
-  )
+  ))
 }
 
 /**
@@ -147,7 +147,7 @@ export async function releaseClaimedJobs(q: Queryable, daemonId: string, now: Da
  * idempotency key.
  */
 export async function expireInitializingLeases(q: Queryable, now: Date, maxAttempts: number): Promise<{ id: string; status: string }[]> {
-  return q.query<{ id: string; status: string }>(
+  return onlyIdAndStatus(await q.query<{ id: string; status: string }>(
     `WITH upd AS (
        UPDATE training_jobs j
           SET status = CASE WHEN j.attempts >= $2 THEN 'failed' ELSE 'queued' END,
@@ -155,7 +155,7 @@ export async function expireInitializingLeases(q: Queryable, now: Date, maxAttem
               error_message = CASE WHEN j.attempts >= $2 THEN 'Its daemon stopped answering on each of ' || j.attempts || ' attempts (lease expired)' ELSE j.error_message END,
               error_type = CASE WHEN j.attempts >= $2 THEN 'LEASE_EXPIRED' ELSE j.error_type END,
               counts_toward_limit = CASE WHEN j.attempts >= $2 THEN false ELSE j.counts_toward_limit END,
-              completed_at = CASE WHEN j.attempts >= $2 THEN $1 ELSE NULL END,
+              completed_at = CASE WHEN j.attempts >= $2 THEN $1::timestamptz ELSE NULL END,
               final_cost = CASE WHEN j.attempts >= $2 THEN 0 ELSE NULL END,
               wait_reason = CASE WHEN j.attempts >= $2 THEN NULL ELSE 'previous attempt lost its daemon; retrying' END,
               claimed_by = NULL, lease_expires_at = NULL, updated_at = $1
@@ -177,7 +177,7 @@ export async function expireInitializingLeases(q: Queryable, now: Date, maxAttem
      )
      SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
     [now, maxAttempts],
-  )
+  ))
 }
 
 /**
@@ -258,7 +258,7 @@ export async function applyPollResults(
   artifacts: ArtifactRecord[],
 ): Promise<{ id: string; status: string }[]> {
   if (updates.length === 0) return []
-  return q.query<{ id: string; status: string }>(
+  return onlyIdAndStatus(await q.query<{ id: string; status: string }>(
     `WITH v AS (
        SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(
          id uuid, status text, progress numeric, current_epoch int, current_step int, total_steps int, total_epochs int,
@@ -273,7 +273,7 @@ export async function applyPollResults(
               current_stage = v.current_stage, current_metrics = coalesce(v.current_metrics, j.current_metrics),
               current_cost = v.current_cost,
               final_cost = CASE WHEN v.status <> 'running' THEN v.current_cost ELSE j.final_cost END,
-              completed_at = CASE WHEN v.status <> 'running' THEN $2 ELSE j.completed_at END,
+              completed_at = CASE WHEN v.status <> 'running' THEN $2::timestamptz ELSE j.completed_at END,
               error_message = coalesce(v.error_message, j.error_message),
               error_type = coalesce(v.error_type, j.error_type),
               counts_toward_limit = coalesce(v.counts_toward_limit, j.counts_toward_limit),
@@ -330,7 +330,12 @@ export async function applyPollResults(
      )
      SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
     [daemonId, now, updates, points, artifacts],
-  )
+  ))
+}
+
+/** The statements also return pg_notify's empty column: callers see what changed only. */
+function onlyIdAndStatus(rows: { id: string; status: string }[]): { id: string; status: string }[] {
+  return rows.map((r) => ({ id: r.id, status: r.status }))
 }
 
 /** On a clean stop: running jobs go back to the pool of unowned jobs at once. */
