@@ -93,7 +93,7 @@ async function main() {
 
     const ourMs = median(ours.map((o) => o.ms))
     const refMs = median(reference.map((r) => r.ms))
-    console.log(`\nA cycle over ${RUNNING} running jobs (simulator latency ${LATENCY_MS} ms, real Postgres ${server.bin})`)
+    console.log(`\nA cycle over ${RUNNING} running jobs (simulator latency ${LATENCY_MS} ms, real Postgres)`)
     console.log(`  lora daemon      median ${ourMs.toFixed(0).padStart(7)} ms   ${median(ours.map((o) => o.statements))} statements per cycle   (runs: ${ours.map((o) => o.ms.toFixed(0)).join(', ')} ms)`)
     console.log(`  seed algorithm   median ${refMs.toFixed(0).padStart(7)} ms   ${median(reference.map((r) => r.statements))} statements per cycle`)
     console.log(`  ratio            ${(refMs / ourMs).toFixed(1)}x faster   (target: >= 20x, cycle < 2000 ms)`)

@@ -15,29 +15,29 @@ export interface LimitToReset {
   month_reset_date: string | Date | null
 }
 
-function resetCondition(type: 'date' | 'timestamptz'): string {
-  // $1 is the month's first instant; a DATE column compares with its calendar day.
-  return type === 'date'
-    ? `(month_reset_date IS NULL OR month_reset_date < $2::date)`
-    : `(month_reset_date IS NULL OR month_reset_date < $1::timestamptz)`
+/** The month's start as the column holds it: its first day (DATE) or first instant (TIMESTAMPTZ). */
+function boundary(type: 'date' | 'timestamptz', monthStart: Date, monthDay: string): [string, Date | string] {
+  return type === 'date' ? ['$1::date', monthDay] : ['$1::timestamptz', monthStart]
 }
 
 export async function findLimitsToReset(q: Queryable, type: 'date' | 'timestamptz', monthStart: Date, monthDay: string, userId: string | null): Promise<LimitToReset[]> {
+  const [start, value] = boundary(type, monthStart, monthDay)
   return q.query<LimitToReset>(
     `SELECT user_id, loras_created_this_month, month_reset_date FROM user_training_limits
-      WHERE ${resetCondition(type)} AND ($3::uuid IS NULL OR user_id = $3::uuid) ORDER BY user_id`,
-    [monthStart, monthDay, userId],
+      WHERE (month_reset_date IS NULL OR month_reset_date < ${start}) AND ($2::uuid IS NULL OR user_id = $2::uuid) ORDER BY user_id`,
+    [value, userId],
   )
 }
 
 /** The monthly reset, guarded by the date: a second run in the same month changes nothing. */
 export async function resetMonthlyLimits(q: Queryable, type: 'date' | 'timestamptz', monthStart: Date, monthDay: string, userId: string | null, now: Date): Promise<LimitToReset[]> {
+  const [start, value] = boundary(type, monthStart, monthDay)
   return q.query<LimitToReset>(
     `UPDATE user_training_limits
-        SET loras_created_this_month = 0, month_reset_date = ${type === 'date' ? '$2::date' : '$1::timestamptz'}, updated_at = $4
-      WHERE ${resetCondition(type)} AND ($3::uuid IS NULL OR user_id = $3::uuid)
+        SET loras_created_this_month = 0, month_reset_date = ${start}, updated_at = $3
+      WHERE (month_reset_date IS NULL OR month_reset_date < ${start}) AND ($2::uuid IS NULL OR user_id = $2::uuid)
       RETURNING user_id, loras_created_this_month, month_reset_date`,
-    [monthStart, monthDay, userId, now],
+    [value, userId, now],
   )
 }
 
