@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { parseAllDocuments, parse } from 'yaml'
+import { COMMANDS } from '../../commands/registry.js'
+
+const read = (path: string) => readFileSync(new URL(`../../examples/${path}`, import.meta.url), 'utf8')
+const GLOBAL = new Set(['--profile', '--database-url', '--json', '--verbose', '--no-color', '--version', '--help', '-h'])
+
+/** Checks that `args` (what follows `lora`) names a real command and only its real flags. */
+function checkInvocation(args: string[]): string {
+  const words = args.filter((a) => !a.startsWith('-'))
+  const spec = [...COMMANDS]
+    .sort((a, b) => b.path.length - a.path.length)
+    .find((c) => c.path.every((p, i) => words[i] === p))
+  expect(spec, `lora ${args.join(' ')} names no command`).toBeDefined()
+  expect(spec!.load, `lora ${spec!.path.join(' ')} is not built`).toBeDefined()
+  const known = new Set((spec!.options ?? []).flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('-'))))
+  for (const flag of args.filter((a) => a.startsWith('-'))) {
+    const name = flag.split('=')[0]!
+    expect(known.has(name) || GLOBAL.has(name), `lora ${spec!.path.join(' ')} has no flag ${name}`).toBe(true)
+  }
+  return spec!.path.join(' ')
+}
+
+/** Every `lora ...` or `npx lora ...` in a line of shell, up to a redirection or separator. */
+function invocationsIn(text: string): string[][] {
+  const found: string[][] = []
+  for (const match of text.matchAll(/(?:^|[\s;&|(])(?:npx\s+)?lora\s+([^\n;&|>]*)/g)) {
+    const args = match[1]!.trim().split(/\s+/).filter(Boolean)
+    if (args.length) found.push(args)
+  }
+  return found
+}
+
+describe('the examples', () => {
+  it('crontab: every line is a valid entry running a real lora command with real flags', () => {
+    const lines = read('crontab').split('\n').filter((l) => l.trim() && !l.startsWith('#') && !/^[A-Z_]+=/.test(l))
+    expect(lines.length).toBeGreaterThanOrEqual(8)
+    const commands = new Set<string>()
+    for (const line of lines) {
+      const fields = line.split(/\s+/)
+      for (const [i, field] of fields.slice(0, 5).entries()) {
+        expect(field, `${line}: field ${i + 1}`).toMatch(/^(\*|\d+(-\d+)?)(\/\d+)?(,\d+)*$/)
+      }
+      expect(fields[5]).toBe('lora')
+      const invocations = invocationsIn(fields.slice(6).join(' '))
+      expect(invocations).toHaveLength(1)
+      commands.add(checkInvocation(invocations[0]!))
+    }
+    expect([...commands].sort()).toEqual(
+      ['cleanup archival-review', 'cleanup notifications', 'cleanup orphans', 'cleanup uploads', 'cleanup validation-images', 'daemon', 'metrics', 'reset-limits'].filter((c) => COMMANDS.some((s) => s.path.join(' ') === c && s.load)).sort(),
+    )
+  })
+
+  it('systemd unit: sections and keys parse; ExecStart runs the daemon with real flags', () => {
+    const sections: Record<string, Record<string, string>> = {}
+    let current = ''
+    for (const line of read('lora-daemon.service').split('\n')) {
+      if (!line.trim() || line.startsWith('#')) continue
+      const section = /^\[(\w+)\]$/.exec(line)
+      if (section) {
+        current = section[1]!
+        sections[current] = {}
+        continue
+      }
+      const kv = /^(\w+)=(.*)$/.exec(line)
+      expect(kv, line).not.toBeNull()
+      sections[current]![kv![1]!] = kv![2]!
+    }
+    expect(Object.keys(sections)).toEqual(['Unit', 'Service', 'Install'])
+    expect(checkInvocation(invocationsIn(sections.Service!.ExecStart!)[0]!)).toBe('daemon')
+    expect(sections.Service!.KillSignal).toBe('SIGTERM')
+  })
+
+  it('GitHub Actions workflow: parses, and gates on lora health --fail-on warning', () => {
+    const workflow = parse(read('github-actions-deploy.yml')) as { jobs: Record<string, { steps?: { run?: string }[]; needs?: string }> }
+    const runs = Object.values(workflow.jobs).flatMap((j) => j.steps ?? []).map((s) => s.run ?? '')
+    const invocations = runs.flatMap(invocationsIn)
+    expect(invocations.map(checkInvocation)).toEqual(expect.arrayContaining(['health', 'db status']))
+    expect(runs.join('\n')).toContain('lora health --fail-on warning')
+    expect(workflow.jobs.deploy!.needs).toBe('health-gate')
+  })
+
+  it('Dockerfile: known instructions; its entrypoint and command run the daemon with real flags', () => {
+    const instructions = read('Dockerfile').split('\n').filter((l) => l.trim() && !l.startsWith('#'))
+    for (const line of instructions) expect(line).toMatch(/^(FROM|WORKDIR|COPY|RUN|ENV|USER|EXPOSE|ENTRYPOINT|CMD) /)
+    const entrypoint = JSON.parse(instructions.find((l) => l.startsWith('ENTRYPOINT'))!.slice('ENTRYPOINT '.length)) as string[]
+    const cmd = JSON.parse(instructions.find((l) => l.startsWith('CMD'))!.slice('CMD '.length)) as string[]
+    expect(entrypoint).toEqual(['lora'])
+    expect(checkInvocation(cmd)).toBe('daemon')
+  })
+
+  it('Kubernetes: documents parse; probes on /healthz, Prometheus scrapes /metrics; container args are real', () => {
+    const docs = parseAllDocuments(read('kubernetes/deployment.yaml')).map((d) => d.toJS()) as Record<string, any>[]
+    expect(docs.map((d) => d.kind)).toEqual(['Deployment', 'Service', 'ServiceMonitor', 'CronJob'])
+    const pod = docs[0]!.spec.template
+    const container = pod.spec.containers[0]
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz')
+    expect(container.readinessProbe.httpGet.path).toBe('/healthz')
+    expect(pod.metadata.annotations['prometheus.io/path']).toBe('/metrics')
+    expect(checkInvocation(container.args)).toBe('daemon')
+    expect(container.args.join(' ')).toContain('--listen 0.0.0.0:9464')
+    expect(docs[2]!.spec.endpoints[0].path).toBe('/metrics')
+    expect(checkInvocation(docs[3]!.spec.jobTemplate.spec.template.spec.containers[0].args)).toBe('db status')
+  })
+
+  it('Grafana dashboard: JSON whose every query uses a metric the daemon exports', () => {
+    const dashboard = JSON.parse(read('grafana/lora-daemon.json')) as { panels: { targets: { expr: string }[] }[] }
+    const daemonSource = readFileSync(new URL('../../src/daemon/daemon.ts', import.meta.url), 'utf8')
+    const exported = new Set([...daemonSource.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]!))
+    expect(exported.size).toBeGreaterThanOrEqual(6)
+    const used = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).flatMap((e) => [...e.matchAll(/\b(lora_[a-z_]+)/g)].map((m) => m[1]!))
+    expect(used.length).toBeGreaterThanOrEqual(7)
+    for (const metric of used) expect(exported.has(metric.replace(/_(bucket|sum|count)$/, '')), metric).toBe(true)
+  })
+})
