@@ -34,11 +34,14 @@ export async function startLocalStack(ctx: Context): Promise<{ info: LocalStackI
     speed: Number(ctx.env.LORA_SIMULATOR_SPEED ?? 1),
     clock: ctx.clock,
   })
+  // Signed URLs of the folder storage are served by the process that holds the stack.
+  const { serveFolderStorage } = await import('./storage/server.js')
+  const storageServer = config.storage?.kind === 'folder' ? await serveFolderStorage(config.storage.dir, { clock: ctx.clock }) : null
   const info: LocalStackInfo = {
     pid: process.pid,
     database: config.database!.dir!,
     socket: db.socketPath!,
-    storage: config.storage?.kind === 'folder' ? config.storage.dir : 'none',
+    storage: config.storage?.kind === 'folder' ? `${config.storage.dir} (signed URLs on ${storageServer!.url})` : 'none',
     migrated: result.applied.map((m) => `${m.version}_${m.name}`),
     simulator: sim.url,
   }
@@ -49,6 +52,7 @@ export async function startLocalStack(ctx: Context): Promise<{ info: LocalStackI
     stop: async () => {
       await rm(join(config.stateDir, 'local.json'), { force: true })
       await sim.close()
+      await storageServer?.close()
       await ctx.close()
     },
   }

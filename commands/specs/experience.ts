@@ -1,7 +1,16 @@
 import type { CommandSpec } from '../registry.js'
 
 export const EXPERIENCE: CommandSpec[] = [
-  { path: ['demo'], summary: 'a one-minute tour of the whole platform on the embedded stack' },
+  {
+    path: ['demo'],
+    summary: 'a one-minute tour of the whole platform on the embedded stack',
+    options: [
+      { flags: '--speed <x>', description: 'simulated training time per real time', default: '150' },
+      { flags: '--keep', description: 'run in ./lora-demo and keep it afterwards (default: a temporary folder, removed)' },
+    ],
+    help: 'Every screen is a real lora command, run against a real embedded database, storage folder and GPU cluster simulator, with a daemon processing the jobs.',
+    load: () => import('../demo.js'),
+  },
   {
     path: ['completion'],
     summary: 'print shell completion: bash, zsh or fish',

@@ -15,7 +15,7 @@ export interface DaemonOptions extends CycleOptions {
   listen?: { host: string; port: number }
   logFormat?: 'json' | 'pretty'
   /** Run after each successful cycle (alert evaluation, periodic tasks), drained on exit. */
-  hooks?: { afterCycle: ((ctx: Context, log: Log, report: CycleReport) => Promise<void>)[]; drain(): Promise<void> }
+  hooks?: import('./hooks.js').DaemonHooks
 }
 
 /** Backoff after failed cycles: the interval doubled per failure, at most 5 minutes. */
@@ -69,6 +69,12 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     server = await startDaemonServer(options.listen.host, options.listen.port, metrics.registry, () => health)
     log.info('serving /healthz and /metrics', { url: server.url })
   }
+  // The folder storage's signed URLs (the embedded stack) are served by the daemon too.
+  let storageServer: { close(): Promise<void> } | null = null
+  if (config.storage?.kind === 'folder') {
+    const { serveFolderStorage } = await import('../storage/server.js')
+    storageServer = await serveFolderStorage(config.storage.dir, { clock: ctx.clock })
+  }
   const env: CycleEnv = {
     db,
     clusters,
@@ -109,6 +115,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
       metrics?.cycleFailures.inc()
       lastError = error instanceof LoraError ? error.message : (error as Error).message
       log.error('cycle failed; backing off', { error: lastError, consecutive_failures: health.failures })
+      await options.hooks?.onCycleError(ctx, log, lastError, health.failures).catch((e: Error) => log.error('could not raise the alert', { error: e.message }))
       await beatHeart(db, { daemonId, host: hostname(), pid: process.pid, version: LORA_VERSION, now: ctx.clock.now(), cycleMs: null, jobsTouched: 0, error: lastError }).catch(() => {})
     }
     if (options.once) break
@@ -130,6 +137,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     log.warn('could not release leases on the way out; they expire on their own', { error: (error as Error).message })
   }
   await server?.close()
+  await storageServer?.close()
   return options.once && lastError ? 1 : 0
 }
 

@@ -99,7 +99,9 @@ export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedDb
       await rm(lockPath, { force: true })
       continue
     }
-    if (holder.pid !== process.pid && holder.socket && existsSync(holder.socket)) {
+    // The holder may be this very process (the demo runs commands in-process): its
+    // socket serves it like any other client.
+    if (holder.socket && existsSync(holder.socket)) {
       try {
         return await connectEmbedded(holder.socket)
       } catch {

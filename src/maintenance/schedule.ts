@@ -47,6 +47,15 @@ export const SCHEDULE: ScheduledTask[] = [
     },
   },
   { name: 'archival-review', slot: monthlyAt(4), run: cleanup('archival-review') },
+  {
+    name: 'daily-summary',
+    slot: dailyAt(9),
+    run: async (ctx, log) => {
+      const { dailySummary } = await import('../alerts/engine.js')
+      const { text } = await dailySummary(ctx, { log })
+      return text.split('\n')[0] ?? 'daily summary sent'
+    },
+  },
 ]
 
 /**

@@ -37,6 +37,12 @@ interface Task {
   apply(ctx: Context, o: TaskOptions): Promise<Omit<TaskReport, 'task' | 'dry_run'>>
 }
 
+/** Failures a person must handle reach the alert sinks (seed 001: "alert admin"). */
+async function alert(ctx: Context, rule: string, subject: string, message: string): Promise<void> {
+  const { raiseAlert } = await import('../alerts/engine.js')
+  await raiseAlert(ctx, { rule, subject, severity: 'critical', message })
+}
+
 const ago = (ctx: Context, ms: number) => new Date(ctx.clock.now().getTime() - ms)
 
 const TASKS: Record<TaskName, Task> = {
@@ -51,6 +57,9 @@ const TASKS: Record<TaskName, Task> = {
       const outcomes = await cleanOrphans(ctx, await findOrphans(ctx))
       const cleaned = outcomes.filter((o) => o.outcome === 'cleaned').length
       const failed = outcomes.length - cleaned
+      for (const o of outcomes.filter((x) => x.outcome === 'failed')) {
+        await alert(ctx, 'orphan-cleanup-failed', o.external_job_id, `Orphaned instance ${o.external_job_id} on ${o.cluster} resisted 3 cancel attempts (${o.reason}; ~$${o.hourly_cost_usd.toFixed(2)}/h): ${o.error}`)
+      }
       return { changed: cleaned, failed, items: outcomes, summary: `${cleaned} orphan(s) cancelled and confirmed gone${failed ? `, ${failed} resisted 3 attempts` : ''}` }
     },
   },
@@ -86,6 +95,9 @@ const TASKS: Record<TaskName, Task> = {
       const r = await retryFailedUploads(ctx, false)
       const stored = r.results.filter((x) => x.outcome === 'stored').length
       const gaveUp = r.results.filter((x) => x.outcome === 'gave_up').length
+      for (const x of r.results.filter((y) => y.outcome === 'gave_up')) {
+        await alert(ctx, 'artifact-upload-failed', x.job_id, `The artifacts of job ${x.job_id} could not be copied into storage after ${x.attempts} attempts: ${x.error}. The cluster's URLs are kept in model_artifacts.source_urls.`)
+      }
       return { changed: stored, failed: r.results.length - stored, items: r.results, summary: `${stored} artifact upload(s) retried successfully${gaveUp ? `, ${gaveUp} failed their last attempt` : ''}` }
     },
   },

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest'
+import { existsSync } from 'node:fs'
+import { runLora, tempDir } from '../helpers/cli.js'
+
+describe('lora demo (the built binary, the whole embedded stack)', () => {
+  it('tours the platform and shows every state it claims: rejected upload, completed, cancelled, failed, an outage with its alert', async () => {
+    const dir = tempDir('lora-e2e-demo-')
+    try {
+      const r = await runLora(['demo', '--speed', '400'], { cwd: dir.path, timeoutMs: 170_000 })
+      expect(r.code, r.stderr.slice(-3000)).toBe(0)
+      const folder = /the platform on the embedded stack in (\S+)/.exec(r.stderr)![1]!
+      // The malformed dataset is refused with its line numbers.
+      expect(r.stderr).toContain('broken.jsonl is not a valid dataset: 4 problems; nothing was uploaded.')
+      expect(r.stderr).toContain('line 3: message 2 has role "robot"')
+      // The watched job completes; the cancelled one and the failed one say so.
+      expect(r.stderr).toMatch(/Job [0-9a-f-]{36} completed; final cost \$\d+\.\d\d\./)
+      const list = r.stdout
+      expect(list).toMatch(/\tcancelled\t/)
+      expect(list).toMatch(/\tfailed\t/)
+      expect(list).toMatch(/\tcompleted\t/)
+      // The outage: the breaker opens, queued jobs say why, health fails the gate, the alert fires.
+      expect(list).toMatch(/primary\thttp:\/\/127\.0\.0\.1:\d+\tno\t\topen\t3\t/)
+      expect(list).toMatch(/\tqueued\t.*cluster primary's breaker is open until/)
+      expect(r.stderr).toMatch(/health: critical \(.*\); exit 1 with --fail-on critical/)
+      expect(list).toMatch(/firing\tcritical\tbreaker-open\tprimary\t/)
+      expect(list).toContain('breaker of primary reset: open -> closed')
+      // The temporary folder is gone.
+      expect(existsSync(folder)).toBe(false)
+    } finally {
+      dir.remove()
+    }
+  }, 180_000)
+})
