@@ -51,6 +51,7 @@ export function describeConfig(loaded: LoadedConfig): ConfigReport {
   add('alerts.repeatInterval', formatDuration(a.repeatIntervalMs))
   add('alerts.failureRateWarning', a.failureRate.warning)
   add('alerts.failureRateCritical', a.failureRate.critical)
+  add('alerts.failureRateMinJobs', a.failureRate.minJobs)
   add('alerts.stuckAfter', formatDuration(a.stuckAfterMs))
   add('alerts.queueDepth', a.queueDepth)
   add('alerts.queueFor', formatDuration(a.queueForMs))

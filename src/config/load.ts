@@ -388,7 +388,11 @@ function resolveAlerts(values: Record<string, unknown>, sources: Record<string, 
   if (needs('alertmanager', 'url', 'LORA_ALERTMANAGER_URL')) {
     sinks.alertmanager = { url: httpUrl('alertmanager', 'url'), minSeverity: severity('alertmanager', 'warning') }
   }
-  const failureRate = { warning: n('failureRateWarning', d.failureRate.warning), critical: n('failureRateCritical', d.failureRate.critical) }
+  const failureRate = {
+    warning: n('failureRateWarning', d.failureRate.warning),
+    critical: n('failureRateCritical', d.failureRate.critical),
+    minJobs: n('failureRateMinJobs', d.failureRate.minJobs),
+  }
   if (failureRate.critical < failureRate.warning) {
     throw new UsageError(
       `${sources['alerts.failureRateCritical'] ?? sources['alerts.failureRateWarning']}: alerts.failureRateCritical (${failureRate.critical}) is below alerts.failureRateWarning (${failureRate.warning}).`,

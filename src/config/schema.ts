@@ -80,6 +80,7 @@ const AlertsFile = z
     repeatInterval: Duration.optional(),
     failureRateWarning: Ratio.optional(),
     failureRateCritical: Ratio.optional(),
+    failureRateMinJobs: z.number().int().nonnegative().optional(),
     stuckAfter: Duration.optional(),
     queueDepth: z.number().int().nonnegative().optional(),
     queueFor: Duration.optional(),
@@ -160,7 +161,7 @@ export interface AlertSinksConfig {
 /** Thresholds of the alert rules and the sinks (DESIGN section 8). Ratios are 0..1. */
 export interface AlertsConfig {
   repeatIntervalMs: number
-  failureRate: { warning: number; critical: number }
+  failureRate: { warning: number; critical: number; minJobs: number }
   stuckAfterMs: number
   queueDepth: number
   queueForMs: number
@@ -205,7 +206,7 @@ export const DEFAULTS = {
   storageQuotaGb: 100,
   alerts: {
     repeatIntervalMs: 4 * 3_600_000,
-    failureRate: { warning: 0.1, critical: 0.2 },
+    failureRate: { warning: 0.1, critical: 0.2, minJobs: 5 },
     stuckAfterMs: 2 * 3_600_000,
     queueDepth: 50,
     queueForMs: 30 * 60_000,

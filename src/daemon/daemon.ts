@@ -85,6 +85,22 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     daemonId,
     signal: ctx.signal,
   }
+  // A socket that dies between two queries (the database restarting) can surface as an
+  // error no promise awaits; for a long-running daemon that is an outage to ride out,
+  // not a reason to die. Anything else is still fatal.
+  const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'])
+  const onStray = (error: unknown) => {
+    const code = (error as NodeJS.ErrnoException)?.code
+    if (code && NETWORK.has(code)) {
+      log.warn('a connection failed outside a cycle; it is reopened on next use', { error: (error as Error).message })
+      return
+    }
+    log.error('unexpected failure; the daemon stops', { error: (error as Error)?.stack ?? String(error) })
+    process.exitCode = 1
+    throw error
+  }
+  process.on('uncaughtException', onStray)
+  process.on('unhandledRejection', onStray)
   log.info('daemon started', { daemon_id: daemonId, profile: config.profile, clusters: clusters.list.map((c) => c.config.name), once: options.once })
 
   let lastError: string | null = null
@@ -129,6 +145,8 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   }
 
   await options.hooks?.drain()
+  process.off('uncaughtException', onStray)
+  process.off('unhandledRejection', onStray)
   try {
     const released = await releaseDaemonLeases(db, daemonId)
     await markDaemonStopped(db, daemonId)

@@ -49,7 +49,10 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
   let buffer: Buffer = Buffer.alloc(0)
   let startupDone = false
   let unit: Uint8Array[] = []
+  // A unit ending in Flush is answered at once, but the client's statement is not done
+  // until its Sync: the session stays this client's until then.
   const units: Uint8Array[][] = []
+  const flushed = new WeakSet<Uint8Array[]>()
   let working = false
   let heldRelease: (() => void) | null = null
   let idleTimer: NodeJS.Timeout | undefined
@@ -103,7 +106,7 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
         } catch {
           socket.destroy()
         }
-        if (!closed && handle.pg.isInTransaction()) {
+        if (!closed && (handle.pg.isInTransaction() || flushed.has(next))) {
           heldRelease = release
           idleTimer = setTimeout(() => {
             void rollbackAndRelease().finally(() => socket.destroy())
@@ -153,6 +156,7 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
       }
       unit.push(message)
       if (type === 'S' || type === 'Q' || type === 'H') {
+        if (type === 'H') flushed.add(unit)
         units.push(unit)
         unit = []
       }

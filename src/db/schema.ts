@@ -41,8 +41,6 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
     storage_path: 'text', artifacts: 'jsonb', validation_image_urls: '_text', source_urls: 'jsonb',
     upload_attempts: 'int4', upload_error: 'text', last_used_at: 'timestamptz', created_at: 'timestamptz',
     updated_at: 'timestamptz', deleted_at: 'timestamptz',
-    // 0003
-    stored_bytes: 'int8',
   },
   'public.user_training_limits': {
     // Older platform databases keep the reset date as a timestamptz; both are handled.
@@ -73,6 +71,13 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
     id: 'uuid', cluster: 'text', external_job_id: 'text', job_id: 'uuid', reason: 'text', status: 'text',
     attempts: 'int4', estimated_hourly_cost: 'numeric', started_at: 'timestamptz', first_seen_at: 'timestamptz',
     last_attempt_at: 'timestamptz', cleaned_at: 'timestamptz', last_error: 'text',
+  },
+  // 0003
+  'lora_ops.storage_totals': {
+    kind: 'text', bytes: 'int8', live: 'int8', ready: 'int8', updated_at: 'timestamptz',
+  },
+  'lora_ops.metrics_daily': {
+    metric: 'text', day: 'date', data: 'jsonb', computed_at: 'timestamptz',
   },
   'lora_ops.audit_log': {
     id: 'int8', actor: 'text', action: 'text', target: 'text', count: 'int4', dry_run: 'bool',

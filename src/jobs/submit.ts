@@ -3,6 +3,7 @@ import type { ResolvedConfig } from '../config/schema.js'
 import { LoraError } from '../errors.js'
 import { countUserJob, insertQueuedJob, lockBudget, lockDatasetForJob, lockUserLimit } from '../db/queries/submit.js'
 import { monthToDateSpend } from '../db/queries/jobs.js'
+import { readJob, type JobRow } from '../db/queries/job-views.js'
 import { estimateJob, type Estimate, type GpuConfig, type Hyperparameters } from './presets.js'
 
 export interface SubmitInput {
@@ -48,15 +49,26 @@ function monthOf(now: Date): { start: Date; day: string } {
  * system budget) and the writes (the job, the limit counter) are one transaction, the
  * limit row locked: two submits racing for a user's last slot cannot both pass.
  */
-export async function submitJob(db: Db, config: ResolvedConfig, input: SubmitInput, now: Date): Promise<{ job: SubmittedJob; estimate: Estimate }> {
+export async function submitJob(
+  db: Db,
+  config: ResolvedConfig,
+  input: SubmitInput,
+  now: Date,
+): Promise<{ job: SubmittedJob; row: JobRow; estimate: Estimate; monthSpend: number }> {
   const gpuConfig = gpuConfigFor(input.gpu, config)
   return db.transaction(async (tx) => {
     const dataset = await lockDatasetForJob(tx, input.datasetId)
     if (!dataset || dataset.deleted_at) {
       throw new LoraError(`Dataset ${input.datasetId} does not exist.`, { code: 'dataset_not_found', hint: 'List them with `lora datasets list`.' })
     }
+    if (dataset.user_id !== input.userId) {
+      throw new LoraError(`Dataset ${dataset.name} (${dataset.id}) belongs to another user, not to ${input.userId}.`, {
+        code: 'dataset_not_owned',
+        hint: 'A job trains on its own user\'s datasets: check --user and --dataset.',
+      })
+    }
     if (dataset.status !== 'ready') {
-      throw new LoraError(`Dataset ${dataset.name} (${dataset.id}) is ${dataset.status}, not ready: it cannot be trained on.`, {
+      throw new LoraError(`Dataset ${dataset.name} (${dataset.id}) is not ready (its status is ${dataset.status}): it cannot be trained on.`, {
         code: 'dataset_not_ready',
         hint: 'Upload it again, or wait for its upload to finish.',
       })
@@ -93,7 +105,10 @@ export async function submitJob(db: Db, config: ResolvedConfig, input: SubmitInp
       now,
     )
     await countUserJob(tx, input.userId, now)
+    // Read back in the transaction: the job as queued, before any daemon claims it.
+    const full = (await readJob(tx, row.id))!
     return {
+      row: full,
       job: {
         id: row.id,
         user_id: input.userId,
@@ -107,6 +122,7 @@ export async function submitJob(db: Db, config: ResolvedConfig, input: SubmitInp
         created_at: row.created_at,
       },
       estimate,
+      monthSpend: spent,
     }
   })
 }

@@ -1,9 +1,8 @@
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { createHash, randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
-import { Transform, type Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
 import type { Clock } from '../clock.js'
 import { LoraError } from '../errors.js'
 import type { Storage, StoredObject, UploadOptions, UploadSource } from './types.js'
@@ -70,26 +69,35 @@ export class FolderStorage implements Storage {
         // A partial longer than the source is not a prefix of it: start again.
         if (size !== null && size <= source.size) start = size
       }
+      options.onStart?.(start)
       options.onProgress?.(start, source.size)
+      // Each chunk is written before the next is read, so that whatever arrived is in
+      // the partial file when the source fails: the next run continues after it.
       let written = start
-      const counter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          written += chunk.length
-          if (written > source.size) return callback(new Error(`the source gave more than its ${source.size} bytes`))
-          options.onProgress?.(written, source.size)
-          callback(null, chunk)
-        },
-      })
-      if (start < source.size || start === 0) {
-        await pipeline(
-          source.open(start),
-          counter,
-          createWriteStream(partial, { flags: start > 0 ? 'r+' : 'w', start, mode: 0o600 }),
-          options.signal ? { signal: options.signal } : {},
-        )
+      const handle = await open(partial, start > 0 ? 'r+' : 'w', 0o600)
+      try {
+        if (start === 0) await handle.truncate(0)
+        options.signal?.throwIfAborted()
+        if (start < source.size || source.size === 0) {
+          const stream = source.open(start)
+          try {
+            for await (const chunk of stream) {
+              options.signal?.throwIfAborted()
+              const bytes = chunk as Buffer
+              if (written + bytes.length > source.size) throw new Error(`the source gave more than its ${source.size} bytes`)
+              await handle.write(bytes, 0, bytes.length, written)
+              written += bytes.length
+              options.onProgress?.(written, source.size)
+            }
+          } finally {
+            stream.destroy()
+          }
+        }
+        await handle.sync()
+      } finally {
+        await handle.close()
       }
       if (written !== source.size) throw new Error(`the source gave ${written} of its ${source.size} bytes`)
-      await syncFile(partial)
       await mkdir(dirname(target), { recursive: true, mode: 0o700 })
       await rename(partial, target)
       done = true
@@ -175,7 +183,19 @@ export class FolderStorage implements Storage {
   }
 
   async remove(bucket: string, paths: string[]): Promise<void> {
-    for (const path of paths) await rm(this.objectFile(bucket, path), { force: true })
+    const root = this.bucketDir(bucket)
+    for (const path of paths) {
+      const file = this.objectFile(bucket, path)
+      await rm(file, { force: true })
+      // Folders exist only through their objects, as in Supabase: prune the empty ones.
+      for (let dir = dirname(file); dir.startsWith(`${root}/`); dir = dirname(dir)) {
+        try {
+          await rmdir(dir)
+        } catch {
+          break
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -211,18 +231,26 @@ async function syncFile(path: string): Promise<void> {
  * One writer per partial file: two processes resuming the same upload would
  * interleave their bytes. The lock holds the owner's pid; a dead owner's lock is taken.
  */
+const heldHere = new Set<string>()
+
 async function lockPartial(lockFile: string, what: string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(lockFile, 'wx', 0o600)
       await handle.writeFile(String(process.pid))
       await handle.close()
-      return () => rm(lockFile, { force: true })
+      heldHere.add(lockFile)
+      return async () => {
+        heldHere.delete(lockFile)
+        await rm(lockFile, { force: true })
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
     const owner = Number(await readFile(lockFile, 'utf8').catch(() => ''))
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && pidAlive(owner)) {
+    // Our own pid in a lock we do not hold is a previous process's (pids are reused).
+    const live = owner === process.pid ? heldHere.has(lockFile) : Number.isInteger(owner) && owner > 0 && pidAlive(owner)
+    if (live) {
       throw new LoraError(`Another lora process (pid ${owner}) is uploading ${what} right now.`, {
         code: 'upload_in_progress',
         hint: 'Wait for it to finish, or stop it and run again to resume.',

@@ -24,6 +24,8 @@ export interface UploadSource {
 export interface UploadOptions {
   /** Called as bytes are confirmed by the store: sent so far, total. */
   onProgress?: (sent: number, total: number) => void
+  /** Called once the store knows where the upload starts: 0, or the offset it resumes from. */
+  onStart?: (offset: number) => void
   /**
    * Identifies this upload across processes, so that an interrupted one resumes
    * where it stopped when run again (the sha256 of the content is a good key).

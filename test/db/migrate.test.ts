@@ -27,14 +27,14 @@ for (const backend of backends) {
       expect(before.current).toBe(false)
 
       const first = await migrate(db)
-      expect(first.applied.map((m) => m.version)).toEqual([1, 2])
+      expect(first.applied.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version))
       const second = await migrate(db)
       expect(second.alreadyCurrent).toBe(true)
       expect(second.applied).toEqual([])
 
       const after = await schemaStatus(db)
       expect(after).toMatchObject({ current: true, pending: [], drift: [], changed: [], unknown: [] })
-      expect(after.applied.map((m) => m.version)).toEqual([1, 2])
+      expect(after.applied.map((m) => m.version)).toEqual(MIGRATIONS.map((m) => m.version))
       await assertSchemaCurrent(db)
     })
 
@@ -142,9 +142,9 @@ for (const backend of backends) {
       const other = await db.connectAgain!()
       const results = await Promise.all([migrate(db), migrate(other)])
       const appliedCounts = results.map((r) => r.applied.length).sort()
-      expect(appliedCounts).toEqual([0, 2])
+      expect(appliedCounts).toEqual([0, MIGRATIONS.length])
       const ledger = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM lora_ops.schema_migrations')
-      expect(ledger[0]!.n).toBe(2)
+      expect(ledger[0]!.n).toBe(MIGRATIONS.length)
     })
   })
 }

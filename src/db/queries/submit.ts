@@ -19,8 +19,36 @@ export async function lockDatasetForJob(q: Queryable, datasetId: string): Promis
   return row ?? null
 }
 
-export async function findDatasetsByName(q: Queryable, name: string): Promise<{ id: string; user_id: string; status: string }[]> {
-  return q.query(`SELECT id, user_id, status FROM datasets WHERE name = $1 AND deleted_at IS NULL ORDER BY created_at DESC`, [name])
+export interface DatasetChoice {
+  id: string
+  user_id: string
+  name: string
+  status: string
+  total_training_pairs: number | null
+  total_tokens: number | null
+  created_at: Date
+}
+
+const CHOICE_COLUMNS = 'id, user_id, name, status, total_training_pairs, total_tokens, created_at'
+
+export async function findDatasetsByName(q: Queryable, userId: string, name: string): Promise<DatasetChoice[]> {
+  return q.query<DatasetChoice>(
+    `SELECT ${CHOICE_COLUMNS} FROM datasets WHERE user_id = $1 AND name = $2 AND deleted_at IS NULL ORDER BY created_at DESC, id`,
+    [userId, name],
+  )
+}
+
+export async function readDatasetChoice(q: Queryable, id: string): Promise<DatasetChoice | null> {
+  const [row] = await q.query<DatasetChoice>(`SELECT ${CHOICE_COLUMNS} FROM datasets WHERE id = $1 AND deleted_at IS NULL`, [id])
+  return row ?? null
+}
+
+/** The user's datasets a job can train on, newest first: what `jobs submit` offers at a terminal. */
+export async function listReadyDatasets(q: Queryable, userId: string, limit = 50): Promise<DatasetChoice[]> {
+  return q.query<DatasetChoice>(
+    `SELECT ${CHOICE_COLUMNS} FROM datasets WHERE user_id = $1 AND status = 'ready' AND deleted_at IS NULL ORDER BY created_at DESC, id LIMIT $2`,
+    [userId, limit],
+  )
 }
 
 export interface UserLimit {

@@ -1,0 +1,187 @@
+// The metrics, health and alert queries on a large platform: 1 million training_jobs,
+// 10 million metrics_points, 1 million cost_records (and 100,000 datasets, ~850,000
+// model artifacts) on a real Postgres server, started the way the test setup starts
+// one (or LORA_TEST_DATABASE_URL). It prints p50 and p95 of every query and of
+// `lora health --json` run end to end as a child process; it asserts nothing.
+// Targets: every query p95 < 50 ms, health < 500 ms.
+//
+// LORA_BENCH_JOBS (default 1000000) and LORA_BENCH_POINTS_PER_JOB (default 10) scale it.
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import setupPostgres from '../test/helpers/global-setup.js'
+import { openPostgres } from '../src/db/postgres.js'
+import { explainableMetricsQueries } from '../src/db/queries/metrics.js'
+import { explainableHealthQueries } from '../src/db/queries/health.js'
+import { collectMetrics } from '../src/metrics/collect.js'
+import { readMonthSpend, readSeries } from '../src/metrics/series.js'
+import { startSimulator } from '../src/cluster/simulator.js'
+import { FolderStorage } from '../src/storage/folder.js'
+import { BUCKETS } from '../src/storage/types.js'
+import { systemClock } from '../src/clock.js'
+import { createContext } from '../src/context.js'
+import { runHealth } from '../src/health/run.js'
+import { analyzeLargePlatform, seedLargePlatform } from './metrics-seed.js'
+import { percentile, printRows, type Row } from './metrics-report.js'
+
+const JOBS = Number(process.env.LORA_BENCH_JOBS ?? 1_000_000)
+const POINTS_PER_JOB = Number(process.env.LORA_BENCH_POINTS_PER_JOB ?? 10)
+const RUNS = 30
+const CLI_RUNS = 15
+const BIN = fileURLToPath(new URL('../../bin/lora', import.meta.url))
+
+const log = (text: string) => process.stderr.write(`${text}\n`)
+
+async function time<T>(fn: () => Promise<T>): Promise<number> {
+  const t0 = performance.now()
+  await fn()
+  return performance.now() - t0
+}
+
+async function measure(name: string, fn: () => Promise<unknown>, runs = RUNS): Promise<Row> {
+  for (let i = 0; i < 3; i++) await fn()
+  const samples: number[] = []
+  for (let i = 0; i < runs; i++) samples.push(await time(fn))
+  samples.sort((a, b) => a - b)
+  return { name, runs, p50: percentile(samples, 0.5), p95: percentile(samples, 0.95), max: samples.at(-1)! }
+}
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0 }))
+  })
+}
+
+async function main() {
+  let url = ''
+  const teardown = await setupPostgres({ provide: (_key: string, value: string) => (url = value) } as never)
+  if (!url) throw new Error('no Postgres server: install initdb and pg_ctl, or set LORA_TEST_DATABASE_URL')
+  const name = `lora_bench_${randomBytes(4).toString('hex')}`
+  const admin = await openPostgres({ url, max: 1 })
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE lora_template`)
+  await admin.close()
+  const dbUrl = url.replace(/\/postgres$/, `/${name}`)
+  const db = await openPostgres({ url: dbUrl, max: 4 })
+  const work = mkdtempSync(join(tmpdir(), 'lora-bench-metrics-'))
+  const closers: (() => Promise<void>)[] = []
+  try {
+    const now = new Date()
+    const seedStarted = performance.now()
+    await seedLargePlatform(db, {
+      now,
+      jobs: JOBS,
+      pointsPerJob: POINTS_PER_JOB,
+      onStep: (step) => log(`seeding ${step} (${((performance.now() - seedStarted) / 1000).toFixed(0)} s)`),
+    })
+    log(`vacuum analyze (${((performance.now() - seedStarted) / 1000).toFixed(0)} s)`)
+    await analyzeLargePlatform(db)
+    const seeded = (performance.now() - seedStarted) / 1000
+    const [counts] = await db.query<Record<string, number>>(
+      `SELECT (SELECT count(*) FROM training_jobs)::int AS training_jobs, (SELECT count(*) FROM metrics_points)::int AS metrics_points,
+              (SELECT count(*) FROM cost_records)::int AS cost_records, (SELECT count(*) FROM model_artifacts)::int AS model_artifacts,
+              (SELECT count(*) FROM datasets)::int AS datasets`,
+    )
+
+    const rows: Row[] = []
+    for (const q of [...explainableMetricsQueries(now), ...explainableHealthQueries(now)]) {
+      rows.push(await measure(q.name, () => db.query(q.sql, q.params)))
+      log(`measured ${q.name}`)
+    }
+    // The daily series as `lora metrics` reads them: closed days from lora_ops.metrics_daily
+    // (filled by the first call), today aggregated live.
+    const series: Row[] = []
+    for (const metric of ['jobs', 'cost', 'storage'] as const) {
+      const since = new Date(now.getTime() - 30 * 86_400_000)
+      const cold = await time(() => readSeries(db, metric, since, now, 'day'))
+      const warm = await measure(`${metric} series, 30 days (cached; first call ${cold.toFixed(0)} ms)`, () => readSeries(db, metric, since, now, 'day'))
+      series.push(warm)
+      log(`measured ${metric} series`)
+    }
+    series.push(await measure('month to date spend (cost series + running jobs)', () => readMonthSpend(db, now)))
+    const config = {
+      profile: 'bench', embedded: false, stateDir: work, database: { url: dbUrl, embedded: false, pooler: false },
+      storage: { kind: 'folder' as const, dir: join(work, 'storage'), quotaBytes: 500 * 1024 ** 3 },
+      clusters: [], breaker: { failureThreshold: 3, windowMs: 600_000, cooldownMs: 1_800_000 },
+      budget: { monthlyUsd: 200, warnRatio: 0.75 }, training: { timeoutMs: 7_200_000, leaseMs: 300_000, maxAttempts: 3 },
+      gpuPrices: {}, sources: {},
+    }
+    const whole = await measure('(lora metrics: every section, in-process)', () => collectMetrics({ db, config, now }), 10)
+
+    // The GPU cluster as production has it: a remote API (the simulator, served from here).
+    const storage = new FolderStorage(join(work, 'storage'), systemClock)
+    for (const bucket of [BUCKETS.datasets, BUCKETS.models, BUCKETS.validationImages]) await storage.ensureBucket(bucket)
+    const sim = await startSimulator({ seed: 1 })
+    closers.push(() => sim.close())
+    const env = { HOME: work, DATABASE_URL: dbUrl, GPU_CLUSTER_API_URL: sim.url, LORA_STORAGE_DIR: join(work, 'storage'), NO_COLOR: '1' }
+    // What any process costs on this machine right now, to read the end-to-end figures by.
+    const baseline: number[] = []
+    for (let i = 0; i < 10; i++) baseline.push((await runCli(['--version'], env)).ms)
+    baseline.sort((a, b) => a - b)
+    const first = await runCli(['health', '--json'], env)
+    if (first.code === 2 || !first.stdout.startsWith('{')) throw new Error(`lora health failed: ${first.stderr}`)
+    // The checks themselves, in this process: a new context (and connection) each time.
+    const healthInProcess = await measure('(lora health: every check, in-process)', async () => {
+      const ctx = createContext({ env, cwd: work, homeDir: work })
+      try {
+        await runHealth(ctx)
+      } finally {
+        await ctx.close()
+      }
+    }, CLI_RUNS)
+    const dbStatus: number[] = []
+    for (let i = 0; i < 5; i++) dbStatus.push((await runCli(['db', 'status', '--json'], env)).ms)
+    dbStatus.sort((a, b) => a - b)
+    const health: number[] = []
+    for (let i = 0; i < CLI_RUNS; i++) health.push((await runCli(['health', '--json'], env)).ms)
+    health.sort((a, b) => a - b)
+    const report = JSON.parse(first.stdout) as { checks: { name: string; duration_ms: number; status: string }[] }
+    const metricsCli: number[] = []
+    for (let i = 0; i < 5; i++) metricsCli.push((await runCli(['metrics', '--json'], env)).ms)
+    metricsCli.sort((a, b) => a - b)
+    const version = (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`))[0]!.v
+
+    process.stdout.write(`Metrics queries on Postgres ${version}, Node ${process.version}; seeded in ${seeded.toFixed(0)} s:\n`)
+    process.stdout.write(`${Object.entries(counts!).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}\n\n`)
+    process.stdout.write('Each statement as written (the series statements aggregate their whole 30-day window here):\n')
+    printRows(rows, 50)
+    process.stdout.write('\nThe series as lora metrics reads them:\n')
+    printRows(series, 50)
+    process.stdout.write('\n')
+    printRows([whole, healthInProcess], null)
+    process.stdout.write('\n')
+    printRows(
+      [
+        { name: 'lora health --json (end to end, process)', runs: CLI_RUNS, p50: percentile(health, 0.5), p95: percentile(health, 0.95), max: health.at(-1)! },
+        { name: 'lora metrics --json (end to end, process)', runs: 5, p50: percentile(metricsCli, 0.5), p95: percentile(metricsCli, 0.95), max: metricsCli.at(-1)! },
+        { name: 'lora --version (baseline: a process)', runs: 10, p50: percentile(baseline, 0.5), p95: percentile(baseline, 0.95), max: baseline.at(-1)! },
+        { name: 'lora db status --json (baseline: opens the database)', runs: 5, p50: percentile(dbStatus, 0.5), p95: percentile(dbStatus, 0.95), max: dbStatus.at(-1)! },
+      ],
+      500,
+    )
+    process.stdout.write(`\nhealth checks of one run (ms): ${report.checks.map((c) => `${c.name} ${c.duration_ms}`).join(', ')}\n`)
+    process.stdout.write(`statements over the target: ${rows.filter((r) => r.p95 >= 50).map((r) => r.name).join(', ') || 'none'}\n`)
+    const [load] = await import('node:os').then((os) => os.loadavg())
+    process.stdout.write(`load average while measuring: ${load!.toFixed(1)} on ${(await import('node:os')).availableParallelism()} CPUs\n`)
+  } finally {
+    for (const close of closers) await close().catch(() => {})
+    await db.close()
+    const dropper = await openPostgres({ url, max: 1 })
+    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await dropper.close()
+    rmSync(work, { recursive: true, force: true })
+    if (typeof teardown === 'function') teardown()
+  }
+}
+
+await main()

@@ -1,0 +1,37 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { formatDuration, parseDuration } from '../src/config/duration.js'
+
+export const Options = z.object({
+  args: z.string().min(1, 'name the rule to silence'),
+  subject: z.string().min(1, 'expected a subject such as a job id or a cluster name').optional(),
+  for: z
+    .string({ error: 'required: how long, such as 2h' })
+    .transform((value, ctx) => {
+      const ms = parseDuration(value)
+      if (ms === null || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 30m or 2h, got "${value}"` })
+        return z.NEVER
+      }
+      return ms
+    }),
+  reason: z.string().optional(),
+  json: z.boolean(),
+})
+
+/** `lora alerts silence RULE [--subject S] --for 2h [--reason TEXT]`. */
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+  const { silenceAlert } = await import('../src/alerts/manage.js')
+  const silence = await silenceAlert(ctx, {
+    rule: opts.args,
+    forMs: opts.for,
+    ...(opts.subject ? { subject: opts.subject } : {}),
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  })
+  if (opts.json) {
+    ctx.io.json({ id: silence.id, rule: silence.rule, subject: silence.subject, until: silence.until, reason: silence.reason, created_by: silence.created_by, created_at: silence.created_at })
+  } else {
+    ctx.io.out(`silenced ${silence.rule}${silence.subject ? ` (${silence.subject})` : ''} until ${silence.until.toISOString()} (${formatDuration(opts.for)})`)
+  }
+  return 0
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { ExitCode, UsageError } from '../src/errors.js'
+import type { Prompter } from '../src/io/prompter.js'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
+
+export const Options = z.object({
+  args: z.string().regex(UUID, { error: (issue) => `expected a dataset id (a UUID), got ${show(issue.input)}` }),
+  yes: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+  json: z.boolean().default(false),
+})
+
+export interface Deps {
+  prompter?: Prompter
+}
+
+/** Soft-deletes a dataset and removes its object; refused (exit 1) while a job trains on it. */
+export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<number> {
+  // Without a terminal to ask at, --yes is required: refused before anything is read.
+  if (!opts.yes && !opts.dryRun && !ctx.io.canPrompt) {
+    throw new UsageError('Deleting a dataset needs --yes without a terminal.', { code: 'confirmation_required' })
+  }
+  const { planDatasetDelete, executeDatasetDelete } = await import('../src/datasets/manage.js')
+  const { formatBytes } = await import('../src/datasets/progress.js')
+  const plan = await planDatasetDelete(ctx, opts.args.toLowerCase())
+  const d = plan.dataset
+  const object = `${d.storage_bucket}/${d.storage_path}`
+  const size = d.file_size === null ? '' : `, ${formatBytes(d.file_size)}`
+
+  if (plan.alreadyDeleted && !plan.objectExists) {
+    if (opts.json) ctx.io.json({ id: d.id, name: d.name, deleted_at: d.deleted_at, already_deleted: true, object, object_removed: false, dry_run: opts.dryRun })
+    else ctx.io.err(`Dataset ${d.name} (${d.id}) was already deleted on ${d.deleted_at!.toISOString()}; its object is gone too. Nothing to do.`)
+    return ExitCode.ok
+  }
+  const what = plan.alreadyDeleted
+    ? `remove the object ${object} left behind by deleted dataset ${d.name} (${d.id})`
+    : `delete dataset ${d.name} (${d.id}, ${d.status}${size}) and remove its object ${object}${plan.objectExists ? '' : ' (already missing)'}`
+
+  if (opts.dryRun) {
+    if (opts.json) ctx.io.json({ id: d.id, name: d.name, deleted_at: null, already_deleted: plan.alreadyDeleted, object, object_removed: false, dry_run: true })
+    else ctx.io.err(`dry run: would ${what}; nothing changed.`)
+    return ExitCode.ok
+  }
+  if (!opts.yes) {
+    const prompter = deps.prompter ?? (await import('../src/io/prompter.js')).terminalPrompter(ctx.signal)
+    ctx.io.err(`About to ${what}.`)
+    if (!(await prompter.confirm('Delete it?', { default: false }))) {
+      ctx.io.err('Nothing deleted.')
+      return ExitCode.failed
+    }
+  }
+  const result = await executeDatasetDelete(ctx, plan)
+  if (opts.json) ctx.io.json(result)
+  else if (result.already_deleted) ctx.io.out(`removed the object ${object} left behind by deleted dataset ${d.id}`)
+  else ctx.io.out(`deleted dataset ${d.id}${result.object_removed ? ` and removed ${object}` : ` (its object ${object} was already missing)`}`)
+  return ExitCode.ok
+}

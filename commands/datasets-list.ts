@@ -1,0 +1,52 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const STATUSES = ['uploading', 'validating', 'ready', 'failed'] as const
+const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
+
+export const Options = z.object({
+  user: z.string().regex(UUID, 'expected a user id (a UUID)').optional(),
+  status: z.enum(STATUSES, { error: (issue) => `expected one of ${STATUSES.join(', ')}, got ${show(issue.input)}` }).optional(),
+  deleted: z.boolean().default(false),
+  limit: z.coerce
+    .number({ error: 'expected a number from 1 to 10000' })
+    .int('expected a whole number from 1 to 10000')
+    .min(1, 'expected a number from 1 to 10000')
+    .max(10_000, 'expected a number from 1 to 10000')
+    .default(100),
+  json: z.boolean().default(false),
+})
+
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+  const { listDatasetRows, datasetJson } = await import('../src/datasets/manage.js')
+  const { printTable } = await import('../src/io/output.js')
+  const { formatBytes } = await import('../src/datasets/progress.js')
+  const rows = await listDatasetRows(ctx, {
+    ...(opts.user ? { userId: opts.user.toLowerCase() } : {}),
+    ...(opts.status ? { status: opts.status } : {}),
+    includeDeleted: opts.deleted,
+    limit: opts.limit,
+  })
+  if (opts.json) return ctx.io.json({ datasets: rows.map(datasetJson) })
+  const paint = (code: string, text: string) => `\x1b[${code}m${text}\x1b[0m`
+  const statusColor: Record<string, string> = { ready: '32', failed: '31', uploading: '33', validating: '33' }
+  await printTable(
+    ctx.io,
+    [
+      { header: 'ID', value: (d) => d.id },
+      { header: 'Name', value: (d) => d.name },
+      { header: 'User', value: (d) => d.user_id },
+      { header: 'Status', value: (d) => (d.deleted_at ? 'deleted' : d.status), color: (d, t) => paint(d.deleted_at ? '90' : (statusColor[d.status] ?? '0'), t) },
+      { header: 'Format', value: (d) => d.format },
+      { header: 'Pairs', value: (d) => d.total_training_pairs, align: 'right' },
+      { header: 'Tokens', value: (d) => d.total_tokens, align: 'right' },
+      { header: 'Size', value: (d) => (d.file_size === null ? null : ctx.io.stdoutIsTTY ? formatBytes(d.file_size) : d.file_size), align: 'right' },
+      { header: 'Bucket', value: (d) => d.storage_bucket },
+      { header: 'Created', value: (d) => d.created_at },
+    ],
+    rows,
+    { empty: '(no datasets)' },
+  )
+  if (rows.length === opts.limit) ctx.io.err(`showing the newest ${opts.limit}: --limit shows more`)
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { parseDuration } from '../src/config/duration.js'
+
+export const Options = z.object({
+  failOn: z.enum(['warning', 'critical'], { error: (issue) => `expected warning or critical, got "${String(issue.input)}"` }).default('critical'),
+  // Comma-separated; each name is checked against the profile when the command runs.
+  check: z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean))),
+  timeout: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined
+      const ms = parseDuration(value)
+      if (ms === null || ms < 100 || ms > 300_000) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration from 100ms to 5m such as 5s, got "${value}"` })
+        return z.NEVER
+      }
+      return ms
+    }),
+  json: z.boolean(),
+})
+
+/**
+ * `lora health`: every check concurrently, each under a timeout. Exit 0 when no check
+ * reaches --fail-on (critical by default), 1 when one does, 2 for usage or
+ * configuration errors.
+ */
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+  const { runHealth, healthExitCode } = await import('../src/health/run.js')
+  const report = await runHealth(ctx, { ...(opts.check ? { checks: opts.check } : {}), ...(opts.timeout ? { timeoutMs: opts.timeout } : {}) })
+  const code = healthExitCode(report, opts.failOn)
+  if (opts.json) {
+    ctx.io.json({ ...report, fail_on: opts.failOn, exit_code: code })
+  } else {
+    const { printHealth } = await import('../src/health/render.js')
+    await printHealth(ctx.io, report, opts.failOn, code)
+  }
+  return code
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { ExitCode, UsageError } from '../src/errors.js'
+import type { Prompter } from '../src/io/prompter.js'
+import { jobId } from '../src/jobs/options.js'
+
+export const Options = z.object({
+  args: z.array(jobId).min(1, 'expected at least one job id'),
+  yes: z.boolean().default(false),
+  reason: z.string().trim().min(1, 'expected some text').max(500, 'must be at most 500 characters').optional(),
+  json: z.boolean().default(false),
+})
+
+export interface Deps {
+  prompter?: Prompter
+}
+
+export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<number> {
+  const { cancelJob } = await import('../src/jobs/cancel.js')
+  const { readJob } = await import('../src/db/queries/job-views.js')
+  const { jobCost, money } = await import('../src/jobs/format.js')
+  const { printTable } = await import('../src/io/output.js')
+  const ids = [...new Set(opts.args.map((id) => id.toLowerCase()))]
+
+  if (!opts.yes) {
+    if (!ctx.io.canPrompt) {
+      throw new UsageError('Cancelling jobs needs --yes without a terminal.', { code: 'confirmation_required' })
+    }
+    const prompter = deps.prompter ?? (await import('../src/io/prompter.js')).terminalPrompter(ctx.signal)
+    const db = await ctx.db()
+    const prices = (await ctx.config()).gpuPrices
+    const now = ctx.clock.now()
+    ctx.io.err(`About to cancel ${ids.length === 1 ? 'this job' : `these ${ids.length} jobs`}:`)
+    for (const id of ids) {
+      const job = await readJob(db, id)
+      ctx.io.err(job ? `  ${id}  ${job.status}  ${job.dataset_name ?? job.dataset_id}  ${money(jobCost(job, now, prices))} so far` : `  ${id}  (no such job)`)
+    }
+    if (!(await prompter.confirm(ids.length === 1 ? 'Cancel this job?' : `Cancel these ${ids.length} jobs?`, { default: false }))) {
+      ctx.io.err('Nothing cancelled.')
+      return ExitCode.failed
+    }
+  }
+
+  type Result = Awaited<ReturnType<typeof cancelJob>>
+  const results: Result[] = []
+  for (const id of ids) {
+    let result: Result
+    try {
+      result = await cancelJob(ctx, id, opts.reason ?? null)
+    } catch (error) {
+      if (!ctx.signal.aborted) throw error
+      ctx.io.err(`Interrupted: ${ids.slice(results.length).join(', ')} not cancelled.`)
+      break
+    }
+    results.push(result)
+    if (result.cluster === 'failed') {
+      ctx.io.warn(`could not cancel job ${id} on the GPU cluster (${result.cluster_detail}); cancelled it locally, and orphan cleanup will stop the cluster's run.`)
+    } else if (result.cluster === 'already_ended' && result.outcome === 'cancelled') {
+      ctx.io.warn(`the GPU cluster had already ended job ${id}'s run (${result.cluster_detail}); cancelled it locally all the same, so its result is not kept.`)
+    }
+    if (result.outcome === 'not_found') ctx.io.err(`error: no training job has id ${id}.`)
+    else if (result.outcome === 'already_finished') ctx.io.err(`error: job ${id} is already ${result.status}: nothing to cancel.`)
+    else if (result.outcome === 'finished_meanwhile') ctx.io.err(`error: job ${id} became ${result.status} while it was being cancelled: left ${result.status}, not cancelled.`)
+  }
+
+  if (opts.json) ctx.io.json({ results })
+  else {
+    const tty = ctx.io.stdoutIsTTY
+    await printTable<Result>(ctx.io, [
+      { header: 'ID', value: (r) => r.id },
+      { header: 'Result', value: (r) => r.outcome },
+      { header: 'Status', value: (r) => r.status },
+      { header: 'Final cost', value: (r) => (r.final_cost === null ? null : tty ? money(r.final_cost) : r.final_cost.toFixed(2)), align: 'right' },
+      { header: 'Cluster', value: (r) => r.cluster },
+    ], results)
+  }
+  if (results.length < ids.length) return ExitCode.interrupted
+  return results.every((r) => r.outcome === 'cancelled') ? ExitCode.ok : ExitCode.failed
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { boundedNumber, duration, statusList, userId } from '../src/jobs/options.js'
+
+export const Options = z.object({
+  status: statusList.optional(),
+  user: userId.optional(),
+  since: duration({ min: 1_000, minText: '1s' }).optional(),
+  limit: boundedNumber({ min: 1, max: 10_000, integer: true }).default(50),
+  json: z.boolean().default(false),
+})
+
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+  const { listJobs } = await import('../src/db/queries/job-views.js')
+  const { printTable } = await import('../src/io/output.js')
+  const { age, epochText, jobCost, jobNote, money, paintStatus } = await import('../src/jobs/format.js')
+  const db = await ctx.db()
+  const config = await ctx.config()
+  const now = ctx.clock.now()
+  const jobs = await listJobs(db, {
+    limit: opts.limit,
+    ...(opts.status ? { statuses: opts.status } : {}),
+    ...(opts.user ? { userId: opts.user } : {}),
+    ...(opts.since !== undefined ? { since: new Date(now.getTime() - opts.since) } : {}),
+  })
+  if (opts.json) return ctx.io.json({ jobs })
+
+  const tty = ctx.io.stdoutIsTTY
+  type Job = (typeof jobs)[number]
+  await printTable<Job>(
+    ctx.io,
+    [
+      { header: 'ID', value: (j) => j.id },
+      { header: tty ? 'User' : 'User ID', value: (j) => (tty ? j.user_id.slice(0, 8) : j.user_id) },
+      { header: 'Dataset', value: (j) => j.dataset_name },
+      { header: 'Status', value: (j) => j.status, color: (j, t) => paintStatus(j.status, t, true) },
+      { header: 'Progress', value: (j) => (tty ? `${j.progress.toFixed(1)}%` : j.progress.toFixed(2)), align: 'right' },
+      { header: 'Epoch', value: (j) => epochText(j), align: 'right' },
+      { header: 'Cost', value: (j) => (tty ? money(jobCost(j, now, config.gpuPrices)) : jobCost(j, now, config.gpuPrices).toFixed(2)), align: 'right' },
+      tty ? { header: 'Age', value: (j) => age(j.created_at, now), align: 'right' } : { header: 'Created at', value: (j) => j.created_at },
+      { header: 'Reason', value: (j) => { const note = jobNote(j); return tty && note && note.length > 60 ? `${note.slice(0, 59)}…` : note } },
+    ],
+    jobs,
+    { empty: 'No training jobs match.' },
+  )
+}

@@ -1,0 +1,15 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { jobId } from '../src/jobs/options.js'
+
+export const Options = z.object({
+  args: jobId,
+  json: z.boolean().default(false),
+})
+
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+  const { readJobDetail, printJobDetail } = await import('../src/jobs/show.js')
+  const detail = await readJobDetail(await ctx.db(), opts.args)
+  if (opts.json) return ctx.io.json(detail)
+  await printJobDetail(ctx.io, detail, { now: ctx.clock.now(), prices: (await ctx.config()).gpuPrices })
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { ExitCode } from '../src/errors.js'
+import type { Prompter } from '../src/io/prompter.js'
+import { boundedNumber, duration, userId } from '../src/jobs/options.js'
+
+export const Options = z.object({
+  dataset: z.string().min(1, 'expected a dataset id or name').optional(),
+  preset: z.enum(['fast', 'balanced', 'quality'], { error: (i) => `must be fast, balanced or quality (got "${String(i.input)}")` }).optional(),
+  epochs: boundedNumber({ min: 1, max: 100, integer: true }).optional(),
+  learningRate: boundedNumber({ min: 1e-6, max: 1e-2, text: ['1e-6', '1e-2'] }).optional(),
+  rank: boundedNumber({ min: 1, max: 256, integer: true }).optional(),
+  gpuType: z.string().min(1, 'expected a GPU type').optional(),
+  gpus: boundedNumber({ min: 1, max: 8, integer: true }).optional(),
+  user: userId.optional(),
+  watch: z.boolean().default(false),
+  interval: duration({ min: 100, minText: '100ms' }).default(2_000),
+  yes: z.boolean().default(false),
+  json: z.boolean().default(false),
+})
+
+export interface Deps {
+  /** Tests hand in a prompter over their own streams; otherwise the terminal's. */
+  prompter?: Prompter
+}
+
+export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<number> {
+  const { planSubmission, describePlan, resolveUser, checkGpuType } = await import('../src/jobs/submit-plan.js')
+  const { submitJob } = await import('../src/jobs/submit.js')
+  // What the flags alone can tell is told before the database is opened.
+  const user = resolveUser(opts.user, ctx.env)
+  const config = await ctx.config()
+  if (opts.gpuType !== undefined) checkGpuType(opts.gpuType, config)
+  const prompter = ctx.io.canPrompt ? (deps.prompter ?? (await import('../src/io/prompter.js')).terminalPrompter(ctx.signal)) : null
+  const db = await ctx.db()
+
+  const plan = await planSubmission(db, config, { ...opts, user }, ctx.env, prompter)
+  if (prompter && !opts.yes) {
+    for (const line of describePlan(plan)) ctx.io.err(line)
+    if (!(await prompter.confirm('Submit this job?', { default: true }))) {
+      ctx.io.err('Not submitted.')
+      return ExitCode.failed
+    }
+  }
+
+  const { job, row, monthSpend } = await submitJob(
+    db,
+    config,
+    { userId: plan.userId, datasetId: plan.dataset.id, presetId: plan.preset.id, hyperparameters: plan.hyperparameters, gpu: plan.gpu },
+    ctx.clock.now(),
+  )
+  const budget = config.budget
+  const projected = monthSpend + plan.estimate.totalCost
+  if (projected >= budget.monthlyUsd * budget.warnRatio) {
+    ctx.io.warn(
+      `with this job's estimate, this month's training spend reaches $${projected.toFixed(2)} of the $${budget.monthlyUsd.toFixed(2)} budget (${Math.round((projected / budget.monthlyUsd) * 100)}%).`,
+    )
+  }
+
+  const estimate = { hours: plan.estimate.hours, total_cost: plan.estimate.totalCost, hourly_rate: plan.estimate.hourlyRate }
+  if (opts.json) {
+    // With --watch the output is a stream: one JSON object per line, this one first.
+    if (opts.watch) ctx.io.jsonLine({ job: row, estimate })
+    else ctx.io.json({ job: row, estimate })
+  } else if (ctx.io.stdoutIsTTY) {
+    ctx.io.out(`Submitted job ${job.id}: ${plan.preset.id} on ${plan.gpu.num_gpus}x ${plan.gpu.gpu_type}, estimated $${plan.estimate.totalCost.toFixed(2)} over ${plan.estimate.hours} h.`)
+    if (!opts.watch) ctx.io.err(`Follow it with: lora jobs watch ${job.id}`)
+  } else {
+    ctx.io.out(job.id)
+  }
+  if (!opts.watch) return ExitCode.ok
+  const { watchJob } = await import('../src/jobs/watch.js')
+  return watchJob(ctx, job.id, { intervalMs: opts.interval, json: opts.json })
+}

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { basename, resolve } from 'node:path'
+import type { Context } from '../context.js'
+import { InterruptedError, LoraError, UsageError } from '../errors.js'
+import {
+  lockDatasetsBySha256,
+  getDataset,
+  insertUploadingDataset,
+  lockDatasetContent,
+  markDatasetFailed,
+  markDatasetReady,
+  restartDatasetUpload,
+  type DatasetRow,
+} from '../db/queries/datasets.js'
+import type { UploadSource } from '../storage/types.js'
+import type { DatasetFormat } from './formats.js'
+import { byteProgress, formatBytes } from './progress.js'
+import { validateFile, type ValidationReport } from './validator.js'
+
+export const UPLOAD_BUCKETS = ['lora-datasets', 'training-files'] as const
+export type UploadBucket = (typeof UPLOAD_BUCKETS)[number]
+const CONTENT_TYPE = 'application/x-ndjson'
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export interface UploadRequest {
+  file: string
+  name?: string
+  /** From --user; LORA_USER_ID otherwise. */
+  user?: string
+  format?: DatasetFormat
+  bucket: UploadBucket
+  dryRun: boolean
+  force: boolean
+}
+
+export type UploadResult =
+  | { outcome: 'invalid'; validation: ValidationReport }
+  | { outcome: 'dry_run'; validation: ValidationReport; bucket: string; user: string | null; file_name: string }
+  | { outcome: 'duplicate'; validation: ValidationReport; dataset: DatasetRow }
+  | { outcome: 'uploaded'; validation: ValidationReport; dataset: DatasetRow; resumed_from: number; reused_row: boolean }
+
+/** There is no login: the owner of a dataset comes from --user or LORA_USER_ID. */
+export function resolveOwner(flag: string | undefined, env: Record<string, string | undefined>, required: boolean): string | null {
+  if (flag) return flag.toLowerCase()
+  const fromEnv = env.LORA_USER_ID?.trim()
+  if (!fromEnv) {
+    if (!required) return null
+    throw new UsageError("Missing --user: pass --user UUID (the dataset's owner), or set LORA_USER_ID; lora has no login to take it from.", {
+      code: 'missing_user',
+    })
+  }
+  if (!UUID.test(fromEnv)) throw new UsageError(`LORA_USER_ID is not a user id (a UUID): "${fromEnv}".`, { code: 'invalid_user' })
+  return fromEnv.toLowerCase()
+}
+
+/** Object keys keep to safe characters: the rest of a file name becomes "_". */
+export function storageFileName(file: string): string {
+  const name = basename(file).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '')
+  return name.length > 0 ? name.slice(-200) : 'dataset.jsonl'
+}
+
+function fileSource(path: string, size: number): UploadSource {
+  return { size, contentType: CONTENT_TYPE, open: (start) => createReadStream(path, { start, highWaterMark: 1024 * 1024 }) }
+}
+
+function threadsFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.LORA_VALIDATE_THREADS
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new UsageError(`LORA_VALIDATE_THREADS must be a whole number from 0 to 64, got "${raw}".`)
+  return n
+}
+
+/**
+ * `datasets upload`: validate (streaming, nothing written when invalid), recognise
+ * content this user uploaded before, then row `uploading` -> upload (resumable) ->
+ * `ready` with the statistics and validated_at, or `failed` with the reason. An
+ * interrupted upload leaves its row `uploading`; running the same upload again
+ * takes that row up and continues where the storage stopped.
+ */
+export async function uploadDataset(ctx: Context, request: UploadRequest): Promise<UploadResult> {
+  const path = resolve(ctx.cwd, request.file)
+  const user = resolveOwner(request.user, ctx.env, !request.dryRun)
+  const label = basename(path)
+  const before = await stat(path).catch(() => null)
+
+  const validating = byteProgress(ctx.io, ctx.clock, `validating ${label}`)
+  const threads = threadsFromEnv(ctx.env)
+  let validation: ValidationReport
+  try {
+    validation = await validateFile(path, {
+      displayPath: request.file,
+      ...(request.format ? { format: request.format } : {}),
+      ...(threads !== undefined ? { threads } : {}),
+      signal: ctx.signal,
+      onProgress: (done, total) => validating.update(done, total),
+    })
+  } catch (error) {
+    if (ctx.signal.aborted) throw new InterruptedError('Validation interrupted: nothing was uploaded.')
+    throw error
+  } finally {
+    validating.done()
+  }
+  if (!validation.valid) return { outcome: 'invalid', validation }
+  if (request.dryRun) return { outcome: 'dry_run', validation, bucket: request.bucket, user, file_name: storageFileName(path) }
+
+  const db = await ctx.db()
+  // A profile without storage fails here, before any row is written.
+  const storage = await ctx.storage()
+  const sha256 = validation.sha256!
+  // Under a lock on (user, content), so that two uploads at once agree: the same
+  // content is recognised, or an earlier upload that did not finish is taken up
+  // again (same row, same object path, so the storage resumes it), or a row is made.
+  type Claim = { duplicate: DatasetRow } | { row: DatasetRow; reused: boolean }
+  const claim = await db.transaction(async (tx): Promise<Claim> => {
+    await lockDatasetContent(tx, user!, sha256)
+    const existing = await lockDatasetsBySha256(tx, user!, sha256)
+    const ready = existing.find((d) => d.status === 'ready')
+    if (ready && !request.force) return { duplicate: ready }
+    if (!request.force) {
+      for (const candidate of existing) {
+        if (candidate.status === 'ready' || candidate.storage_bucket !== request.bucket) continue
+        const row = await restartDatasetUpload(tx, candidate.id, request.name ?? null, ctx.clock.now())
+        if (row) return { row, reused: true }
+      }
+    }
+    const id = randomUUID()
+    const row = await insertUploadingDataset(
+      tx,
+      {
+        id,
+        user_id: user!,
+        name: request.name ?? label,
+        format: validation.format!,
+        storage_bucket: request.bucket,
+        storage_path: `${user}/${id}/${storageFileName(path)}`,
+        file_size: validation.bytes,
+        sha256,
+      },
+      ctx.clock.now(),
+    )
+    return { row, reused: false }
+  })
+  if ('duplicate' in claim) return { outcome: 'duplicate', validation, dataset: claim.duplicate }
+  const { row, reused } = claim
+
+  const uploading = byteProgress(ctx.io, ctx.clock, `uploading ${label}`)
+  let resumedFrom = 0
+  let sent = 0
+  try {
+    await storage.ensureBucket(row.storage_bucket)
+    const stored = reused ? await storage.stat(row.storage_bucket, row.storage_path) : null
+    if (stored && stored.size === validation.bytes) {
+      // The bytes all arrived last time; only the row was not marked.
+      resumedFrom = sent = validation.bytes
+    } else {
+      await storage.upload(row.storage_bucket, row.storage_path, fileSource(path, validation.bytes), {
+        resumeKey: sha256,
+        upsert: true,
+        signal: ctx.signal,
+        onStart: (offset) => (resumedFrom = offset),
+        onProgress: (done, total) => {
+          sent = done
+          uploading.update(done, total)
+        },
+      })
+    }
+    const after = await stat(path).catch(() => null)
+    if (!before || !after || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+      throw new LoraError(`${label} changed while it was being uploaded.`, { code: 'file_changed' })
+    }
+  } catch (error) {
+    uploading.done()
+    if (ctx.signal.aborted || (error as Error).name === 'AbortError') {
+      throw new InterruptedError(
+        `Upload interrupted at ${formatBytes(sent)} of ${formatBytes(validation.bytes)}: dataset ${row.id} stays uploading; run the same command again to resume.`,
+      )
+    }
+    // Another process is uploading this very content: its row is not ours to fail.
+    if ((error as LoraError).code === 'upload_in_progress') throw error
+    const reason = (error as Error).message.replace(/\.$/, '')
+    await markDatasetFailed(db, row.id, reason, ctx.clock.now())
+    throw new LoraError(`Upload of ${label} failed: ${reason}; dataset ${row.id} is marked failed.`, {
+      code: 'upload_failed',
+      hint: 'Run the same command again: the upload resumes where it stopped.',
+      cause: error,
+    })
+  }
+  uploading.done()
+
+  const done = await markDatasetReady(
+    db,
+    row.id,
+    { format: validation.format!, total_training_pairs: validation.training_pairs, total_tokens: validation.token_estimate },
+    ctx.clock.now(),
+  )
+  if (!done) {
+    // Another upload of this content, at the same time, finished it first.
+    const current = await getDataset(db, row.id)
+    if (current && current.status === 'ready' && !current.deleted_at) return { outcome: 'duplicate', validation, dataset: current }
+    throw new LoraError(`Dataset ${row.id} changed while it was uploading (deleted, or failed by another process): it was not marked ready.`, {
+      code: 'dataset_changed',
+      hint: `See it with \`lora datasets show ${row.id}\`.`,
+    })
+  }
+  return { outcome: 'uploaded', validation, dataset: done, resumed_from: resumedFrom, reused_row: reused }
+}

@@ -1,0 +1,232 @@
+import type { Queryable } from '../types.js'
+import { JOB_CHANNEL } from './jobs.js'
+
+/**
+ * The reads of `jobs list | show | watch` and the guarded cancel. The job columns
+ * are named once here, so that every view and every --json shape agrees.
+ */
+
+export interface JobRow {
+  id: string
+  user_id: string
+  dataset_id: string
+  dataset_name: string | null
+  preset_id: string | null
+  status: string
+  current_stage: string | null
+  progress: number
+  current_epoch: number
+  total_epochs: number | null
+  current_step: number
+  total_steps: number | null
+  current_metrics: Record<string, number> | null
+  hyperparameters: Record<string, unknown>
+  gpu_config: Record<string, unknown>
+  external_job_id: string | null
+  cluster_name: string | null
+  estimated_total_cost: number | null
+  estimated_duration_hours: number | null
+  current_cost: number
+  final_cost: number | null
+  error_message: string | null
+  error_type: string | null
+  counts_toward_limit: boolean
+  wait_reason: string | null
+  attempts: number
+  claimed_by: string | null
+  lease_expires_at: Date | null
+  artifact_id: string | null
+  created_at: Date
+  started_at: Date | null
+  completed_at: Date | null
+  updated_at: Date
+}
+
+const JOB_COLUMNS = `j.id, j.user_id, j.dataset_id, d.name AS dataset_name, j.preset_id, j.status, j.current_stage,
+  j.progress, j.current_epoch, j.total_epochs, j.current_step, j.total_steps, j.current_metrics, j.hyperparameters,
+  j.gpu_config, j.external_job_id, j.cluster_name, j.estimated_total_cost, j.estimated_duration_hours, j.current_cost,
+  j.final_cost, j.error_message, j.error_type, j.counts_toward_limit, j.wait_reason, j.attempts, j.claimed_by,
+  j.lease_expires_at, j.artifact_id, j.created_at, j.started_at, j.completed_at, j.updated_at`
+
+export interface JobFilter {
+  statuses?: string[]
+  userId?: string
+  since?: Date
+  limit: number
+}
+
+/** Newest first, filtered by status, user and age. */
+export async function listJobs(q: Queryable, filter: JobFilter): Promise<JobRow[]> {
+  return q.query<JobRow>(
+    `SELECT ${JOB_COLUMNS}
+       FROM training_jobs j LEFT JOIN datasets d ON d.id = j.dataset_id
+      WHERE ($1::text[] IS NULL OR j.status = ANY($1::text[]))
+        AND ($2::uuid IS NULL OR j.user_id = $2::uuid)
+        AND ($3::timestamptz IS NULL OR j.created_at >= $3::timestamptz)
+      ORDER BY j.created_at DESC, j.id
+      LIMIT $4`,
+    [filter.statuses?.length ? filter.statuses : null, filter.userId ?? null, filter.since ?? null, filter.limit],
+  )
+}
+
+export async function readJob(q: Queryable, id: string): Promise<JobRow | null> {
+  const [row] = await q.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM training_jobs j LEFT JOIN datasets d ON d.id = j.dataset_id WHERE j.id = $1`,
+    [id],
+  )
+  return row ?? null
+}
+
+export interface DatasetSummary {
+  id: string
+  name: string
+  format: string
+  total_training_pairs: number | null
+  total_tokens: number | null
+}
+
+export async function readJobDataset(q: Queryable, datasetId: string): Promise<DatasetSummary | null> {
+  const [row] = await q.query<DatasetSummary>(
+    'SELECT id, name, format, total_training_pairs, total_tokens FROM datasets WHERE id = $1',
+    [datasetId],
+  )
+  return row ?? null
+}
+
+export interface MetricsPoint {
+  timestamp: Date
+  epoch: number | null
+  step: number
+  training_loss: number | null
+  validation_loss: number | null
+  learning_rate: number | null
+  gradient_norm: number | null
+  throughput: number | null
+  gpu_utilization: number | null
+}
+
+/** The job's last `limit` metrics points, oldest first (the chart reads left to right). */
+export async function readLastMetricsPoints(q: Queryable, jobId: string, limit: number): Promise<MetricsPoint[]> {
+  return q.query<MetricsPoint>(
+    `SELECT "timestamp", epoch, step, training_loss, validation_loss, learning_rate, gradient_norm, throughput, gpu_utilization
+       FROM (SELECT * FROM metrics_points WHERE job_id = $1 ORDER BY step DESC LIMIT $2) last
+      ORDER BY step`,
+    [jobId, limit],
+  )
+}
+
+export interface CostRecord {
+  id: string
+  cost_type: string
+  amount: number
+  details: Record<string, unknown>
+  billing_period: string
+  recorded_at: Date
+}
+
+export async function readCostRecords(q: Queryable, jobId: string): Promise<CostRecord[]> {
+  return q.query<CostRecord>(
+    'SELECT id, cost_type, amount, details, billing_period, recorded_at FROM cost_records WHERE job_id = $1 ORDER BY recorded_at DESC, id',
+    [jobId],
+  )
+}
+
+export interface ArtifactSummary {
+  id: string
+  status: string
+  storage_bucket: string
+  storage_path: string | null
+  artifacts: Record<string, unknown>
+  validation_image_urls: string[]
+  upload_error: string | null
+  created_at: Date
+}
+
+export async function readJobArtifact(q: Queryable, jobId: string): Promise<ArtifactSummary | null> {
+  const [row] = await q.query<ArtifactSummary>(
+    `SELECT id, status, storage_bucket, storage_path, artifacts, validation_image_urls, upload_error, created_at
+       FROM model_artifacts WHERE job_id = $1 AND deleted_at IS NULL`,
+    [jobId],
+  )
+  return row ?? null
+}
+
+export interface CancellableJob {
+  id: string
+  user_id: string
+  status: string
+  gpu_config: Record<string, unknown>
+  started_at: Date | null
+  external_job_id: string | null
+  cluster_name: string | null
+}
+
+/**
+ * Locks the job's row for the cancel's transaction: a daemon's completion of it waits
+ * for the cancel to commit and then finds it no longer running, or commits first and
+ * the cancel sees it finished. Either way exactly one of them wins.
+ */
+export async function lockJobForCancel(q: Queryable, id: string): Promise<CancellableJob | null> {
+  const [row] = await q.query<CancellableJob>(
+    `SELECT id, user_id, status, gpu_config, started_at, external_job_id, cluster_name
+       FROM training_jobs WHERE id = $1 FOR UPDATE`,
+    [id],
+  )
+  return row ?? null
+}
+
+export interface CancelWrite {
+  id: string
+  finalCost: number
+  reason: string | null
+  now: Date
+}
+
+export interface CancelledRow {
+  id: string
+  user_id: string
+  final_cost: number
+  external_job_id: string | null
+  cluster_name: string | null
+}
+
+/**
+ * The cancel, guarded by the states it may come from, with what it implies: the
+ * job_cancelled notification and the cost record (each at most once, by the schema's
+ * constraints), and the NOTIFY that `jobs watch` waits for. Returns nothing when the
+ * job had already reached a terminal state.
+ */
+export async function cancelActiveJob(q: Queryable, write: CancelWrite): Promise<CancelledRow | null> {
+  const message = write.reason ? `Your training job was cancelled: ${write.reason}` : 'Your training job was cancelled'
+  const [row] = await q.query<CancelledRow>(
+    `WITH upd AS (
+       UPDATE training_jobs
+          SET status = 'cancelled', current_stage = 'cancelled', completed_at = $2, final_cost = $3, current_cost = $3,
+              claimed_by = NULL, lease_expires_at = NULL, wait_reason = NULL, updated_at = $2
+        WHERE id = $1 AND status IN ('queued', 'initializing', 'running')
+       RETURNING id, user_id, final_cost, external_job_id, cluster_name, gpu_config, started_at
+     ),
+     notes AS (
+       INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
+       SELECT user_id, id, 'job_cancelled', 'Job Cancelled', $4, 'medium', '/training/jobs/' || id,
+              jsonb_strip_nulls(jsonb_build_object('job_id', id, 'final_cost', final_cost, 'reason', $5::text)), $2
+         FROM upd
+       ON CONFLICT (job_id, type) DO NOTHING
+     ),
+     costs AS (
+       INSERT INTO cost_records (user_id, job_id, cost_type, amount, details, billing_period, recorded_at)
+       SELECT user_id, id, 'training_compute', final_cost,
+              jsonb_build_object('gpu_type', gpu_config->>'gpu_type', 'gpu_count', gpu_config->'num_gpus',
+                                 'duration_hours', round((extract(epoch FROM ($2::timestamptz - started_at)) / 3600)::numeric, 4),
+                                 'status', 'cancelled'),
+              ($2::timestamptz AT TIME ZONE 'UTC')::date, $2
+         FROM upd WHERE final_cost > 0
+       ON CONFLICT (job_id, cost_type) DO NOTHING
+     )
+     SELECT id, user_id, final_cost, external_job_id, cluster_name, pg_notify('${JOB_CHANNEL}', id::text || ':cancelled') FROM upd`,
+    [write.id, write.now, write.finalCost, message, write.reason],
+  )
+  if (!row) return null
+  const { pg_notify: _, ...cancelled } = row as CancelledRow & { pg_notify?: unknown }
+  return cancelled
+}

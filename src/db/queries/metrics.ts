@@ -1,0 +1,315 @@
+import type { Queryable } from '../types.js'
+
+/**
+ * The metrics of seed 000 (datasets, jobs, cost, storage), the error analysis of seed
+ * 002 and the per-user figures. Every window is a bound parameter computed from the
+ * injected clock (never NOW()), and each statement is served by an index: the plans
+ * are checked by test/metrics/plans.test.ts on a large table.
+ */
+
+export type Bucket = 'hour' | 'day'
+
+/** The statements, by name: the functions below run them, the plan test explains them. */
+export const METRICS_SQL = {
+  datasetUploads: `
+    SELECT count(*) FILTER (WHERE status = 'ready')::int AS ready, count(*)::int AS total
+      FROM datasets WHERE created_at > $1`,
+  datasetValidationTime: `
+    SELECT (avg(extract(epoch FROM (validated_at - created_at))) / 60)::float8 AS avg_minutes, count(*)::int AS datasets
+      FROM datasets WHERE validated_at IS NOT NULL AND created_at > $1`,
+  // Kept by triggers (migration 0003): the count of ready, live datasets.
+  activeDatasets: `
+    SELECT coalesce((SELECT ready FROM lora_ops.storage_totals WHERE kind = 'datasets'), 0)::int AS n`,
+  activeJobsByStatus: `
+    SELECT status, count(*)::int AS n FROM training_jobs
+     WHERE status IN ('queued', 'initializing', 'running') GROUP BY status`,
+  jobOutcomes: `
+    SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed,
+           count(*) FILTER (WHERE status = 'failed')::int AS failed,
+           count(*)::int AS total
+      FROM training_jobs WHERE created_at > $1`,
+  // The series: buckets of $3 (1 hour, 1 day) over [$1, $2), aligned on UTC midnight.
+  jobsCreatedSeries: `
+    SELECT date_bin($3::interval, created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, count(*)::int AS created
+      FROM training_jobs WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+  jobsFinishedSeries: `
+    SELECT date_bin($3::interval, completed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+           count(*) FILTER (WHERE status = 'completed')::int AS completed,
+           count(*) FILTER (WHERE status = 'failed')::int AS failed,
+           coalesce(sum(extract(epoch FROM (completed_at - started_at))) FILTER (WHERE status = 'completed' AND started_at IS NOT NULL), 0)::float8 AS training_seconds,
+           count(*) FILTER (WHERE status = 'completed' AND started_at IS NOT NULL)::int AS trained
+      FROM training_jobs WHERE status IN ('completed', 'failed') AND completed_at >= $1 AND completed_at < $2 GROUP BY 1`,
+  stuckJobs: `
+    SELECT id, user_id, cluster_name, started_at FROM training_jobs
+     WHERE status = 'running' AND started_at < $1 ORDER BY started_at, id LIMIT $2`,
+  costSeries: `
+    SELECT date_bin($3::interval, recorded_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, sum(amount::float8) AS total_cost,
+           count(DISTINCT job_id)::int AS num_jobs
+      FROM cost_records WHERE recorded_at >= $1 AND recorded_at < $2 GROUP BY 1`,
+  // The top users by cost first (one pass, float sums: no numeric spill), then their
+  // distinct jobs from (user_id, recorded_at), ten index ranges.
+  costPerUser: `
+    WITH top AS (
+      SELECT user_id, sum(amount::float8) AS total_cost FROM cost_records
+       WHERE recorded_at >= $1 AND recorded_at < $2
+       GROUP BY user_id ORDER BY total_cost DESC, user_id LIMIT $3
+    )
+    SELECT top.user_id, top.total_cost,
+           (SELECT count(DISTINCT c.job_id) FROM cost_records c
+             WHERE c.user_id = top.user_id AND c.recorded_at >= $1 AND c.recorded_at < $2)::int AS num_jobs
+      FROM top ORDER BY top.total_cost DESC, top.user_id`,
+  mostExpensiveJobs: `
+    WITH top AS (
+      SELECT job_id, sum(amount::float8) AS total_cost FROM cost_records
+       WHERE recorded_at > $1 AND job_id IS NOT NULL
+       GROUP BY job_id ORDER BY total_cost DESC, job_id LIMIT $2
+    )
+    SELECT top.job_id, j.user_id, top.total_cost, j.status, j.created_at
+      FROM top JOIN training_jobs j ON j.id = top.job_id
+     ORDER BY top.total_cost DESC, top.job_id`,
+  costPerJob: `
+    SELECT coalesce(sum(amount::float8), 0) AS total_cost, count(DISTINCT job_id)::int AS jobs
+      FROM cost_records WHERE recorded_at >= $1 AND recorded_at < $2 AND job_id IS NOT NULL`,
+  // Seed 000's totals (live datasets' file_size; live models' lora_adapter_size +
+  // full_model_size), kept by triggers (migration 0003) instead of summed each time.
+  datasetStorage: `
+    SELECT coalesce(sum(bytes), 0)::int8 AS bytes, coalesce(sum(live), 0)::int AS count
+      FROM lora_ops.storage_totals WHERE kind = 'datasets'`,
+  modelStorage: `
+    SELECT coalesce(sum(bytes), 0)::int8 AS bytes, coalesce(sum(live), 0)::int AS count
+      FROM lora_ops.storage_totals WHERE kind = 'models'`,
+  // Bytes added per bucket, whatever became of them since.
+  datasetGrowth: `
+    SELECT date_bin($3::interval, created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, coalesce(sum(file_size), 0)::int8 AS bytes
+      FROM datasets WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+  modelGrowth: `
+    SELECT date_bin($3::interval, created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+           coalesce(sum(lora_ops.artifact_bytes(artifacts)), 0)::int8 AS bytes
+      FROM model_artifacts WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+  cachedDays: `
+    SELECT day, data FROM lora_ops.metrics_daily WHERE metric = $1 AND day >= $2::date AND day < $3::date`,
+  cacheDays: `
+    INSERT INTO lora_ops.metrics_daily (metric, day, data, computed_at)
+    SELECT $1, day, data, $3 FROM jsonb_to_recordset($2::jsonb) AS x(day date, data jsonb)
+    ON CONFLICT (metric, day) DO NOTHING`,
+  largestDatasets: `
+    SELECT id, name, file_size FROM datasets
+     WHERE deleted_at IS NULL AND file_size IS NOT NULL ORDER BY file_size DESC LIMIT $1`,
+  errorTypes: `
+    SELECT coalesce(error_type, 'UNKNOWN_ERROR') AS error_type, count(*)::int AS count, max(completed_at) AS last_occurred
+      FROM training_jobs WHERE status = 'failed' AND completed_at > $1
+     GROUP BY 1 ORDER BY count DESC, error_type`,
+  recentFailedJobs: `
+    SELECT id, error_type, error_message, created_at FROM training_jobs
+     WHERE status = 'failed' ORDER BY created_at DESC LIMIT $1`,
+  // The top users, and (over every group, before the limit) how many users were active.
+  topUsers: `
+    SELECT user_id, count(*)::int AS jobs,
+           count(*) FILTER (WHERE status = 'completed')::int AS completed,
+           count(*) FILTER (WHERE status = 'failed')::int AS failed,
+           (count(*) OVER ())::int AS active_users
+      FROM training_jobs WHERE created_at > $1
+     GROUP BY user_id ORDER BY jobs DESC, user_id LIMIT $2`,
+  costOfUsers: `
+    SELECT user_id, sum(amount)::float8 AS total_cost FROM cost_records
+     WHERE recorded_at > $1 AND user_id = ANY($2::uuid[]) GROUP BY user_id`,
+  userLimits: `
+    SELECT count(*) FILTER (WHERE created_at > $1)::int AS new_users,
+           count(*) FILTER (WHERE loras_created_this_month >= monthly_limit)::int AS at_limit
+      FROM user_training_limits`,
+  jobsFinishedBetween: `
+    SELECT status, count(*)::int AS n FROM training_jobs
+     WHERE status IN ('completed', 'failed') AND completed_at >= $1 AND completed_at < $2 GROUP BY status`,
+  failedJobsBetween: `
+    SELECT id, user_id, error_type, error_message, completed_at FROM training_jobs
+     WHERE status = 'failed' AND completed_at >= $1 AND completed_at < $2
+     ORDER BY completed_at DESC, id LIMIT $3`,
+  newUsersBetween: `
+    SELECT count(*)::int AS n FROM user_training_limits WHERE created_at >= $1 AND created_at < $2`,
+} as const
+
+export type MetricsQueryName = keyof typeof METRICS_SQL
+
+const one = async <T extends object>(q: Queryable, sql: string, params: unknown[]): Promise<T> => (await q.query<T>(sql, params))[0]!
+
+export function countDatasetUploads(q: Queryable, since: Date) {
+  return one<{ ready: number; total: number }>(q, METRICS_SQL.datasetUploads, [since])
+}
+
+export function averageValidationTime(q: Queryable, since: Date) {
+  return one<{ avg_minutes: number | null; datasets: number }>(q, METRICS_SQL.datasetValidationTime, [since])
+}
+
+export async function countActiveDatasets(q: Queryable): Promise<number> {
+  return (await one<{ n: number }>(q, METRICS_SQL.activeDatasets, [])).n
+}
+
+export async function countActiveJobs(q: Queryable): Promise<{ queued: number; initializing: number; running: number }> {
+  const rows = await q.query<{ status: string; n: number }>(METRICS_SQL.activeJobsByStatus)
+  const by = Object.fromEntries(rows.map((r) => [r.status, r.n]))
+  return { queued: by.queued ?? 0, initializing: by.initializing ?? 0, running: by.running ?? 0 }
+}
+
+export function countJobOutcomes(q: Queryable, since: Date) {
+  return one<{ completed: number; failed: number; total: number }>(q, METRICS_SQL.jobOutcomes, [since])
+}
+
+const INTERVAL: Record<Bucket, string> = { hour: '1 hour', day: '1 day' }
+
+export function readJobsCreatedSeries(q: Queryable, from: Date, to: Date, bucket: Bucket) {
+  return q.query<{ bucket: Date; created: number }>(METRICS_SQL.jobsCreatedSeries, [from, to, INTERVAL[bucket]])
+}
+
+export function readJobsFinishedSeries(q: Queryable, from: Date, to: Date, bucket: Bucket) {
+  return q.query<{ bucket: Date; completed: number; failed: number; training_seconds: number; trained: number }>(
+    METRICS_SQL.jobsFinishedSeries,
+    [from, to, INTERVAL[bucket]],
+  )
+}
+
+export interface StuckJob {
+  id: string
+  user_id: string
+  cluster_name: string | null
+  started_at: Date
+}
+
+export function listStuckJobs(q: Queryable, startedBefore: Date, limit: number) {
+  return q.query<StuckJob>(METRICS_SQL.stuckJobs, [startedBefore, limit])
+}
+
+export function readCostSeries(q: Queryable, from: Date, to: Date, bucket: Bucket) {
+  return q.query<{ bucket: Date; total_cost: number; num_jobs: number }>(METRICS_SQL.costSeries, [from, to, INTERVAL[bucket]])
+}
+
+export function readCostPerUser(q: Queryable, from: Date, to: Date, limit: number) {
+  return q.query<{ user_id: string; total_cost: number; num_jobs: number }>(METRICS_SQL.costPerUser, [from, to, limit])
+}
+
+export function listMostExpensiveJobs(q: Queryable, since: Date, limit: number) {
+  return q.query<{ job_id: string; user_id: string; total_cost: number; status: string; created_at: Date }>(
+    METRICS_SQL.mostExpensiveJobs,
+    [since, limit],
+  )
+}
+
+export function sumCostPerJob(q: Queryable, from: Date, to: Date) {
+  return one<{ total_cost: number; jobs: number }>(q, METRICS_SQL.costPerJob, [from, to])
+}
+
+export function sumDatasetStorage(q: Queryable) {
+  return one<{ bytes: number; count: number }>(q, METRICS_SQL.datasetStorage, [])
+}
+
+export function sumModelStorage(q: Queryable) {
+  return one<{ bytes: number; count: number }>(q, METRICS_SQL.modelStorage, [])
+}
+
+export function readDatasetGrowth(q: Queryable, from: Date, to: Date, bucket: Bucket) {
+  return q.query<{ bucket: Date; bytes: number }>(METRICS_SQL.datasetGrowth, [from, to, INTERVAL[bucket]])
+}
+
+export function readModelGrowth(q: Queryable, from: Date, to: Date, bucket: Bucket) {
+  return q.query<{ bucket: Date; bytes: number }>(METRICS_SQL.modelGrowth, [from, to, INTERVAL[bucket]])
+}
+
+export type SeriesMetric = 'jobs' | 'cost' | 'storage'
+
+/** Cached closed days of a series, [fromDay, toDay) as YYYY-MM-DD. */
+export function readCachedDays(q: Queryable, metric: SeriesMetric, fromDay: string, toDay: string) {
+  return q.query<{ day: string; data: Record<string, number> }>(METRICS_SQL.cachedDays, [metric, fromDay, toDay])
+}
+
+export async function cacheDays(q: Queryable, metric: SeriesMetric, days: { day: string; data: Record<string, number> }[], now: Date): Promise<void> {
+  if (days.length === 0) return
+  await q.query(METRICS_SQL.cacheDays, [metric, days, now])
+}
+
+export function listLargestDatasets(q: Queryable, limit: number) {
+  return q.query<{ id: string; name: string; file_size: number }>(METRICS_SQL.largestDatasets, [limit])
+}
+
+export function countErrorTypes(q: Queryable, since: Date) {
+  return q.query<{ error_type: string; count: number; last_occurred: Date }>(METRICS_SQL.errorTypes, [since])
+}
+
+export function listRecentFailedJobs(q: Queryable, limit: number) {
+  return q.query<{ id: string; error_type: string | null; error_message: string | null; created_at: Date }>(
+    METRICS_SQL.recentFailedJobs,
+    [limit],
+  )
+}
+
+export function listTopUsers(q: Queryable, since: Date, limit: number) {
+  return q.query<{ user_id: string; jobs: number; completed: number; failed: number; active_users: number }>(METRICS_SQL.topUsers, [since, limit])
+}
+
+export function sumCostOfUsers(q: Queryable, since: Date, userIds: string[]) {
+  if (userIds.length === 0) return Promise.resolve([])
+  return q.query<{ user_id: string; total_cost: number }>(METRICS_SQL.costOfUsers, [since, userIds])
+}
+
+export function countUserLimits(q: Queryable, since: Date) {
+  return one<{ new_users: number; at_limit: number }>(q, METRICS_SQL.userLimits, [since])
+}
+
+export async function countJobsFinishedBetween(q: Queryable, from: Date, to: Date): Promise<{ completed: number; failed: number }> {
+  const rows = await q.query<{ status: string; n: number }>(METRICS_SQL.jobsFinishedBetween, [from, to])
+  const by = Object.fromEntries(rows.map((r) => [r.status, r.n]))
+  return { completed: by.completed ?? 0, failed: by.failed ?? 0 }
+}
+
+export function listFailedJobsBetween(q: Queryable, from: Date, to: Date, limit: number) {
+  return q.query<{ id: string; user_id: string; error_type: string | null; error_message: string | null; completed_at: Date }>(
+    METRICS_SQL.failedJobsBetween,
+    [from, to, limit],
+  )
+}
+
+export async function countNewUsersBetween(q: Queryable, from: Date, to: Date): Promise<number> {
+  return (await one<{ n: number }>(q, METRICS_SQL.newUsersBetween, [from, to])).n
+}
+
+/**
+ * Each statement with parameters of the right type, for EXPLAIN (the plan test and the
+ * benchmark): windows of the seeds' defaults ending at `now`.
+ */
+export function explainableMetricsQueries(now: Date): { name: MetricsQueryName; sql: string; params: unknown[] }[] {
+  const ago = (ms: number) => new Date(now.getTime() - ms)
+  const H = 3_600_000
+  const D = 24 * H
+  const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
+  const user = '00000000-0000-0000-0000-000000000001'
+  const params: Record<MetricsQueryName, unknown[]> = {
+    datasetUploads: [ago(D)],
+    datasetValidationTime: [ago(7 * D)],
+    activeDatasets: [],
+    activeJobsByStatus: [],
+    jobOutcomes: [ago(7 * D)],
+    jobsCreatedSeries: [ago(30 * D), now, '1 day'],
+    jobsFinishedSeries: [ago(30 * D), now, '1 day'],
+    stuckJobs: [ago(2 * H), 100],
+    costSeries: [ago(30 * D), now, '1 day'],
+    costPerUser: [month, now, 10],
+    mostExpensiveJobs: [ago(7 * D), 10],
+    costPerJob: [ago(7 * D), now],
+    datasetStorage: [],
+    modelStorage: [],
+    datasetGrowth: [ago(30 * D), now, '1 day'],
+    modelGrowth: [ago(30 * D), now, '1 day'],
+    cachedDays: ['jobs', ago(30 * D).toISOString().slice(0, 10), now.toISOString().slice(0, 10)],
+    cacheDays: ['jobs', [], now],
+    largestDatasets: [20],
+    errorTypes: [ago(7 * D)],
+    recentFailedJobs: [10],
+    topUsers: [ago(30 * D), 10],
+    costOfUsers: [ago(30 * D), [user]],
+    userLimits: [ago(30 * D)],
+    jobsFinishedBetween: [ago(2 * D), ago(D)],
+    failedJobsBetween: [ago(2 * D), ago(D), 10],
+    newUsersBetween: [ago(2 * D), ago(D)],
+  }
+  return (Object.keys(METRICS_SQL) as MetricsQueryName[])
+    .filter((name) => name !== 'cacheDays')
+    .map((name) => ({ name, sql: METRICS_SQL[name], params: params[name] }))
+}

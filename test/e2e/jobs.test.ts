@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { BIN, runLora, tempDir } from '../helpers/cli.js'
+import { openEmbedded } from '../../src/db/embedded.js'
+import { systemClock } from '../../src/clock.js'
+import { migrate } from '../../src/db/migrate.js'
+
+const USER = '00000000-0000-4000-8000-00000000a11c'
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** The embedded stack of a fresh directory, migrated, with one ready dataset in its folder storage. */
+async function workspace(): Promise<{ path: string; remove(): void }> {
+  const dir = tempDir('lora-e2e-jobs-')
+  mkdirSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER), { recursive: true })
+  writeFileSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER, 'train.jsonl'), '{"prompt":"a","completion":"b"}\n')
+  const db = await openEmbedded({ dir: join(dir.path, '.lora', 'db'), serve: false, clock: systemClock })
+  try {
+    await migrate(db)
+    await db.query(
+      `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
+       VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
+      [USER, `${USER}/train.jsonl`],
+    )
+  } finally {
+    await db.close()
+  }
+  return dir
+}
+
+describe('jobs commands (the built binary, embedded profile, simulator)', () => {
+  let dir: { path: string; remove(): void }
+  beforeAll(async () => {
+    dir = await workspace()
+  }, 60_000)
+  afterAll(() => dir?.remove())
+
+  it('submits, cancels on the cluster and locally, and watch exits 1 for the cancelled job', async () => {
+    const cwd = dir.path
+    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd })
+    expect(submitted.stderr).toBe('')
+    expect(submitted.code).toBe(0)
+    expect(submitted.stdout).toMatch(/^[0-9a-f-]{36}\n$/)
+    const id = submitted.stdout.trim()
+    expect(id).toMatch(UUID)
+
+    // One daemon cycle hands the job to the simulator: the cancel then stops it there too (cluster: cancelled).
+    const cycle = await runLora(['daemon', '--once'], { cwd })
+    expect(cycle.code).toBe(0)
+    const cancelled = await runLora(['jobs', 'cancel', id, '--yes', '--reason', 'e2e'], { cwd })
+    expect(cancelled.stderr).toBe('')
+    expect(cancelled.code).toBe(0)
+    expect(cancelled.stdout).toMatch(new RegExp(`^id\\tresult\\tstatus\\tfinal_cost\\tcluster\\n${id}\\tcancelled\\tcancelled\\t\\d+\\.\\d\\d\\tcancelled\\n$`))
+
+    const watched = await runLora(['jobs', 'watch', id], { cwd })
+    expect(watched.code).toBe(1)
+    expect(watched.stdout.split('\t').slice(1, 3)).toEqual(['cancelled', 'cancelled'])
+    expect(watched.stderr).toMatch(new RegExp(`^Job ${id} was cancelled; final cost \\$\\d+\\.\\d\\d\\.\\n$`))
+  })
+
+  it('answers bad input with one sentence and exit 2, and a refusal with exit 1', async () => {
+    const cwd = dir.path
+    const cases: [string[], number, string][] = [
+      [['jobs', 'show', 'nope'], 2, 'error: Invalid argument: expected a job id (a UUID), got "nope".\n'],
+      [['jobs', 'submit', '--dataset', 'support-chats'], 2, 'error: Missing --user: pass --user UUID (the user the job is for), or set LORA_USER_ID.\n'],
+      [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpus', '0'], 2, 'error: Invalid --gpus: must be an integer from 1 to 8 (got "0").\n'],
+      [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpu-type', 'TPU'], 2, 'error: Invalid --gpu-type: "TPU" is not a GPU type of profile default (one of A100-80GB, A100-40GB, H100, A10G, L4).\nhint: Or add its price under gpuPrices in .lorarc.\n'],
+      [['jobs', 'submit', '--user', USER, '--dataset', 'missing'], 1, `error: User ${USER} has no dataset named "missing".\nhint: List them with \`lora datasets list\`.\n`],
+      [['jobs', 'cancel', '00000000-0000-4000-8000-0000000000ff'], 2, 'error: Cancelling jobs needs --yes without a terminal.\n'],
+      [['jobs', 'list', '--status', 'done'], 2, 'error: Invalid --status: "done" is not a job status (queued, initializing, running, completed, failed, cancelled, or active).\n'],
+    ]
+    const results = await Promise.all(cases.map(([args]) => runLora(args, { cwd })))
+    for (const [i, [args, code, stderr]] of cases.entries()) {
+      const r = results[i]!
+      expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code, stdout: '', stderr })
+    }
+  })
+
+  it('follows a job to completion while `lora daemon` runs, through its shared embedded database, exit 0', async () => {
+    const cwd = dir.path
+    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd })
+    expect(submitted.code, submitted.stderr).toBe(0)
+    const id = submitted.stdout.trim()
+    const env = { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', LORA_SIMULATOR_SPEED: '300' }
+    const daemon = spawn(process.execPath, [BIN, 'daemon', '--interval', '500ms'], { cwd, env })
+    let log = ''
+    daemon.stderr.on('data', (d) => (log += d))
+    const stopped = new Promise((resolve) => daemon.on('close', resolve))
+    try {
+      const deadline = Date.now() + 30_000
+      while (!log.includes('cycle done') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      // The daemon serves the embedded database on its socket; the watch polls it (a socket cannot LISTEN).
+      const watched = await runLora(['jobs', 'watch', id, '--json', '--interval', '300ms'], { cwd, timeoutMs: 60_000 })
+      expect(watched.code, watched.stderr).toBe(0)
+      const events = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      expect(events[0]).toMatchObject({ id })
+      expect(events[events.length - 1]).toMatchObject({ id, status: 'completed', progress: 100 })
+      expect(new Set(events.map((e) => e.status))).toContain('running')
+      expect(watched.stderr).toMatch(new RegExp(`Job ${id} completed; final cost \\$\\d+\\.\\d\\d\\.\\n$`))
+    } finally {
+      daemon.kill('SIGTERM')
+      await stopped
+    }
+  }, 90_000)
+})
