@@ -91,7 +91,8 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'])
   const onStray = (error: unknown) => {
     const code = (error as NodeJS.ErrnoException)?.code
-    if (code && NETWORK.has(code)) {
+    // Connection-class SQLSTATEs too: 08 connection exception, 57P shutdown, 53 resources.
+    if (code && (NETWORK.has(code) || /^(08|57P|53)/.test(code))) {
       log.warn('a connection failed outside a cycle; it is reopened on next use', { error: (error as Error).message })
       return
     }
