@@ -123,22 +123,31 @@ export async function releaseClaimedJobs(q: Queryable, daemonId: string, now: Da
         WHERE j.id = v.id AND j.status = 'initializing' AND j.claimed_by = $1
        RETURNING j.id, j.user_id, j.status, j.error_message, j.counts_toward_limit
      ),
-     notes AS (
+     ${failedToStartTail('$2')}`,
+    [daemonId, now, maxAttempts, jobs],
+  ))
+}
+
+/**
+ * What a job that failed to start implies, after a CTE `upd` returning id, user_id,
+ * status, error_message and counts_toward_limit: its notification, the refund of the
+ * user's slot when the failure is not the user's fault, and the NOTIFY of the change.
+ */
+function failedToStartTail(now: string): string {
+  return `notes AS (
        INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
        SELECT user_id, id, 'job_failed', 'Training Failed', 'Your training job failed to start: ' || error_message, 'high',
-              '/training/jobs/' || id, jsonb_build_object('job_id', id), $2
+              '/training/jobs/' || id, jsonb_build_object('job_id', id), ${now}
          FROM upd WHERE status = 'failed'
        ON CONFLICT (job_id, type) DO NOTHING
      ),
      refunds AS (
        UPDATE user_training_limits l
-          SET loras_created_this_month = greatest(0, l.loras_created_this_month - r.n), updated_at = $2
+          SET loras_created_this_month = greatest(0, l.loras_created_this_month - r.n), updated_at = ${now}
          FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' AND NOT counts_toward_limit GROUP BY user_id) r
         WHERE l.user_id = r.user_id
      )
-     SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
-    [daemonId, now, maxAttempts, jobs],
-  ))
+     SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`
 }
 
 /**
@@ -160,22 +169,9 @@ export async function expireInitializingLeases(q: Queryable, now: Date, maxAttem
               wait_reason = CASE WHEN j.attempts >= $2 THEN NULL ELSE 'previous attempt lost its daemon; retrying' END,
               claimed_by = NULL, lease_expires_at = NULL, updated_at = $1
         WHERE j.status = 'initializing' AND j.lease_expires_at < $1
-       RETURNING j.id, j.user_id, j.status, j.error_message
+       RETURNING j.id, j.user_id, j.status, j.error_message, j.counts_toward_limit
      ),
-     notes AS (
-       INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
-       SELECT user_id, id, 'job_failed', 'Training Failed', 'Your training job failed to start: ' || error_message, 'high',
-              '/training/jobs/' || id, jsonb_build_object('job_id', id), $1
-         FROM upd WHERE status = 'failed'
-       ON CONFLICT (job_id, type) DO NOTHING
-     ),
-     refunds AS (
-       UPDATE user_training_limits l
-          SET loras_created_this_month = greatest(0, l.loras_created_this_month - r.n), updated_at = $1
-         FROM (SELECT user_id, count(*)::int AS n FROM upd WHERE status = 'failed' GROUP BY user_id) r
-        WHERE l.user_id = r.user_id
-     )
-     SELECT id, status, pg_notify('${JOB_CHANNEL}', id::text || ':' || status) FROM upd`,
+     ${failedToStartTail('$1')}`,
     [now, maxAttempts],
   ))
 }
