@@ -106,7 +106,8 @@ for (const backend of backends) {
       expect(t.stderr()).toBe('')
     })
 
-    it.runIf(backend === PRIMARY)('prompts at a terminal for the dataset, the preset and the GPU, shows the estimate, and submits on confirmation', async () => {
+    // Runs on one database only (the real server when there is one): it tests the command, not the driver.
+    if (backend === PRIMARY) it('prompts at a terminal for the dataset, the preset and the GPU, shows the estimate, and submits on confirmation', async () => {
       const { db } = await setup()
       await insertDataset(db, { name: 'older-set', tokens: 50_000, createdAt: new Date('2026-03-01T00:00:00Z') })
       await insertDataset(db, { name: 'not-yet', status: 'uploading' })
@@ -133,7 +134,8 @@ for (const backend of backends) {
       expect(t.stdout()).toBe(`Submitted job ${job!.id}: fast on 1x A10G, estimated $0.13 over 0.117 h.\n`)
     })
 
-    it.runIf(backend === PRIMARY)('writes nothing when the confirmation is declined (exit 1), and exits 130 when the prompt is abandoned', async () => {
+    // Runs on one database only (the real server when there is one): it tests the command, not the driver.
+    if (backend === PRIMARY) it('writes nothing when the confirmation is declined (exit 1), and exits 130 when the prompt is abandoned', async () => {
       const { db } = await setup()
       const declined = scriptedTerminal([{ expect: 'Submit this job?', keys: 'n' + KEY.enter }])
       const t = testContext({ db, tty: true, clock: new FakeClock(T0) })
@@ -215,7 +217,8 @@ for (const backend of backends) {
       expect(limit!.n).toBe(0)
     })
 
-    it.runIf(backend === PRIMARY)('with --watch --json, streams the queued job, then its changes as the daemon runs it, and exits by its end', async () => {
+    // Runs on one database only (the real server when there is one): it tests the command, not the driver.
+    if (backend === PRIMARY) it('with --watch --json, streams the queued job, then its changes as the daemon runs it, and exits by its end', async () => {
       h = await daemonHarness(backend, { simulator: { jobFailRate: 1 } })
       const t = testContext({ db: h.db, config: h.config, clock: watchClock(h) })
       const submitting = run(opts({ dataset: h.datasetId, user: USER, preset: 'fast', watch: true, interval: '1h', json: true }), t.ctx)

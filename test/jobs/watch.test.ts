@@ -163,7 +163,8 @@ for (const backend of backends) {
       expect((await db.query<{ status: string }>('SELECT status FROM training_jobs WHERE id = $1', [id]))[0]!.status).toBe('running')
     })
 
-    it.runIf(backend === PRIMARY)('follows a job through the daemon and the simulator to completed, a line per change, exit 0', async () => {
+    // Runs on one database only (the real server when there is one): it tests the command, not the driver.
+    if (backend === PRIMARY) it('follows a job through the daemon and the simulator to completed, a line per change, exit 0', async () => {
       h = await daemonHarness(backend)
       const [id] = await h.submit(1, 'fast')
       const t = testContext({ db: h.db, config: h.config, clock: watchClock(h) })
@@ -191,7 +192,8 @@ for (const backend of backends) {
       expect(t.stderr()).toMatch(new RegExp(`^Job ${id} completed; final cost \\$\\d+\\.\\d\\d\\.\\n$`))
     })
 
-    it.runIf(backend === PRIMARY)('redraws the live view in place on a terminal: status, bar, ETA, loss, GPU, cost, and both loss curves', async () => {
+    // Runs on one database only (the real server when there is one): it tests the command, not the driver.
+    if (backend === PRIMARY) it('redraws the live view in place on a terminal: status, bar, ETA, loss, GPU, cost, and both loss curves', async () => {
       h = await daemonHarness(backend)
       const [id] = await h.submit(1, 'balanced')
       const t = testContext({ db: h.db, config: h.config, tty: true, clock: watchClock(h) })
