@@ -1,5 +1,5 @@
 import type { Queryable } from '../types.js'
-import { JOB_CHANNEL } from './jobs.js'
+import { JOB_CHANNEL, type MetricValues } from './jobs.js'
 
 /**
  * The reads of `jobs list | show | watch` and the guarded cancel. The job columns
@@ -93,16 +93,10 @@ export async function readJobDataset(q: Queryable, datasetId: string): Promise<D
   return row ?? null
 }
 
-export interface MetricsPoint {
+export interface MetricsPoint extends MetricValues {
   timestamp: Date
   epoch: number | null
   step: number
-  training_loss: number | null
-  validation_loss: number | null
-  learning_rate: number | null
-  gradient_norm: number | null
-  throughput: number | null
-  gpu_utilization: number | null
 }
 
 /** The job's last `limit` metrics points, oldest first (the chart reads left to right). */

@@ -214,16 +214,20 @@ export interface PollUpdate {
   message: string | null
 }
 
-export interface PollPoint {
-  job_id: string
-  epoch: number
-  step: number
+/** The figures of one metrics point, as metrics_points stores them. */
+export interface MetricValues {
   training_loss: number | null
   validation_loss: number | null
   learning_rate: number | null
   gradient_norm: number | null
   throughput: number | null
   gpu_utilization: number | null
+}
+
+export interface PollPoint extends MetricValues {
+  job_id: string
+  epoch: number
+  step: number
 }
 
 export interface ArtifactRecord {
