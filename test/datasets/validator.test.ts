@@ -250,10 +250,30 @@ describe('the streaming validator', () => {
     expect(report.sha256).toBe(createHash('sha256').update(content).digest('hex'))
   })
 
-  it('stops when aborted', async () => {
+  it('stops when aborted, with the abort reason', async () => {
     const controller = new AbortController()
     controller.abort()
-    await expect(validateFile(file(lines(GOOD_CHAT)), { signal: controller.signal })).rejects.toThrow()
+    const rejection = validateFile(file(lines(GOOD_CHAT)), { signal: controller.signal })
+    await expect(rejection).rejects.toBe(controller.signal.reason)
+    await expect(rejection).rejects.toMatchObject({ name: 'AbortError' })
+  })
+
+  it('stops mid-file when aborted, reading no further', async () => {
+    const controller = new AbortController()
+    const reason = new Error('validation cancelled')
+    const path = file(lines(...Array.from({ length: 2_000 }, () => GOOD_CHAT)))
+    const progress: number[] = []
+    const rejection = validateFile(path, {
+      threads: 0,
+      batchBytes: 16 * 1024,
+      signal: controller.signal,
+      onProgress: (read) => {
+        progress.push(read)
+        controller.abort(reason)
+      },
+    })
+    await expect(rejection).rejects.toBe(reason)
+    expect(progress).toEqual([16 * 1024])
   })
 
   it('is rebuilt from its own source text, as the workers do', () => {

@@ -121,7 +121,10 @@ for (const backend of backends) {
           await tx.query(`INSERT INTO user_training_limits (user_id) VALUES ($1)`, [user])
           await tx.query(`INSERT INTO user_training_limits (user_id) VALUES ($1)`, [user])
         }),
-      ).rejects.toThrow()
+      ).rejects.toMatchObject({
+        code: '23505',
+        message: expect.stringMatching(/^duplicate key value violates unique constraint "user_training_limits_pkey"/),
+      })
       expect(await db.query(`SELECT * FROM user_training_limits WHERE user_id = $1`, [user])).toEqual([])
     })
 
