@@ -127,8 +127,30 @@ describe('cluster client against the simulator', () => {
     expect((await cluster.status(id)).status).toBe('cancelled')
     expect((await cluster.listJobs({ active: true })).map((j) => j.external_job_id)).toEqual([other.external_job_id])
 
-    expect(await cluster.ping()).toBeGreaterThanOrEqual(0)
+    // The client's clock stood still through the call: the latency it reports is
+    // measured on that clock, not on the wall.
+    expect(await cluster.ping()).toBe(0)
     expect(cluster.name).toBe('primary')
+  })
+
+  it('pings with the active-jobs list, timed on the injected clock, and never retries', async () => {
+    const clock = new FakeClock()
+    const seen: string[] = []
+    let answer = 200
+    const url = await fixedServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      // Time passes on the client's clock while the cluster thinks.
+      clock.advance(1_234)
+      json(res, answer, answer === 200 ? { jobs: [] } : { error: 'down' })
+    })
+    const cluster = client(url, clock)
+    expect(await cluster.ping()).toBe(1_234)
+    expect(seen).toEqual(['GET /training/jobs?active=true'])
+    answer = 503
+    const error = await failure(cluster.ping())
+    expect(error).toMatchObject({ kind: 'http_5xx', status: 503, attempts: 1 })
+    expect(clock.sleeps).toEqual([])
+    expect(seen).toHaveLength(2)
   })
 
   it('reuses kept-alive connections across sequential calls', async () => {

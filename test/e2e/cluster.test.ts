@@ -1,12 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, runLora, tempDir } from '../helpers/cli.js'
 import { openEmbedded } from '../../src/db/embedded.js'
 import { migrate } from '../../src/db/migrate.js'
 import { CircuitBreaker } from '../../src/cluster/breaker.js'
 import { systemClock } from '../../src/clock.js'
+
+/** Every long-running child a test started: killed and awaited after it, pass or fail. */
+const running: { stop(): Promise<void> }[] = []
 
 /** Starts a long-running lora command and resolves once stdout shows `ready`. */
 function startLora(args: string[], cwd: string, ready: RegExp) {
@@ -16,6 +19,12 @@ function startLora(args: string[], cwd: string, ready: RegExp) {
   child.stdout.on('data', (d) => (stdout += d))
   child.stderr.on('data', (d) => (stderr += d))
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  running.push({
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    },
+  })
   const started = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lora ${args.join(' ')} not ready: ${stderr}`)), 60_000)
     child.stdout.on('data', () => {
@@ -24,14 +33,20 @@ function startLora(args: string[], cwd: string, ready: RegExp) {
         resolve(stdout)
       }
     })
-    void exited.then(() => reject(new Error(`lora ${args.join(' ')} exited early: ${stderr}`)))
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`lora ${args.join(' ')} exited early (${code}): ${stderr}`))
+    })
   })
   return { child, started, exited, output: () => ({ stdout, stderr }) }
 }
 
+const LATENCY_MS = 300
+
 describe('cluster commands and the local stack (the built binary)', () => {
   const dirs: { remove(): void }[] = []
-  afterEach(() => {
+  afterEach(async () => {
+    for (const r of running.splice(0)) await r.stop()
     for (const d of dirs.splice(0)) d.remove()
   })
   const workspace = () => {
@@ -40,8 +55,12 @@ describe('cluster commands and the local stack (the built binary)', () => {
     return d.path
   }
 
-  it('shares one breaker between processes through the database; on-call resets it', async () => {
+  it('shares one breaker between processes through the database, reports the latency it measured; on-call resets it', async () => {
     const cwd = workspace()
+    // A cluster that takes 300 ms to answer: the latency reported cannot be less.
+    const sim = startLora(['cluster', 'simulate', '--latency', String(LATENCY_MS), '--state', join(cwd, 'sim.json')], cwd, /^http:\/\/127\.0\.0\.1:\d+\n/)
+    const simulatorUrl = (await sim.started).trim()
+    writeFileSync(join(cwd, '.lorarc'), `profiles:\n  default:\n    clusters:\n      simulator:\n        url: ${simulatorUrl}\n`)
     const held = await openEmbedded({ dir: join(cwd, '.lora', 'db'), serve: true, clock: systemClock })
     try {
       await migrate(held)
@@ -52,8 +71,15 @@ describe('cluster commands and the local stack (the built binary)', () => {
       expect(status.stderr).toBe('')
       expect(status.code).toBe(0)
       const [cluster] = JSON.parse(status.stdout).clusters
-      expect(cluster).toMatchObject({ name: 'simulator', reachable: true, breaker: { state: 'open', recent_failures: 3, last_error: '503 from the cluster' } })
-      expect(cluster.latency_ms).toBeGreaterThanOrEqual(0)
+      expect(cluster).toMatchObject({
+        name: 'simulator',
+        url: simulatorUrl,
+        reachable: true,
+        breaker: { state: 'open', recent_failures: 3, last_error: '503 from the cluster' },
+      })
+      expect(Number.isInteger(cluster.latency_ms)).toBe(true)
+      // Rounded from real time around a 300 ms timer, which may fire a millisecond early.
+      expect(cluster.latency_ms).toBeGreaterThanOrEqual(LATENCY_MS - 2)
 
       const reset = await runLora(['cluster', 'breaker', 'reset', 'simulator'], { cwd, env: { LORA_ACTOR: 'oncall@test' } })
       expect(reset).toMatchObject({ code: 0, stdout: 'breaker of simulator reset: open -> closed\n' })
