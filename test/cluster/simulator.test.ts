@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { FakeClock } from '../../src/clock.js'
 import { StatusResponse, type SubmitRequest } from '../../src/cluster/contract.js'
 import { planJob, statusAt } from '../../src/cluster/simulator-model.js'
@@ -335,7 +335,7 @@ describe('simulator API', () => {
       () => 'answered',
       () => 'dropped',
     )
-    while (sim.requests() === 0) await new Promise((resolve) => setTimeout(resolve, 2))
+    await vi.waitFor(() => expect(sim.requests()).toBe(1), { timeout: 10_000, interval: 2 })
     const started = performance.now()
     await sim.close()
     expect(performance.now() - started).toBeLessThan(1_000)
@@ -346,11 +346,23 @@ describe('simulator API', () => {
     const sim = await simulator({ latencyMs: 120 })
     const started = performance.now()
     await call(sim, 'GET', '/training/jobs')
+    // A lower bound only: a timer never fires 10 ms early, however loaded the machine.
     expect(performance.now() - started).toBeGreaterThanOrEqual(110)
+    // A call made under an hour of latency is still unanswered when a call made after
+    // the latency is set back to 0 has its answer: an order, not a stopwatch.
+    sim.setFaults({ latencyMs: 60 * MINUTE })
+    const held = fetch(`${sim.url}/training/jobs`).then(
+      () => 'answered',
+      () => 'dropped',
+    )
+    await vi.waitFor(() => expect(sim.requests()).toBe(2), { timeout: 10_000, interval: 2 })
     sim.setFaults({ latencyMs: 0 })
-    const quick = performance.now()
-    await call(sim, 'GET', '/training/jobs')
-    expect(performance.now() - quick).toBeLessThan(110)
+    const quick = await call(sim, 'GET', '/training/jobs')
+    expect(quick.status).toBe(200)
+    expect(quick.json).toEqual({ jobs: [] })
+    expect(await Promise.race([held, Promise.resolve('waiting')])).toBe('waiting')
+    await sim.close()
+    expect(await held).toBe('dropped')
   })
 
   it('rejects fault rates outside 0..1', async () => {

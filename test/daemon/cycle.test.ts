@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { backends } from '../helpers/db.js'
 import { daemonHarness, USER, type DaemonHarness } from '../helpers/daemon.js'
 import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
@@ -23,6 +25,58 @@ async function drain(h: DaemonHarness, stepMs = 10 * MIN, maxCycles = 40) {
   }
   throw new Error('jobs still active after the cycle budget')
 }
+
+/**
+ * A door in front of the simulator: the first submit waits at it until the test
+ * opens it, so that what happens "while the submit is in flight" happens then, on a
+ * loaded machine too. Everything else passes straight through.
+ */
+async function submitGate() {
+  let arrived!: () => void
+  let opened!: () => void
+  const submitArrived = new Promise<void>((resolve) => (arrived = resolve))
+  const door = new Promise<void>((resolve) => (opened = resolve))
+  const seen: string[] = []
+  const gate = {
+    url: '',
+    target: '',
+    seen,
+    submitArrived,
+    open: () => opened(),
+  }
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    seen.push(`${req.method} ${req.url}`)
+    if (req.method === 'POST' && req.url === '/training/submit') {
+      arrived()
+      await door
+    }
+    const headers: Record<string, string> = {}
+    for (const name of ['content-type', 'idempotency-key', 'authorization']) {
+      const value = req.headers[name]
+      if (typeof value === 'string') headers[name] = value
+    }
+    const answer = await fetch(`${gate.target}${req.url}`, { method: req.method, headers, body: chunks.length > 0 ? Buffer.concat(chunks) : undefined })
+    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' })
+    res.end(Buffer.from(await answer.arrayBuffer()))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  gate.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  gates.push(
+    () =>
+      new Promise<void>((resolve) => {
+        opened()
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  )
+  return gate
+}
+const gates: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const close of gates.splice(0)) await close()
+})
 
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`the daemon's cycle (${backend.name})`, () => {
@@ -121,15 +175,21 @@ for (const backend of backends) {
     })
 
     it('keeps a job cancelled while it was being submitted cancelled, and cancels its cluster job', async () => {
-      h = await daemonHarness(backend, { simulator: { latencyMs: 300 } })
+      const gate = await submitGate()
+      h = await daemonHarness(backend, { config: { clusters: [{ name: 'sim', url: gate.url, connectTimeoutMs: 2_000, requestTimeoutMs: 2_000 }] } })
+      gate.target = h.sim.url
       const [id] = await h.submit(1)
       const env = await h.env()
       const cycle = runCycle(env, OPTIONS)
-      // While the submit call is in flight, someone cancels the job.
-      await new Promise((r) => setTimeout(r, 150))
+      // While the submit call is held in flight, someone cancels the job; then the cluster answers.
+      await gate.submitArrived
+      expect(h.sim.submissions(id!)).toBe(0)
       await h.db.query(`UPDATE training_jobs SET status = 'cancelled', completed_at = now() WHERE id = $1`, [id])
+      gate.open()
       const report = await cycle
       expect(report).toMatchObject({ claimed: 1, submitted: 0, cancelledWhileSubmitting: 1 })
+      expect(h.sim.submissions(id!)).toBe(1)
+      expect(gate.seen.filter((path) => path === 'POST /training/submit')).toHaveLength(1)
       expect((await statuses(h))[0]!.status).toBe('cancelled')
       const listed = await fetch(`${h.sim.url}/training/jobs`).then((r) => r.json() as Promise<{ jobs: { job_id: string; status: string }[] }>)
       expect(listed.jobs).toEqual([expect.objectContaining({ job_id: id, status: 'cancelled' })])

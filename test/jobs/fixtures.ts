@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream'
 import type { Db } from '../../src/db/types.js'
+import { JOB_CHANNEL } from '../../src/db/queries/jobs.js'
 import { createPrompter, type Prompter } from '../../src/io/prompter.js'
 import { FakeClock, type Clock } from '../../src/clock.js'
 import type { DaemonHarness } from '../helpers/daemon.js'
@@ -135,8 +136,44 @@ export function scriptedTerminal(steps: { expect: RegExp | string; keys: string 
   return { prompter: createPrompter({ input, output }), screen: () => screen, answered: () => step }
 }
 
-/** The daemon's time, but sleeps that only a notification ends: a watch keeps pace with the daemon's writes. */
-export function watchClock(h: DaemonHarness): Clock {
+export interface WatchSession {
+  /** The harness's database, its notifications observed on the way to the watch. */
+  db: Db
+  /** The daemon's time, but sleeps that only a notification ends: the watch moves with the daemon's writes. */
+  clock: Clock
+  /**
+   * Resolves once the watch has been woken after everything written so far, has read
+   * the job and is asleep again, or has ended; fails when it does not within the bound.
+   */
+  caughtUp(jobId: string, ended: () => boolean): Promise<void>
+}
+
+/**
+ * What a watch over the daemon harness runs on. Catching up is an event, not a
+ * pause: a probe notification sent after the daemon's writes arrives after theirs,
+ * wakes the watch (or makes its next sleep return at once), and the watch sleeps
+ * again only after a full read that began once the probe had arrived.
+ */
+export function watchSession(h: DaemonHarness): WatchSession {
   const sleeper = new FakeClock(h.clock.now())
-  return { now: () => h.clock.now(), sleep: (ms, signal) => sleeper.sleep(ms, signal) }
+  let sent = 0
+  let delivered = 0
+  const db: Db = {
+    ...h.db,
+    listen: (channel, onMessage) =>
+      h.db.listen(channel, (payload) => {
+        onMessage(payload)
+        const probe = /:probe-(\d+)$/.exec(payload)
+        if (probe) delivered = Number(probe[1])
+      }),
+  }
+  return {
+    db,
+    clock: { now: () => h.clock.now(), sleep: (ms, signal) => sleeper.sleep(ms, signal) },
+    async caughtUp(jobId, ended) {
+      const probe = (sent += 1)
+      await h.db.notify(JOB_CHANNEL, `${jobId}:probe-${probe}`)
+      await until(() => ended() || (delivered >= probe && sleeper.pending === 1), `the watch to read job ${jobId} after the daemon's writes`)
+    },
+  }
 }

@@ -6,7 +6,7 @@ import { optionIssueToError } from '../../src/cli.js'
 import { Options, run } from '../../commands/jobs-submit.js'
 import { daemonHarness, type DaemonHarness } from '../helpers/daemon.js'
 import { runCycle } from '../../src/daemon/cycle.js'
-import { count, insertDataset, KEY, OTHER_USER, scriptedTerminal, setLimit, T0, until, USER, watchClock, PRIMARY } from './fixtures.js'
+import { count, insertDataset, KEY, OTHER_USER, scriptedTerminal, setLimit, T0, until, USER, watchSession, PRIMARY } from './fixtures.js'
 
 type Opts = Parameters<typeof run>[0]
 const opts = (o: Partial<Record<keyof Opts, unknown>>): Opts => {
@@ -220,17 +220,22 @@ for (const backend of backends) {
     // Runs on one database only (the real server when there is one): it tests the command, not the driver.
     if (backend === PRIMARY) it('with --watch --json, streams the queued job, then its changes as the daemon runs it, and exits by its end', async () => {
       h = await daemonHarness(backend, { simulator: { jobFailRate: 1 } })
-      const t = testContext({ db: h.db, config: h.config, clock: watchClock(h) })
+      const session = watchSession(h)
+      const t = testContext({ db: session.db, config: h.config, clock: session.clock })
       const submitting = run(opts({ dataset: h.datasetId, user: USER, preset: 'fast', watch: true, interval: '1h', json: true }), t.ctx)
       let settled = false
       void submitting.finally(() => (settled = true))
       await until(() => t.stdout().split('\n').length > 2, 'the job and its first event')
+      const submitted = (JSON.parse(t.stdout().split('\n')[0]!) as { job: { id: string } }).job.id
       const env = await h.env()
-      for (let cycle = 0; cycle < 40 && !settled; cycle++) {
+      let cycles = 0
+      for (; cycles < 40 && !settled; cycles++) {
         await runCycle(env, { batch: 20, concurrency: 8, pollLimit: 1000 })
         h.clock.advance(5 * 60_000)
-        await until(() => settled, 'the watch', 50).catch(() => {})
+        await session.caughtUp(submitted, () => settled)
       }
+      expect(settled).toBe(true)
+      expect(cycles).toBeLessThan(40)
       expect(await submitting).toBe(1)
       const [first, ...events] = t.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
       expect(Object.keys(first!)).toEqual(['job', 'estimate'])

@@ -7,7 +7,7 @@ import type { Db } from '../../src/db/types.js'
 import { optionIssueToError } from '../../src/cli.js'
 import { runCycle } from '../../src/daemon/cycle.js'
 import { Options, run } from '../../commands/jobs-watch.js'
-import { at, insertDataset, insertJob, until, USER, watchClock, PRIMARY } from './fixtures.js'
+import { at, insertDataset, insertJob, until, USER, watchSession, PRIMARY } from './fixtures.js'
 
 const watchOpts = (input: Record<string, unknown>) => {
   const parsed = Options.safeParse({ json: false, ...input })
@@ -167,17 +167,21 @@ for (const backend of backends) {
     if (backend === PRIMARY) it('follows a job through the daemon and the simulator to completed, a line per change, exit 0', async () => {
       h = await daemonHarness(backend)
       const [id] = await h.submit(1, 'fast')
-      const t = testContext({ db: h.db, config: h.config, clock: watchClock(h) })
+      const session = watchSession(h)
+      const t = testContext({ db: session.db, config: h.config, clock: session.clock })
       const watching = run(watchOpts({ args: id!, interval: '1h' }), t.ctx)
       let settled = false
       void watching.finally(() => (settled = true))
       await until(() => lines(t.stdout()).length === 1, 'the first line')
       const env = await h.env()
-      for (let cycle = 0; cycle < 40 && !settled; cycle++) {
+      let cycles = 0
+      for (; cycles < 40 && !settled; cycles++) {
         await runCycle(env, CYCLE)
         h.clock.advance(5 * 60_000)
-        await until(() => settled || t.stdout().includes('\tcompleted\t') || lines(t.stdout()).length > cycle, 'the watch to catch up', 2_000).catch(() => {})
+        await session.caughtUp(id!, () => settled)
       }
+      expect(settled).toBe(true)
+      expect(cycles).toBeLessThan(40)
       expect(await watching).toBe(0)
       const rows = lines(t.stdout()).map((l) => l.split('\t'))
       expect(rows.every((r) => r.length === 13)).toBe(true)
@@ -196,19 +200,25 @@ for (const backend of backends) {
     if (backend === PRIMARY) it('redraws the live view in place on a terminal: status, bar, ETA, loss, GPU, cost, and both loss curves', async () => {
       h = await daemonHarness(backend)
       const [id] = await h.submit(1, 'balanced')
-      const t = testContext({ db: h.db, config: h.config, tty: true, clock: watchClock(h) })
+      const session = watchSession(h)
+      const t = testContext({ db: session.db, config: h.config, tty: true, clock: session.clock })
       const watching = run(watchOpts({ args: id!, interval: '1h' }), t.ctx)
       let settled = false
       void watching.finally(() => (settled = true))
       await until(() => t.stdout().includes('Training Monitor'), 'the first frame')
       const env = await h.env()
-      let frames = 1
-      for (let cycle = 0; cycle < 60 && !settled; cycle++) {
+      const frames = () => t.stdout().split('Training Monitor').length - 1
+      let cycles = 0
+      for (; cycles < 60 && !settled; cycles++) {
+        const before = frames()
         await runCycle(env, CYCLE)
         h.clock.advance(3 * 60_000)
-        await until(() => settled || t.stdout().split('Training Monitor').length - 1 > frames, 'a new frame', 2_000).catch(() => {})
-        frames = t.stdout().split('Training Monitor').length - 1
+        await session.caughtUp(id!, () => settled)
+        // Every read the watch makes is drawn: at least the one after the probe.
+        expect(frames()).toBeGreaterThan(before)
       }
+      expect(settled).toBe(true)
+      expect(cycles).toBeLessThan(60)
       expect(await watching).toBe(0)
       const out = t.stdout()
       expect(out.startsWith('\x1b[?25l')).toBe(true)

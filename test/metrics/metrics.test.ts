@@ -259,10 +259,13 @@ for (const backend of backends) {
         expect(await kept(db), sql).toEqual(await recount(db))
       }
       // A rolled-back write leaves no trace.
-      await db.transaction(async (tx) => {
-        await tx.query(`INSERT INTO datasets (user_id, name, format, status, storage_path, file_size) VALUES ('${U.u4}', 'n', 'chat', 'ready', 'y', 1)`)
-        throw new Error('roll back')
-      }).catch(() => {})
+      const rollBack = new Error('roll back')
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query(`INSERT INTO datasets (user_id, name, format, status, storage_path, file_size) VALUES ('${U.u4}', 'n', 'chat', 'ready', 'y', 1)`)
+          throw rollBack
+        }),
+      ).rejects.toBe(rollBack)
       expect(await kept(db)).toEqual(await recount(db))
       await db.query('TRUNCATE model_artifacts')
       expect(await kept(db)).toEqual(await recount(db))
