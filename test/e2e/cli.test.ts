@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { runLora, tempDir } from '../helpers/cli.js'
 import { COMMANDS } from '../../commands/registry.js'
 import { pgUrl } from '../helpers/db.js'
@@ -122,18 +123,24 @@ describe('the built lora binary', () => {
 
   describe.skipIf(!pgUrl)('against a real Postgres server', () => {
     it('migrates an empty database and then reports it current', async () => {
+      // A name of its own, dropped whatever happens: reruns and parallel runs never meet one left behind.
+      const name = `e2e_migrate_${randomBytes(6).toString('hex')}`
       const admin = await openPostgres({ url: pgUrl, max: 1 })
-      await admin.query('CREATE DATABASE e2e_migrate')
-      await admin.close()
-      const url = pgUrl.replace(/\/postgres$/, '/e2e_migrate')
-      const before = await runLora(['db', 'status', '--database-url', url], { cwd: dir.path })
-      expect(before.code).toBe(1)
-      expect(before.stderr).toContain('the database has no lora schema yet: run `lora db migrate`')
-      const migrated = await runLora(['db', 'migrate', '--json'], { cwd: dir.path, env: { DATABASE_URL: url } })
-      expect(JSON.parse(migrated.stdout)).toEqual({ applied: MIGRATIONS.map((m) => ({ version: m.version, name: m.name })), version: LATEST_VERSION })
-      const after = await runLora(['db', 'status', '--json'], { cwd: dir.path, env: { DATABASE_URL: url } })
-      expect(after.code).toBe(0)
-      expect(JSON.parse(after.stdout).drift).toEqual([])
+      try {
+        await admin.query(`CREATE DATABASE ${name}`)
+        const url = pgUrl.replace(/\/postgres$/, `/${name}`)
+        const before = await runLora(['db', 'status', '--database-url', url], { cwd: dir.path })
+        expect(before.code).toBe(1)
+        expect(before.stderr).toContain('the database has no lora schema yet: run `lora db migrate`')
+        const migrated = await runLora(['db', 'migrate', '--json'], { cwd: dir.path, env: { DATABASE_URL: url } })
+        expect(JSON.parse(migrated.stdout)).toEqual({ applied: MIGRATIONS.map((m) => ({ version: m.version, name: m.name })), version: LATEST_VERSION })
+        const after = await runLora(['db', 'status', '--json'], { cwd: dir.path, env: { DATABASE_URL: url } })
+        expect(after.code).toBe(0)
+        expect(JSON.parse(after.stdout).drift).toEqual([])
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+        await admin.close()
+      }
     })
   })
 })

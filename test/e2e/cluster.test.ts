@@ -1,52 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, runLora, tempDir } from '../helpers/cli.js'
+import { runLora, tempDir } from '../helpers/cli.js'
+import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
 import { openEmbedded } from '../../src/db/embedded.js'
 import { migrate } from '../../src/db/migrate.js'
 import { CircuitBreaker } from '../../src/cluster/breaker.js'
 import { systemClock } from '../../src/clock.js'
-
-/** Every long-running child a test started: killed and awaited after it, pass or fail. */
-const running: { stop(): Promise<void> }[] = []
-
-/** Starts a long-running lora command and resolves once stdout shows `ready`. */
-function startLora(args: string[], cwd: string, ready: RegExp) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1' } })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => (stderr += d))
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-  running.push({
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    },
-  })
-  const started = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lora ${args.join(' ')} not ready: ${stderr}`)), 60_000)
-    child.stdout.on('data', () => {
-      if (ready.test(stdout)) {
-        clearTimeout(timer)
-        resolve(stdout)
-      }
-    })
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`lora ${args.join(' ')} exited early (${code}): ${stderr}`))
-    })
-  })
-  return { child, started, exited, output: () => ({ stdout, stderr }) }
-}
 
 const LATENCY_MS = 300
 
 describe('cluster commands and the local stack (the built binary)', () => {
   const dirs: { remove(): void }[] = []
   afterEach(async () => {
-    for (const r of running.splice(0)) await r.stop()
+    await stopLoraProcesses()
     for (const d of dirs.splice(0)) d.remove()
   })
   const workspace = () => {
@@ -58,8 +25,8 @@ describe('cluster commands and the local stack (the built binary)', () => {
   it('shares one breaker between processes through the database, reports the latency it measured; on-call resets it', async () => {
     const cwd = workspace()
     // A cluster that takes 300 ms to answer: the latency reported cannot be less.
-    const sim = startLora(['cluster', 'simulate', '--latency', String(LATENCY_MS), '--state', join(cwd, 'sim.json')], cwd, /^http:\/\/127\.0\.0\.1:\d+\n/)
-    const simulatorUrl = (await sim.started).trim()
+    const sim = startLora(['cluster', 'simulate', '--latency', String(LATENCY_MS), '--state', join(cwd, 'sim.json')], { cwd })
+    const simulatorUrl = (await sim.waitFor('stdout', /^http:\/\/127\.0\.0\.1:\d+\n/)).trim()
     writeFileSync(join(cwd, '.lorarc'), `profiles:\n  default:\n    clusters:\n      simulator:\n        url: ${simulatorUrl}\n`)
     const held = await openEmbedded({ dir: join(cwd, '.lora', 'db'), serve: true, clock: systemClock })
     try {
@@ -112,8 +79,8 @@ describe('cluster commands and the local stack (the built binary)', () => {
 
   it('runs the simulator in the foreground and stops cleanly on Ctrl-C', async () => {
     const cwd = workspace()
-    const sim = startLora(['cluster', 'simulate', '--speed', '60'], cwd, /^http:\/\/127\.0\.0\.1:\d+\n/)
-    const url = (await sim.started).trim()
+    const sim = startLora(['cluster', 'simulate', '--speed', '60'], { cwd })
+    const url = (await sim.waitFor('stdout', /^http:\/\/127\.0\.0\.1:\d+\n/)).trim()
     const listed = await fetch(`${url}/training/jobs`)
     expect(listed.status).toBe(200)
     expect(await listed.json()).toEqual({ jobs: [] })
@@ -123,8 +90,8 @@ describe('cluster commands and the local stack (the built binary)', () => {
 
   it('holds the embedded stack for other terminals, which use its database and its simulator', async () => {
     const cwd = workspace()
-    const local = startLora(['local', 'start'], cwd, /other terminals/)
-    const banner = await local.started
+    const local = startLora(['local', 'start'], { cwd })
+    const banner = await local.waitFor('stdout', /other terminals/)
     expect(banner).toContain('embedded stack running')
     const simulatorUrl = /cluster\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]
     const status = await runLora(['db', 'status', '--json'], { cwd, env: { LORA_EMBEDDED_WAIT: '1s' } })

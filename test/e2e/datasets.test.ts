@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { BIN, runLora, tempDir } from '../helpers/cli.js'
+import { runLora, tempDir } from '../helpers/cli.js'
+import { startLora, stopLoraProcesses, type LoraProcess } from '../helpers/lora-process.js'
 import { FolderStorage } from '../../src/storage/folder.js'
-import { systemClock } from '../../src/clock.js'
+import { FakeClock } from '../../src/clock.js'
 
 const USER = '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b'
 const chatLine = (i: number) =>
@@ -17,30 +17,19 @@ describe('datasets commands (the built binary, embedded stack)', () => {
   const lora = (args: string[], env: Record<string, string> = {}) => runLora(args, { cwd, env: { LORA_ACTOR: 'e2e@test', LORA_EMBEDDED_WAIT: '5s', ...env } })
   // The embedded stack held by `lora local start`, as in a second terminal: each
   // command then uses its database over the socket instead of opening it.
-  let stack: ChildProcess | undefined
+  let stack: LoraProcess | undefined
   beforeAll(async () => {
     writeFileSync(join(cwd, 'train.jsonl'), Array.from({ length: 100 }, (_, i) => chatLine(i)).join('\n') + '\n')
     writeFileSync(join(cwd, 'bad.jsonl'), `${chatLine(1)}\n{"messages": [{"role": "bot", "content": "hi"}]}\n`)
     writeFileSync(join(cwd, 'train.jsonl.gz'), gzipSync(chatLine(1)))
     mkdirSync(join(cwd, 'folder'))
-    stack = spawn(process.execPath, [BIN, 'local', 'start'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1' } })
-    await new Promise<void>((resolve, reject) => {
-      let out = ''
-      let err = ''
-      stack!.stderr!.on('data', (d) => (err += d))
-      stack!.stdout!.on('data', (d) => {
-        out += d
-        if (out.includes('other terminals')) resolve()
-      })
-      stack!.on('close', () => reject(new Error(`lora local start exited: ${err}`)))
-    })
+    stack = startLora(['local', 'start'], { cwd })
+    await stack.waitFor('stdout', /other terminals/)
   })
   afterAll(async () => {
-    if (stack && stack.exitCode === null) {
-      const exited = new Promise((resolve) => stack!.on('close', resolve))
-      stack.kill('SIGINT')
-      await exited
-    }
+    // Ctrl-C as a user would; anything still running after that is killed.
+    await stack?.stop('SIGINT')
+    await stopLoraProcesses()
     workspace.remove()
   })
 
@@ -72,17 +61,24 @@ describe('datasets commands (the built binary, embedded stack)', () => {
     const { dataset } = JSON.parse(up.stdout)
     const storageDir = join(cwd, '.lora', 'storage')
     const served = JSON.parse(readFileSync(join(storageDir, '.server.json'), 'utf8'))
-    expect(served.pid).toBe(stack!.pid)
-    // Any process on this folder signs; the stack's server checks and serves.
-    const storage = new FolderStorage(storageDir, systemClock)
-    const url = await storage.signedUrl(dataset.storage_bucket, dataset.storage_path, 1)
+    expect(served.pid).toBe(stack!.child.pid)
+    // Any process on this folder signs; the stack's server checks and serves, on the
+    // wall clock. Signed by a clock set back: one URL has 30 s left, the other ran out
+    // 30 s ago, so neither rides on a second boundary or a sleep.
+    const signer = new FakeClock(Date.now() - 30_000)
+    const storage = new FolderStorage(storageDir, signer)
+    const url = await storage.signedUrl(dataset.storage_bucket, dataset.storage_path, 60)
+    signer.set(Date.now() - 90_000)
+    const stale = await storage.signedUrl(dataset.storage_bucket, dataset.storage_path, 60)
     await storage.close()
     expect(url.startsWith(`${served.url}/storage/v1/object/sign/lora-datasets/`)).toBe(true)
+    expect(stale.startsWith(`${served.url}/storage/v1/object/sign/lora-datasets/`)).toBe(true)
     const ok = await fetch(url)
     expect(ok.status).toBe(200)
     expect(await ok.text()).toBe(readFileSync(join(cwd, 'train.jsonl'), 'utf8'))
-    await new Promise((resolve) => setTimeout(resolve, 2_100))
-    expect((await fetch(url)).status).toBe(403)
+    const expired = await fetch(stale)
+    expect(expired.status).toBe(403)
+    expect(await expired.json()).toEqual({ statusCode: '403', error: 'InvalidJWT', message: 'jwt expired' })
   })
 
   it('refuses an invalid file with its report, exit 1, and uploads nothing', async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, runLora, tempDir } from '../helpers/cli.js'
+import { runLora, tempDir } from '../helpers/cli.js'
+import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
 import { openEmbedded } from '../../src/db/embedded.js'
 import { systemClock } from '../../src/clock.js'
 import { migrate } from '../../src/db/migrate.js'
@@ -34,7 +34,10 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
   beforeAll(async () => {
     dir = await workspace()
   }, 60_000)
-  afterAll(() => dir?.remove())
+  afterAll(async () => {
+    await stopLoraProcesses()
+    dir?.remove()
+  })
 
   it('submits, cancels on the cluster and locally, and watch exits 1 for the cancelled job', async () => {
     const cwd = dir.path
@@ -82,14 +85,10 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
     const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd })
     expect(submitted.code, submitted.stderr).toBe(0)
     const id = submitted.stdout.trim()
-    const env = { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', LORA_SIMULATOR_SPEED: '300' }
-    const daemon = spawn(process.execPath, [BIN, 'daemon', '--interval', '500ms'], { cwd, env })
-    let log = ''
-    daemon.stderr.on('data', (d) => (log += d))
-    const stopped = new Promise((resolve) => daemon.on('close', resolve))
+    const daemon = startLora(['daemon', '--interval', '500ms'], { cwd, env: { LORA_SIMULATOR_SPEED: '300' } })
     try {
-      const deadline = Date.now() + 30_000
-      while (!log.includes('cycle done') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      // Its first cycle done, or the test fails at once with what it said if it dies first.
+      await daemon.waitFor('stderr', /cycle done/, 60_000)
       // The daemon serves the embedded database on its socket; the watch polls it (a socket cannot LISTEN).
       const watched = await runLora(['jobs', 'watch', id, '--json', '--interval', '300ms'], { cwd, timeoutMs: 60_000 })
       expect(watched.code, watched.stderr).toBe(0)
@@ -98,9 +97,10 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
       expect(events[events.length - 1]).toMatchObject({ id, status: 'completed', progress: 100 })
       expect(new Set(events.map((e) => e.status))).toContain('running')
       expect(watched.stderr).toMatch(new RegExp(`Job ${id} completed; final cost \\$\\d+\\.\\d\\d\\.\\n$`))
+      // SIGTERM finishes the cycle in flight and exits cleanly.
+      expect(await daemon.stop('SIGTERM'), daemon.output().stderr.slice(-2000)).toBe(0)
     } finally {
-      daemon.kill('SIGTERM')
-      await stopped
+      await daemon.stop()
     }
   }, 90_000)
 })
