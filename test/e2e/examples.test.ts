@@ -1,7 +1,19 @@
-import { describe, expect, it } from 'vitest'
-import { readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { parseAllDocuments, parse } from 'yaml'
 import { COMMANDS } from '../../commands/registry.js'
+import { tempDir } from '../helpers/cli.js'
+import { startLora } from '../helpers/lora-process.js'
+import { insertDataset, insertJob } from '../jobs/fixtures.js'
+import { openEmbedded } from '../../src/db/embedded.js'
+import { migrate } from '../../src/db/migrate.js'
+import { systemClock } from '../../src/clock.js'
+
+const cleanups: (() => unknown)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
 
 const read = (path: string) => readFileSync(new URL(`../../examples/${path}`, import.meta.url), 'utf8')
 const GLOBAL = new Set(['--profile', '--database-url', '--json', '--verbose', '--no-color', '--version', '--help', '-h'])
@@ -104,13 +116,65 @@ describe('the examples', () => {
     expect(checkInvocation(docs[3]!.spec.jobTemplate.spec.template.spec.containers[0].args)).toBe('db status')
   })
 
-  it('Grafana dashboard: JSON whose every query uses a metric the daemon exports', () => {
-    const dashboard = JSON.parse(read('grafana/lora-daemon.json')) as { panels: { targets: { expr: string }[] }[] }
-    const daemonSource = readFileSync(new URL('../../src/daemon/daemon.ts', import.meta.url), 'utf8')
-    const exported = new Set([...daemonSource.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]!))
+  it('Grafana dashboard: every metric its queries use, and every label they group by, is served on /metrics by a running daemon', async () => {
+    const dashboard = JSON.parse(read('grafana/lora-daemon.json')) as { panels: { title: string; targets: { expr: string }[] }[] }
+    // Each series a query reads, with the labels the query groups it by.
+    const wanted = dashboard.panels.flatMap((p) =>
+      p.targets.flatMap((t) => {
+        const labels = [...t.expr.matchAll(/\bby\s*\(([^)]*)\)/g)].flatMap((m) => m[1]!.split(',').map((l) => l.trim()).filter(Boolean))
+        return [...t.expr.matchAll(/\b(lora_[a-z_]+)/g)].map((m) => ({ panel: p.title, series: m[1]!, labels }))
+      }),
+    )
+    expect(wanted.length).toBeGreaterThanOrEqual(7)
+
+    // A daemon with something to count: a queued job it submits, and a running job
+    // the cluster does not know (a failed call, by kind).
+    const workspace = tempDir('lora-e2e-grafana-')
+    cleanups.push(() => workspace.remove())
+    const cwd = workspace.path
+    const db = await openEmbedded({ dir: join(cwd, '.lora', 'db'), serve: false, clock: systemClock })
+    try {
+      await migrate(db)
+      const datasetId = await insertDataset(db)
+      const [dataset] = await db.query<{ storage_path: string }>('SELECT storage_path FROM datasets WHERE id = $1', [datasetId])
+      mkdirSync(dirname(join(cwd, '.lora', 'storage', 'lora-datasets', dataset!.storage_path)), { recursive: true })
+      writeFileSync(join(cwd, '.lora', 'storage', 'lora-datasets', dataset!.storage_path), '{"prompt":"a","completion":"b"}\n')
+      await insertJob(db, { datasetId })
+      await insertJob(db, { datasetId, status: 'running', stage: 'training', externalId: 'sim-unknown', cluster: 'simulator', startedAt: new Date() })
+    } finally {
+      await db.close()
+    }
+    const daemon = startLora(['daemon', '--listen', '127.0.0.1:0', '--interval', '200ms'], { cwd })
+    cleanups.push(() => daemon.stop())
+    const serving = (await daemon.waitFor('stderr', /serving \/healthz and \/metrics.*\n/)).split('\n').find((l) => l.includes('serving /healthz and /metrics'))!
+    const url = (JSON.parse(serving) as { url: string }).url
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+
+    // Scrape until every series the dashboard reads has a sample (bounded; the daemon's exit ends it).
+    const samples = (text: string, series: string) =>
+      text.split('\n').filter((line) => line.startsWith(`${series}{`) || line.startsWith(`${series} `))
+    let scraped = ''
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      const response = await fetch(`${url}/metrics`)
+      expect(response.status).toBe(200)
+      scraped = await response.text()
+      if (wanted.every((w) => samples(scraped, w.series).length > 0)) break
+      if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    const exported = new Set([...scraped.matchAll(/^# TYPE (lora_[a-z_]+) /gm)].map((m) => m[1]!))
     expect(exported.size).toBeGreaterThanOrEqual(6)
-    const used = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).flatMap((e) => [...e.matchAll(/\b(lora_[a-z_]+)/g)].map((m) => m[1]!))
-    expect(used.length).toBeGreaterThanOrEqual(7)
-    for (const metric of used) expect(exported.has(metric.replace(/_(bucket|sum|count)$/, '')), metric).toBe(true)
-  })
+    const missingNames = wanted.filter((w) => !exported.has(w.series.replace(/_(bucket|sum|count)$/, ''))).map((w) => `${w.panel}: ${w.series}`)
+    expect(missingNames, 'metrics the dashboard reads that the daemon does not serve').toEqual([])
+    const missingSamples = wanted.filter((w) => samples(scraped, w.series).length === 0).map((w) => `${w.panel}: ${w.series}`)
+    expect(missingSamples, 'series the dashboard reads with no sample after the daemon counted a submission and a failed call').toEqual([])
+    const missingLabels = wanted.flatMap((w) =>
+      w.labels
+        .filter((label) => !samples(scraped, w.series).some((line) => new RegExp(`[{,]${label}="`).test(line)))
+        .map((label) => `${w.panel}: ${w.series} has no label ${label}`),
+    )
+    expect(missingLabels, 'labels the dashboard groups by that the daemon does not put on the series').toEqual([])
+    expect(daemon.output().stderr).toContain('"msg":"job submitted"')
+    expect(await daemon.stop('SIGTERM')).toBe(0)
+  }, 120_000)
 })
