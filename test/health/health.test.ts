@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { backends, type TestDb } from '../helpers/db.js'
@@ -187,7 +187,8 @@ for (const backend of backends) {
       const clock = new FakeClock(NOW)
       const t = ctxFor(testConfig(), clock, hung)
       const pending = runHealth(t.ctx, { checks: ['database', 'queue', 'storage'], timeoutMs: 5_000 })
-      await new Promise((r) => setTimeout(r, 50))
+      // Each check's timeout is waiting on the clock before the clock moves: an event, not a pause.
+      await vi.waitFor(() => expect(clock.pending).toBe(3), { timeout: 10_000, interval: 5 })
       clock.advance(5_000)
       const report = await pending
       expect(report.checks.map((c) => [c.name, c.status, c.message])).toEqual([
