@@ -30,6 +30,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Both cores of the machine CI runs on: files run two at a time.
+    maxWorkers: 2,
+    minWorkers: 1,
     // The driver is transformed (its fix applied) rather than loaded as it is.
     server: { deps: { inline: [PATCHED_DRIVER.name] } },
     reporters: ['default'],

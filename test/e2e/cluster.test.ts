@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { BIN, runLora, tempDir } from '../helpers/cli.js'
 import { openEmbedded } from '../../src/db/embedded.js'
 import { migrate } from '../../src/db/migrate.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
 import { CircuitBreaker } from '../../src/cluster/breaker.js'
 import { systemClock } from '../../src/clock.js'
 
@@ -42,6 +43,7 @@ describe('cluster commands and the local stack (the built binary)', () => {
 
   it('shares one breaker between processes through the database; on-call resets it', async () => {
     const cwd = workspace()
+    copyMigratedEmbedded(join(cwd, '.lora', 'db'))
     const held = await openEmbedded({ dir: join(cwd, '.lora', 'db'), serve: true, clock: systemClock })
     try {
       await migrate(held)

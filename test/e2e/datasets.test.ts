@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { BIN, runLora, tempDir } from '../helpers/cli.js'
 import { FolderStorage } from '../../src/storage/folder.js'
-import { systemClock } from '../../src/clock.js'
+import { FakeClock, systemClock } from '../../src/clock.js'
 
 const USER = '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b'
 const chatLine = (i: number) =>
@@ -76,13 +76,17 @@ describe('datasets commands (the built binary, embedded stack)', () => {
     // Any process on this folder signs; the stack's server checks and serves.
     const storage = new FolderStorage(storageDir, systemClock)
     const url = await storage.signedUrl(dataset.storage_bucket, dataset.storage_path, 1)
+    // Signed two seconds ago for one second: expired by the time the stack checks it.
+    const earlier = new FolderStorage(storageDir, new FakeClock(Date.now() - 2_000))
+    const expired = await earlier.signedUrl(dataset.storage_bucket, dataset.storage_path, 1)
+    await earlier.close()
     await storage.close()
     expect(url.startsWith(`${served.url}/storage/v1/object/sign/lora-datasets/`)).toBe(true)
     const ok = await fetch(url)
     expect(ok.status).toBe(200)
     expect(await ok.text()).toBe(readFileSync(join(cwd, 'train.jsonl'), 'utf8'))
-    await new Promise((resolve) => setTimeout(resolve, 2_100))
-    expect((await fetch(url)).status).toBe(403)
+    expect(expired.startsWith(`${served.url}/storage/v1/object/sign/lora-datasets/`)).toBe(true)
+    expect((await fetch(expired)).status).toBe(403)
   })
 
   it('refuses an invalid file with its report, exit 1, and uploads nothing', async () => {

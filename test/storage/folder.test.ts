@@ -240,7 +240,15 @@ describe('signed URLs of the folder storage', () => {
     await storage.uploadBytes('lora-datasets', 'w.jsonl', Buffer.from('W'))
     const url = await storage.signedUrl('lora-datasets', 'w.jsonl', 1)
     expect((await fetch(url)).status).toBe(200)
-    await new Promise((resolve) => setTimeout(resolve, 2_100))
-    expect((await fetch(url)).status).toBe(403)
+    // Signed two seconds ago for one second (a signer whose clock is behind): the
+    // server, on the wall clock, finds it expired without the test waiting.
+    const { FakeClock } = await import('../../src/clock.js')
+    const earlier = new FolderStorage(dir, new FakeClock(Date.now() - 2_000))
+    cleanups.push(() => earlier.close())
+    const signed = new URL(await earlier.signedUrl('lora-datasets', 'w.jsonl', 1))
+    // Checked by the first server, whose clock is the system's.
+    const expired = new URL(`${signed.pathname}${signed.search}`, new URL(url).origin)
+    expect(expired.pathname).toBe(new URL(url).pathname)
+    expect((await fetch(expired)).status).toBe(403)
   })
 })
