@@ -1,8 +1,8 @@
 import type { Db } from '../db/types.js'
 import type { ResolvedConfig } from '../config/schema.js'
 import { LoraError } from '../errors.js'
-import { countUserJob, insertQueuedJob, lockBudget, lockDatasetForJob, lockUserLimit } from '../db/queries/submit.js'
-import { monthToDateSpend } from '../db/queries/jobs.js'
+import { countUserJob, insertQueuedJob, lockDatasetForJob, lockUserLimit } from '../db/queries/submit.js'
+import { readCommittedSpend } from '../db/queries/budget.js'
 import { readJob, type JobRow } from '../db/queries/job-views.js'
 import { estimateJob, type Estimate, type GpuConfig, type Hyperparameters } from './presets.js'
 
@@ -54,7 +54,7 @@ export async function submitJob(
   config: ResolvedConfig,
   input: SubmitInput,
   now: Date,
-): Promise<{ job: SubmittedJob; row: JobRow; estimate: Estimate; monthSpend: number }> {
+): Promise<{ job: SubmittedJob; row: JobRow; estimate: Estimate; committed: number }> {
   const gpuConfig = gpuConfigFor(input.gpu, config)
   return db.transaction(async (tx) => {
     const dataset = await lockDatasetForJob(tx, input.datasetId)
@@ -81,10 +81,10 @@ export async function submitJob(
         hint: 'The limit resets on the 1st (`lora reset-limits`); failures that were not the user\'s fault do not count.',
       })
     }
-    await lockBudget(tx)
-    const spent = await monthToDateSpend(tx, month.start)
-    if (spent >= config.budget.monthlyUsd) {
-      throw new LoraError(`The monthly training budget of $${config.budget.monthlyUsd.toFixed(2)} is used up ($${spent.toFixed(2)} spent).`, {
+    // The figure the daemons claim by; the reservation itself happens at the claim.
+    const { committed } = await readCommittedSpend(tx, month.start)
+    if (committed >= config.budget.monthlyUsd) {
+      throw new LoraError(`The monthly training budget of $${config.budget.monthlyUsd.toFixed(2)} is used up ($${committed.toFixed(2)} committed).`, {
         code: 'budget_exceeded',
         hint: 'Raise budget.monthlyUsd in the profile, or wait for next month.',
       })
@@ -122,7 +122,7 @@ export async function submitJob(
         created_at: row.created_at,
       },
       estimate,
-      monthSpend: spent,
+      committed,
     }
   })
 }
