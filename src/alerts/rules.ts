@@ -14,6 +14,7 @@ import {
 } from '../db/queries/metrics.js'
 import { countTrainingTimeouts, listOpenOrphans, listUnclosedBreakers, readLatestHeartbeat } from '../db/queries/health.js'
 import { readMonthSpend } from '../metrics/series.js'
+import { listCostOverruns } from '../db/queries/budget.js'
 import { gigabytes, minutes, money, percent, round } from '../metrics/format.js'
 import type { AlertSeverity, Observation } from './types.js'
 
@@ -213,6 +214,23 @@ export const RULES: RuleSpec[] = [
           threshold: round(level === 'critical' ? budget : budget * alerts.spendRatio),
         }),
       ])
+    },
+  },
+  {
+    name: 'cost-overrun',
+    description: 'a running job costs more than alerts.costOverrunRatio (1.5) x its estimate: it alone can take spend past the budget',
+    async evaluate({ db, alerts }) {
+      const jobs = await listCostOverruns(db, alerts.costOverrunRatio, MAX_SUBJECTS + 1)
+      return done(
+        jobs.slice(0, MAX_SUBJECTS).map((j) =>
+          obs('cost-overrun', 'warning', `Training job ${j.id} has cost ${money(j.current_cost)}, ${(j.current_cost / j.estimated_total_cost).toFixed(1)}x its estimate of ${money(j.estimated_total_cost)}.`, {
+            subject: j.id,
+            value: round(j.current_cost),
+            threshold: round(j.estimated_total_cost * alerts.costOverrunRatio),
+          }),
+        ),
+        jobs.length <= MAX_SUBJECTS,
+      )
     },
   },
   {

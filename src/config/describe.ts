@@ -57,6 +57,7 @@ export function describeConfig(loaded: LoadedConfig): ConfigReport {
   add('alerts.queueFor', formatDuration(a.queueForMs))
   add('alerts.workerDownAfter', formatDuration(a.workerDownAfterMs))
   add('alerts.avgCostPerJob', a.avgCostPerJob)
+  add('alerts.costOverrunRatio', a.costOverrunRatio)
   add('alerts.spendRatio', a.spendRatio, s['alerts.spendRatio'] ? 'alerts.spendRatio' : 'budget.warnRatio')
   add('alerts.storageRatio', a.storageRatio)
   add('alerts.slowValidation', formatDuration(a.slowValidationMs))

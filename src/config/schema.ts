@@ -86,6 +86,7 @@ const AlertsFile = z
     queueFor: Duration.optional(),
     workerDownAfter: Duration.optional(),
     avgCostPerJob: z.number().positive().optional(),
+    costOverrunRatio: z.number().gt(1).optional(),
     spendRatio: Ratio.optional(),
     storageRatio: Ratio.optional(),
     slowValidation: Duration.optional(),
@@ -167,6 +168,8 @@ export interface AlertsConfig {
   queueForMs: number
   workerDownAfterMs: number
   avgCostPerJob: number
+  /** A running job whose cost passes this multiple of its estimate raises cost-overrun. */
+  costOverrunRatio: number
   spendRatio: number
   storageRatio: number
   slowValidationMs: number
@@ -212,6 +215,7 @@ export const DEFAULTS = {
     queueForMs: 30 * 60_000,
     workerDownAfterMs: 10 * 60_000,
     avgCostPerJob: 2.5,
+    costOverrunRatio: 1.5,
     storageRatio: 0.8,
     slowValidationMs: 5 * 60_000,
     timeoutWindowMs: 24 * 3_600_000,
@@ -235,6 +239,7 @@ export function alertsConfig(config: Pick<ResolvedConfig, 'alerts' | 'budget'>):
     queueForMs: d.queueForMs,
     workerDownAfterMs: d.workerDownAfterMs,
     avgCostPerJob: d.avgCostPerJob,
+    costOverrunRatio: d.costOverrunRatio,
     spendRatio: config.budget.warnRatio,
     storageRatio: d.storageRatio,
     slowValidationMs: d.slowValidationMs,

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { backends, type Backend } from '../helpers/db.js'
 import { daemonHarness, type DaemonHarness } from '../helpers/daemon.js'
 import { runCycle, type CycleEnv } from '../../src/daemon/cycle.js'
+import { RULES } from '../../src/alerts/rules.js'
+import { alertsConfig } from '../../src/config/schema.js'
 
 const MIN = 60_000
 
@@ -72,6 +74,20 @@ for (const backend of backends) {
       const [{ final_cost }] = (await h.db.query<{ final_cost: number }>('SELECT final_cost FROM training_jobs WHERE id = $1', [small])) as [{ final_cost: number }]
       const [waiting] = await h.db.query<{ wait_reason: string }>('SELECT wait_reason FROM training_jobs WHERE id = $1', [big])
       expect(waiting!.wait_reason).toBe(`monthly budget: $${final_cost.toFixed(2)} of $5.00 committed, this job needs $6.00`)
+    })
+
+    it('a running job past 1.5x its estimate raises cost-overrun naming it; a job under the ratio does not', async () => {
+      h = await daemonHarness(backend)
+      const [over, fine] = await h.submit(2, 'fast')
+      await runCycle(await h.env(), { batch: 20, concurrency: 8, pollLimit: 1000 })
+      await h.db.query('UPDATE training_jobs SET estimated_total_cost = 1, current_cost = CASE WHEN id = $1 THEN 1.6 ELSE 1.4 END', [over])
+      const rule = RULES.find((r) => r.name === 'cost-overrun')!
+      const result = await rule.evaluate!({ db: h.db, config: h.config, alerts: alertsConfig(h.config), now: h.clock.now() })
+      expect(result.observations).toEqual([
+        expect.objectContaining({ rule: 'cost-overrun', subject: over, severity: 'warning', value: 1.6, threshold: 1.5,
+          message: `Training job ${over} has cost $1.60, 1.6x its estimate of $1.00.` }),
+      ])
+      expect(result.observations.some((o) => o.subject === fine)).toBe(false)
     })
   })
 }

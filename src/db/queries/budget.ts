@@ -78,3 +78,19 @@ export async function setBudgetWaitReasons(q: Queryable, reasonPrefix: string, l
 function round(value: number): number {
   return Math.round(value * 100) / 100
 }
+
+export interface CostOverrun {
+  id: string
+  current_cost: number
+  estimated_total_cost: number
+}
+
+/** Active jobs whose cost so far passed `ratio` x their estimate: the only way past the budget. */
+export async function listCostOverruns(q: Queryable, ratio: number, limit: number): Promise<CostOverrun[]> {
+  return q.query<CostOverrun>(
+    `SELECT id, current_cost::float8 AS current_cost, estimated_total_cost::float8 AS estimated_total_cost FROM training_jobs
+      WHERE status IN ('initializing', 'running') AND estimated_total_cost > 0 AND current_cost > $1::numeric * estimated_total_cost
+      ORDER BY current_cost DESC, id LIMIT $2`,
+    [ratio, limit],
+  )
+}
