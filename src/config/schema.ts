@@ -45,6 +45,13 @@ const StorageFile = z
   })
   .strict()
 
+const LimitsFile = z
+  .object({
+    /** The IANA zone whose midnight on the 1st starts a user's month (reset-limits). */
+    timezone: z.string().min(1).optional(),
+  })
+  .strict()
+
 const BudgetFile = z
   .object({
     monthlyUsd: z.number().positive().optional(),
@@ -102,6 +109,7 @@ export const ProfileFile = z
     clusters: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'cluster names are letters, digits, - and _'), ClusterFile).optional(),
     breaker: BreakerFile.optional(),
     budget: BudgetFile.optional(),
+    limits: LimitsFile.optional(),
     training: TrainingFile.optional(),
     gpuPrices: z.record(z.string(), z.number().positive()).optional(),
     alerts: AlertsFile.optional(),
@@ -189,6 +197,8 @@ export interface ResolvedConfig {
   clusters: ClusterConfig[]
   breaker: BreakerConfig
   budget: { monthlyUsd: number; warnRatio: number }
+  /** Users' monthly limits; optional for hand-built configurations (tests): read it through limitsTimezone(). */
+  limits?: { timezone: string }
   training: { timeoutMs: number; leaseMs: number; maxAttempts: number }
   gpuPrices: Record<string, number>
   /**
@@ -198,6 +208,11 @@ export interface ResolvedConfig {
   alerts?: AlertsConfig
   /** Where each value came from, by dotted key: "flag --database-url", "env DATABASE_URL", a file, "default". */
   sources: Record<string, string>
+}
+
+/** The zone of the users' monthly limits: the profile's limits.timezone, UTC by default. */
+export function limitsTimezone(config: Pick<ResolvedConfig, 'limits'>): string {
+  return config.limits?.timezone ?? 'UTC'
 }
 
 export const DEFAULTS = {
