@@ -14,6 +14,15 @@ export const COSTS: CommandSpec[] = [
     load: () => import('../budget-show.js'),
   },
   {
+    path: ['costs', 'reconcile'],
+    summary: "compare the cluster's billed GPU time with the cost records, job by job",
+    options: [month, json],
+    help:
+      'Lists jobs whose cost records differ from what the cluster billed, and cluster jobs that no platform job owns.\n' +
+      'Exit 1 when the drift passes 1 % of the month\'s spend or any billed time is unowned. The daemon runs it daily (alert cost-drift).',
+    load: () => import('../costs-reconcile.js'),
+  },
+  {
     path: ['limits', 'show'],
     summary: "users' jobs used of their monthly limit, and the next reset",
     options: [{ flags: '--user <id>', description: 'only this user' }, json],

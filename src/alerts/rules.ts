@@ -284,6 +284,7 @@ export const RULES: RuleSpec[] = [
   { name: 'database-errors', description: 'the daemon cannot reach or write the database (raised by the daemon)' },
   { name: 'orphan-cleanup-failed', description: 'an orphaned instance resisted 3 cancel attempts (raised by `lora cleanup orphans`)' },
   { name: 'artifact-upload-failed', description: "a job's artifacts could not be copied into storage after 3 attempts (raised by `lora cleanup uploads`)" },
+  { name: 'cost-drift', description: "cost records differ from the cluster's billing by more than 1 % of the month's spend, or billed time no job owns (raised daily by the daemon)" },
   { name: 'daily-summary', description: 'the daily summary at 09:00 (info)' },
 ]
 

@@ -5,7 +5,7 @@ import { runTask, type TaskName } from './tasks.js'
 import { applyReset, monthOf } from './reset-limits.js'
 import { limitsTimezone } from '../config/schema.js'
 
-export type ScheduledTaskName = TaskName | 'reset-limits' | 'daily-summary'
+export type ScheduledTaskName = TaskName | 'reset-limits' | 'daily-summary' | 'costs-reconcile'
 
 export interface ScheduledTask {
   name: ScheduledTaskName
@@ -49,6 +49,14 @@ export const SCHEDULE: ScheduledTask[] = [
     },
   },
   { name: 'archival-review', slot: monthlyAt(4), run: cleanup('archival-review') },
+  {
+    name: 'costs-reconcile',
+    slot: dailyAt(6),
+    run: async (ctx) => {
+      const { reconcileAndAlert } = await import('../jobs/reconcile.js')
+      return reconcileAndAlert(ctx)
+    },
+  },
   {
     name: 'daily-summary',
     slot: dailyAt(9),
