@@ -5,6 +5,7 @@ import { monthStartOf } from '../db/queries/health.js'
 import { readSeries } from '../metrics/series.js'
 
 import { money } from './format.js'
+import { cents } from './cost.js'
 
 /**
  * The wait reason of a queued job the month's budget cannot hold (shown in `jobs
@@ -36,7 +37,7 @@ export async function claimWithinBudget(db: Db, daemonId: string, now: Date, lea
     const spend = await readCommittedSpend(tx, monthStartOf(now))
     const left = Math.max(0, budgetUsd - spend.committed)
     const jobs = await claimQueuedJobs(tx, daemonId, now, leaseMs, limit, left)
-    const committed = Math.round((spend.committed + jobs.reduce((n, j) => n + Number(j.estimated_total_cost), 0)) * 100) / 100
+    const committed = cents(spend.committed + jobs.reduce((n, j) => n + Number(j.estimated_total_cost), 0))
     const waiting = await setBudgetWaitReasons(tx, budgetWaitPrefix(committed, budgetUsd), budgetUsd - committed, now)
     return { jobs, committed, waiting }
   })
@@ -85,8 +86,4 @@ export async function budgetReport(db: Db, budgetUsd: number, month: { label: st
     projected: current ? cents((spent / elapsedDays) * monthDays) : spend.recorded,
     daily: days.map((d) => ({ day: new Date(d.start).toISOString().slice(0, 10), cost: cents(d.values.total_cost ?? 0) })),
   }
-}
-
-function cents(value: number): number {
-  return Math.round(value * 100) / 100
 }

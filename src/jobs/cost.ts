@@ -89,6 +89,7 @@ export function advanceCost(job: CostState, now: Date, amount: number): CostByMo
   return spreadCost(job.cost_by_month ?? {}, from, { at: now, amount })
 }
 
-function cents(value: number): number {
+/** Rounded to the cent, as amounts are stored. */
+export function cents(value: number): number {
   return Math.round(value * 100) / 100
 }

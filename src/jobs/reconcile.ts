@@ -3,7 +3,7 @@ import type { JobSummary } from '../cluster/contract.js'
 import { readCommittedSpend } from '../db/queries/budget.js'
 import { readJobsToReconcile } from '../db/queries/reconcile.js'
 import { isTerminal } from './format.js'
-import { costReading } from './cost.js'
+import { cents, costReading } from './cost.js'
 
 /**
  * `lora costs reconcile` (DESIGN section 5): job by job, what the cluster billed
@@ -88,7 +88,7 @@ export async function reconcileCosts(ctx: Context, month: { label: string; start
       billed_gpu_seconds: billed,
       billed_cost: billedCost,
       recorded: job.recorded,
-      difference: billedCost === null ? null : Math.round((job.recorded - billedCost) * 100) / 100,
+      difference: billedCost === null ? null : cents(job.recorded - billedCost),
       state: 'ok',
     }
     if (!job.external_job_id) continue
@@ -104,8 +104,8 @@ export async function reconcileCosts(ctx: Context, month: { label: string; start
     .filter((j) => !owned.has(j.job_id) && !ownedExternal.has(j.external_job_id))
     .map((j) => ({ cluster: j.cluster, job_id: j.job_id, external_job_id: j.external_job_id, status: j.status, started_at: j.started_at, billed_gpu_seconds: j.billed_gpu_seconds ?? null }))
   const { recorded } = await readCommittedSpend(db, month.start)
-  const drift = Math.round(lines.filter((l) => l.state === 'drift').reduce((n, l) => n + Math.abs(l.difference!), 0) * 100) / 100
-  const threshold = Math.max(CENT_TOLERANCE, Math.round(recorded * DRIFT_RATIO * 100) / 100)
+  const drift = cents(lines.filter((l) => l.state === 'drift').reduce((n, l) => n + Math.abs(l.difference!), 0))
+  const threshold = Math.max(CENT_TOLERANCE, cents(recorded * DRIFT_RATIO))
   const unownedSeconds = unowned.reduce((n, j) => n + (j.billed_gpu_seconds ?? 0), 0)
   return {
     month: month.label,

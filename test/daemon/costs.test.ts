@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { backends } from '../helpers/db.js'
-import { daemonHarness, type DaemonHarness } from '../helpers/daemon.js'
+import { daemonHarness, drainJobs as drain, type DaemonHarness } from '../helpers/daemon.js'
 import { testContext } from '../helpers/context.js'
-import { runCycle, type CycleEnv, type CycleOptions } from '../../src/daemon/cycle.js'
+import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
 import { readMonthSpend } from '../../src/metrics/series.js'
 import { run as cancel, Options as CancelOptions } from '../../commands/jobs-cancel.js'
 
@@ -34,20 +34,6 @@ async function job(h: DaemonHarness, id: string) {
 
 async function clusterStatus(h: DaemonHarness, externalId: string): Promise<{ status: string; billed_gpu_seconds?: number }> {
   return (await fetch(`${h.sim.url}/training/status/${externalId}`)).json() as Promise<{ status: string; billed_gpu_seconds?: number }>
-}
-
-async function activeCount(h: DaemonHarness): Promise<number> {
-  const [{ n }] = (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM training_jobs WHERE status IN ('queued','initializing','running')`)) as [{ n: number }]
-  return n
-}
-
-async function drain(h: DaemonHarness, env: CycleEnv, stepMs: number, maxCycles = 60): Promise<void> {
-  for (let i = 0; i < maxCycles; i++) {
-    await runCycle(env, OPTIONS)
-    if ((await activeCount(h)) === 0) return
-    h.clock.advance(stepMs)
-  }
-  throw new Error('jobs still active after the cycle budget')
 }
 
 const cents = (n: number) => Math.round(n * 100) / 100

@@ -1,26 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { backends } from '../helpers/db.js'
-import { daemonHarness, type DaemonHarness } from '../helpers/daemon.js'
+import { daemonHarness, drainJobs, type DaemonHarness } from '../helpers/daemon.js'
 import { testContext } from '../helpers/context.js'
-import { runCycle } from '../../src/daemon/cycle.js'
 import { reconcileAndAlert } from '../../src/jobs/reconcile.js'
 import { run } from '../../commands/costs-reconcile.js'
 import { UsageError } from '../../src/errors.js'
 
 const MIN = 60_000
-const OPTIONS = { batch: 20, concurrency: 8, pollLimit: 1000 }
 const STRANGER = '5f0e1d2c-3b4a-4958-8776-655443322110'
-
-async function drainJobs(h: DaemonHarness): Promise<void> {
-  const env = await h.env()
-  for (let i = 0; i < 40; i++) {
-    await runCycle(env, OPTIONS)
-    const [{ n }] = (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM training_jobs WHERE status IN ('queued','initializing','running')`)) as [{ n: number }]
-    if (n === 0) return
-    h.clock.advance(10 * MIN)
-  }
-  throw new Error('jobs still active')
-}
 
 async function reconcile(h: DaemonHarness, json = true): Promise<{ code: number; out: string; report: Record<string, any> | null }> {
   const t = testContext({ db: h.db, config: h.config, clock: h.clock })
@@ -40,7 +27,7 @@ for (const backend of backends) {
     it('clean data reconciles (exit 0); an injected drift is found job by job (exit 1), and raises cost-drift from the daily run', async () => {
       h = await daemonHarness(backend)
       const ids = await h.submit(3, 'fast')
-      await drainJobs(h)
+      await drainJobs(h, await h.env(), 10 * MIN)
       const clean = await reconcile(h)
       expect(clean.code).toBe(0)
       expect(clean.report).toMatchObject({ month: '2026-03', clusters: ['sim'], drift: 0, ok: true, unowned: [] })
@@ -76,7 +63,7 @@ for (const backend of backends) {
     it('a cluster job that no platform job owns, holding billed GPU time, is listed and fails the reconciliation', async () => {
       h = await daemonHarness(backend)
       await h.submit(1, 'fast')
-      await drainJobs(h)
+      await drainJobs(h, await h.env(), 10 * MIN)
       const response = await fetch(`${h.sim.url}/training/submit`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': STRANGER },

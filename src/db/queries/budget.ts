@@ -1,5 +1,5 @@
 import type { Queryable } from '../types.js'
-import { monthKey } from '../../jobs/cost.js'
+import { cents, monthKey } from '../../jobs/cost.js'
 
 /**
  * The month's budget (DESIGN section 4). Committed spend = the costs recorded in the
@@ -46,9 +46,9 @@ export async function readCommittedSpend(q: Queryable, monthStart: Date): Promis
     next,
     monthKey(monthStart),
   ])
-  const recorded = round(row!.recorded)
-  const reserved = round(row!.reserved)
-  return { recorded, reserved, running: round(row!.running), committed: round(recorded + reserved) }
+  const recorded = cents(row!.recorded)
+  const reserved = cents(row!.reserved)
+  return { recorded, reserved, running: cents(row!.running), committed: cents(recorded + reserved) }
 }
 
 /**
@@ -73,10 +73,6 @@ export async function setBudgetWaitReasons(q: Queryable, reasonPrefix: string, l
     [reasonPrefix, left, now],
   )
   return row?.waiting ?? 0
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100
 }
 
 export interface CostOverrun {
