@@ -29,6 +29,10 @@ export interface JobRow {
   estimated_duration_hours: number | null
   current_cost: number
   final_cost: number | null
+  /** Where the cost comes from: the cluster's billed GPU time, or the wall clock. */
+  cost_source: CostSource | null
+  /** What the cluster last said it billed, all GPUs together. */
+  billed_gpu_seconds: number | null
   error_message: string | null
   error_type: string | null
   counts_toward_limit: boolean
@@ -46,7 +50,7 @@ export interface JobRow {
 const JOB_COLUMNS = `j.id, j.user_id, j.dataset_id, d.name AS dataset_name, j.preset_id, j.status, j.current_stage,
   j.progress, j.current_epoch, j.total_epochs, j.current_step, j.total_steps, j.current_metrics, j.hyperparameters,
   j.gpu_config, j.external_job_id, j.cluster_name, j.estimated_total_cost, j.estimated_duration_hours, j.current_cost,
-  j.final_cost, j.error_message, j.error_type, j.counts_toward_limit, j.wait_reason, j.attempts, j.claimed_by,
+  j.final_cost, j.cost_source, j.billed_gpu_seconds, j.error_message, j.error_type, j.counts_toward_limit, j.wait_reason, j.attempts, j.claimed_by,
   j.lease_expires_at, j.artifact_id, j.created_at, j.started_at, j.completed_at, j.updated_at`
 
 export interface JobFilter {
