@@ -77,13 +77,17 @@ export async function reconcileCosts(ctx: Context, month: { label: string; start
   const byExternal = new Map(listed.map((j) => [`${j.cluster}\u0000${j.external_job_id}`, j]))
   const lines: ReconciledLine[] = []
   for (const job of jobs) {
-    const onCluster = job.external_job_id ? (byExternal.get(`${job.cluster_name}\u0000${job.external_job_id}`) ?? listed.find((l) => l.external_job_id === job.external_job_id)) : undefined
+    // By external id, or by our job id (the idempotency key): a daemon that died between
+    // the submission and recording the external id leaves a run only the cluster knows.
+    const onCluster =
+      (job.external_job_id ? (byExternal.get(`${job.cluster_name}\u0000${job.external_job_id}`) ?? listed.find((l) => l.external_job_id === job.external_job_id)) : undefined) ??
+      listed.find((l) => l.job_id === job.id)
     const billed = onCluster?.billed_gpu_seconds ?? null
     const billedCost = billed === null ? null : costReading(job.gpu_config, null, ctx.clock.now(), config.gpuPrices, billed).amount
     const line: ReconciledLine = {
       job_id: job.id,
-      external_job_id: job.external_job_id,
-      cluster: job.cluster_name,
+      external_job_id: job.external_job_id ?? onCluster?.external_job_id ?? null,
+      cluster: job.cluster_name ?? onCluster?.cluster ?? null,
       status: job.status,
       billed_gpu_seconds: billed,
       billed_cost: billedCost,
@@ -91,7 +95,7 @@ export async function reconcileCosts(ctx: Context, month: { label: string; start
       difference: billedCost === null ? null : cents(job.recorded - billedCost),
       state: 'ok',
     }
-    if (!job.external_job_id) continue
+    if (!job.external_job_id && !onCluster) continue
     if (!isTerminal(job.status)) line.state = 'running'
     else if (!onCluster) line.state = 'missing_on_cluster'
     else if (billed === null) line.state = 'not_billed'

@@ -85,6 +85,24 @@ for (const backend of backends) {
       expect(human.out).toContain(`sim\t${external_job_id}\t${STRANGER}\trunning\t`)
     })
 
+    it('a run the cluster billed for a job that never recorded its external id (its daemon died in between) is drift, found by the job id', async () => {
+      h = await daemonHarness(backend)
+      const [id] = await h.submit(1, 'fast')
+      // Submitted under its id, then the daemon died; the job later failed its attempts.
+      await fetch(`${h.sim.url}/training/submit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': id! },
+        body: JSON.stringify({ job_id: id, dataset_url: 'http://127.0.0.1:9/x.jsonl', hyperparameters: { num_epochs: 1 }, gpu_config: { gpu_type: 'A10G', num_gpus: 1 } }),
+      })
+      await h.db.query(`UPDATE training_jobs SET status = 'failed', final_cost = 0, completed_at = $2 WHERE id = $1`, [id, h.clock.now()])
+      h.clock.advance(10 * MIN)
+      const result = await reconcile(h)
+      expect(result.code).toBe(1)
+      expect(result.report!.unowned).toEqual([])
+      expect(result.report!.jobs).toEqual([expect.objectContaining({ job_id: id, external_job_id: expect.stringMatching(/^sim-/), cluster: 'sim', state: 'drift', recorded: 0 })])
+      expect(result.report!.jobs[0].billed_cost).toBeGreaterThan(0)
+    })
+
     it('refuses a bad --month (exit 2) without calling the cluster', async () => {
       h = await daemonHarness(backend)
       const t = testContext({ db: h.db, config: h.config, clock: h.clock })
