@@ -4,6 +4,8 @@ import { daemonHarness, drainJobs as drain, type DaemonHarness } from '../helper
 import { testContext } from '../helpers/context.js'
 import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
 import { readMonthSpend } from '../../src/metrics/series.js'
+import { budgetReport } from '../../src/jobs/budget.js'
+import { monthOf } from '../../src/maintenance/reset-limits.js'
 import { run as cancel, Options as CancelOptions } from '../../commands/jobs-cancel.js'
 
 const OPTIONS: CycleOptions = { batch: 50, concurrency: 8, pollLimit: 1000 }
@@ -161,6 +163,12 @@ for (const backend of backends) {
       const aprilSpend = await readMonthSpend(h.db, h.clock.now())
       expect(marchSpend.total).toBeCloseTo(march.amount, 2)
       expect(aprilSpend.total).toBeCloseTo(april.amount, 2)
+      // budget show reads the same attribution.
+      const marchBudget = await budgetReport(h.db, 200, monthOf(new Date('2026-03-15T00:00:00Z')), h.clock.now())
+      const aprilBudget = await budgetReport(h.db, 200, monthOf(h.clock.now()), h.clock.now())
+      expect(marchBudget.recorded).toBe(march.amount)
+      expect(aprilBudget.recorded).toBe(april.amount)
+      expect(marchBudget.daily.at(-1)).toEqual({ day: '2026-03-31', cost: march.amount })
     })
   })
 }
