@@ -150,6 +150,14 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
       expect(ended[0]!.n).toBe(jobs.length)
       const uncosted = await db.query(`SELECT id FROM training_jobs j WHERE final_cost > 0 AND NOT EXISTS (SELECT 1 FROM cost_records c WHERE c.job_id = j.id)`)
       expect(uncosted).toEqual([])
+      // Every job that reached the cluster has exactly one cost record (they all ran in
+      // one month), $0.00 included, and it holds the job's final cost.
+      const costed = await db.query<{ id: string; n: number; total: number; final_cost: number }>(
+        `SELECT j.id, count(c.id)::int AS n, coalesce(sum(c.amount), 0)::float8 AS total, j.final_cost::float8 AS final_cost
+           FROM training_jobs j LEFT JOIN cost_records c ON c.job_id = j.id WHERE j.external_job_id IS NOT NULL GROUP BY j.id, j.final_cost`,
+      )
+      expect(costed.length).toBeGreaterThan(0)
+      expect(costed.filter((c) => c.n !== 1 || c.total !== c.final_cost)).toEqual([])
     } finally {
       sim.setFaults({ latencyMs: 0 })
       await db.close()

@@ -11,6 +11,8 @@ export const pgUrl = inject('pgUrl')
 export interface TestDb extends Db {
   /** A second, independent connection pool to the same database (Postgres only). */
   connectAgain?: () => Promise<Db>
+  /** The database's URL, for child processes (Postgres only). */
+  url?: string
 }
 
 export interface Backend {
@@ -60,6 +62,7 @@ async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
   const others: Db[] = []
   return {
     ...db,
+    url,
     connectAgain: async () => {
       const other = await openPostgres({ url, max: 8 })
       others.push(other)
