@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config'
 import { readFileSync } from 'node:fs'
+import { PATCHED_DRIVER, patchDriverConnection } from './scripts/driver-patch.mjs'
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -13,6 +14,14 @@ export default defineConfig({
         return undefined
       },
     },
+    {
+      // The tests run the postgres driver with the fix the build applies.
+      name: 'driver-fix',
+      transform(code, id) {
+        if (PATCHED_DRIVER.file.test(id.split('?')[0]!)) return { code: patchDriverConnection(code, id), map: null }
+        return undefined
+      },
+    },
   ],
   define: { LORA_VERSION: JSON.stringify(pkg.version) },
   test: {
@@ -21,6 +30,11 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Both cores of the machine CI runs on: files run two at a time.
+    maxWorkers: 2,
+    minWorkers: 1,
+    // The driver is transformed (its fix applied) rather than loaded as it is.
+    server: { deps: { inline: [PATCHED_DRIVER.name] } },
     reporters: ['default'],
   },
 })

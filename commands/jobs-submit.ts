@@ -3,6 +3,7 @@ import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
 import type { Prompter } from '../src/io/prompter.js'
 import { boundedNumber, duration, userId } from '../src/jobs/options.js'
+import { budgetWaitPrefix } from '../src/jobs/budget.js'
 
 export const Options = z.object({
   dataset: z.string().min(1, 'expected a dataset id or name').optional(),
@@ -43,15 +44,17 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
     }
   }
 
-  const { job, row, monthSpend } = await submitJob(
+  const { job, row, committed } = await submitJob(
     db,
     config,
     { userId: plan.userId, datasetId: plan.dataset.id, presetId: plan.preset.id, hyperparameters: plan.hyperparameters, gpu: plan.gpu },
     ctx.clock.now(),
   )
   const budget = config.budget
-  const projected = monthSpend + plan.estimate.totalCost
-  if (projected >= budget.monthlyUsd * budget.warnRatio) {
+  const projected = committed + plan.estimate.totalCost
+  if (projected > budget.monthlyUsd) {
+    ctx.io.warn(`the job waits in the queue until the budget holds it (${budgetWaitPrefix(committed, budget.monthlyUsd)}${plan.estimate.totalCost.toFixed(2)}).`)
+  } else if (projected >= budget.monthlyUsd * budget.warnRatio) {
     ctx.io.warn(
       `with this job's estimate, this month's training spend reaches $${projected.toFixed(2)} of the $${budget.monthlyUsd.toFixed(2)} budget (${Math.round((projected / budget.monthlyUsd) * 100)}%).`,
     )

@@ -43,6 +43,7 @@ import { JOBS } from './specs/jobs.js'
 import { DATASETS } from './specs/datasets.js'
 import { OBSERVABILITY } from './specs/observability.js'
 import { MAINTENANCE } from './specs/maintenance.js'
+import { COSTS } from './specs/costs.js'
 import { EXPERIENCE } from './specs/experience.js'
 
 /** In the order --help lists them. Each area's commands are in commands/specs/<area>.ts. */
@@ -56,5 +57,6 @@ export const COMMANDS: CommandSpec[] = [
   ...DATASETS,
   ...OBSERVABILITY,
   ...MAINTENANCE,
+  ...COSTS,
   ...EXPERIENCE,
 ]

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { UsageError } from '../src/errors.js'
-import { applyReset, monthOf, parseMonth, planReset } from '../src/maintenance/reset-limits.js'
+import { applyReset, monthOf, parseMonth, planReset, zonedParts } from '../src/maintenance/reset-limits.js'
+import { limitsTimezone } from '../src/config/schema.js'
 import { confirmDestructive } from '../src/maintenance/confirm.js'
 import { printTable } from '../src/io/output.js'
 
@@ -18,10 +19,13 @@ const ordinal = (n: number) => `${n}${n % 10 === 1 && n !== 11 ? 'st' : n % 10 =
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
   const now = ctx.clock.now()
-  const month = opts.month ? parseMonth(opts.month, now) : monthOf(now)
+  // The month begins at midnight on the 1st in limits.timezone (UTC by default).
+  const zone = limitsTimezone(await ctx.config())
+  const month = opts.month ? parseMonth(opts.month, now, zone) : monthOf(now, zone)
+  const today = zonedParts(now, zone).day
   // Run from cron on the 1st; on another day the intent must be named.
-  if (!opts.month && !opts.force && !opts.dryRun && now.getUTCDate() !== 1) {
-    throw new UsageError(`Today is the ${ordinal(now.getUTCDate())} (UTC), not the 1st: the monthly reset runs on the 1st.`, {
+  if (!opts.month && !opts.force && !opts.dryRun && today !== 1) {
+    throw new UsageError(`Today is the ${ordinal(today)} (${zone}), not the 1st: the monthly reset runs on the 1st.`, {
       code: 'not_first_of_month',
       hint: `Pass --month ${month.label} (or --force) to reset now.`,
     })

@@ -3,6 +3,7 @@
 // splitting keeps each subcommand's code in its own chunk, loaded on first use.
 import { build } from 'esbuild'
 import { readFile, rm } from 'node:fs/promises'
+import { PATCHED_DRIVER, patchDriverConnection } from './driver-patch.mjs'
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 const entries = process.argv.slice(2)
@@ -20,6 +21,18 @@ function externalExcept(bundled) {
   }
 }
 
+// The postgres driver is bundled (into the chunk of the code that opens a database,
+// loaded on first use) so that the shipped binary carries the driver fix.
+const driverFix = {
+  name: 'driver-fix',
+  setup(b) {
+    b.onLoad({ filter: PATCHED_DRIVER.file }, async (args) => ({
+      contents: patchDriverConnection(await readFile(args.path, 'utf8'), args.path),
+      loader: 'js',
+    }))
+  },
+}
+
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
   entryPoints: { lora: 'bin/lora.ts', ...Object.fromEntries(entries.map((e) => [e.replace(/\.ts$/, ''), e])) },
@@ -30,8 +43,9 @@ await build({
   platform: 'node',
   target: 'node20',
   // Everything from node_modules stays external (loaded on first use) except the
-  // argument parser, which every run needs: bundled, it costs no module resolution.
-  plugins: [externalExcept(['commander'])],
+  // argument parser, which every run needs: bundled, it costs no module resolution;
+  // and the postgres driver, which carries a fix (scripts/driver-patch.mjs).
+  plugins: [externalExcept(['commander', PATCHED_DRIVER.name]), driverFix],
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
   define: { LORA_VERSION: JSON.stringify(pkg.version) },

@@ -7,6 +7,7 @@ export const EXPERIENCE: CommandSpec[] = [
     options: [
       { flags: '--speed <x>', description: 'simulated training time per real time', default: '150' },
       { flags: '--keep', description: 'run in ./lora-demo and keep it afterwards (default: a temporary folder, removed)' },
+      { flags: '--interval <duration>', description: "the demo daemon's cycle and the watch's refresh", default: '1s' },
     ],
     help: 'Every screen is a real lora command, run against a real embedded database, storage folder and GPU cluster simulator, with a daemon processing the jobs.',
     load: () => import('../demo.js'),

@@ -14,6 +14,7 @@ import {
 } from '../db/queries/metrics.js'
 import { countTrainingTimeouts, listOpenOrphans, listUnclosedBreakers, readLatestHeartbeat } from '../db/queries/health.js'
 import { readMonthSpend } from '../metrics/series.js'
+import { listCostOverruns } from '../db/queries/budget.js'
 import { gigabytes, minutes, money, percent, round } from '../metrics/format.js'
 import type { AlertSeverity, Observation } from './types.js'
 
@@ -216,6 +217,23 @@ export const RULES: RuleSpec[] = [
     },
   },
   {
+    name: 'cost-overrun',
+    description: 'a running job costs more than alerts.costOverrunRatio (1.5) x its estimate: it alone can take spend past the budget',
+    async evaluate({ db, alerts }) {
+      const jobs = await listCostOverruns(db, alerts.costOverrunRatio, MAX_SUBJECTS + 1)
+      return done(
+        jobs.slice(0, MAX_SUBJECTS).map((j) =>
+          obs('cost-overrun', 'warning', `Training job ${j.id} has cost ${money(j.current_cost)}, ${(j.current_cost / j.estimated_total_cost).toFixed(1)}x its estimate of ${money(j.estimated_total_cost)}.`, {
+            subject: j.id,
+            value: round(j.current_cost),
+            threshold: round(j.estimated_total_cost * alerts.costOverrunRatio),
+          }),
+        ),
+        jobs.length <= MAX_SUBJECTS,
+      )
+    },
+  },
+  {
     name: 'storage-quota',
     description: 'datasets and models use alerts.storageRatio (80 %) of storage.quotaGb; critical at 100 %',
     async evaluate({ db, config, alerts }) {
@@ -266,6 +284,7 @@ export const RULES: RuleSpec[] = [
   { name: 'database-errors', description: 'the daemon cannot reach or write the database (raised by the daemon)' },
   { name: 'orphan-cleanup-failed', description: 'an orphaned instance resisted 3 cancel attempts (raised by `lora cleanup orphans`)' },
   { name: 'artifact-upload-failed', description: "a job's artifacts could not be copied into storage after 3 attempts (raised by `lora cleanup uploads`)" },
+  { name: 'cost-drift', description: "cost records differ from the cluster's billing by more than 1 % of the month's spend, or billed time no job owns (raised daily by the daemon)" },
   { name: 'daily-summary', description: 'the daily summary at 09:00 (info)' },
 ]
 

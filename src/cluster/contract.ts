@@ -75,6 +75,8 @@ export const StatusResponse = z
     metrics: TrainingMetrics.optional(),
     error_message: z.string().optional(),
     artifacts: Artifacts.optional(),
+    /** GPU time billed so far, all GPUs together; it stops growing at the terminal state. */
+    billed_gpu_seconds: z.number().nonnegative().optional(),
   })
   .superRefine((body, ctx) => {
     // A completed job without its adapter cannot be finished on our side: treating
@@ -88,6 +90,7 @@ export type StatusResponse = z.infer<typeof StatusResponse>
 export const CancelResponse = z.object({
   external_job_id: z.string().min(1),
   status: JobStatus,
+  billed_gpu_seconds: z.number().nonnegative().optional(),
 })
 export type CancelResponse = z.infer<typeof CancelResponse>
 
@@ -98,6 +101,7 @@ export const JobSummary = z.object({
   external_job_id: z.string().min(1),
   status: JobStatus,
   started_at: z.iso.datetime({ offset: true }),
+  billed_gpu_seconds: z.number().nonnegative().optional(),
 })
 export type JobSummary = z.infer<typeof JobSummary>
 

@@ -142,15 +142,16 @@ export class SimulatedJobs {
       job.cancelled_after_ms = this.elapsedMs(job)
       this.writer?.schedule()
     }
-    return { external_job_id: job.external_job_id, status: this.statusOf(job).status }
+    const after = this.statusOf(job)
+    return { external_job_id: job.external_job_id, status: after.status, billed_gpu_seconds: after.billed_gpu_seconds ?? 0 }
   }
 
   list(activeOnly: boolean): ListJobsResponse {
     const jobs: ListJobsResponse['jobs'] = []
     for (const job of this.byExternalId.values()) {
-      const { status } = this.statusOf(job)
+      const { status, billed_gpu_seconds } = this.statusOf(job)
       if (activeOnly && isTerminalStatus(status)) continue
-      jobs.push({ job_id: job.job_id, external_job_id: job.external_job_id, status, started_at: job.submitted_at })
+      jobs.push({ job_id: job.job_id, external_job_id: job.external_job_id, status, started_at: job.submitted_at, billed_gpu_seconds: billed_gpu_seconds ?? 0 })
     }
     return { jobs }
   }

@@ -34,6 +34,8 @@ export interface JobPlan {
   errorMessage: string
   loraRank: number
   noiseKey: string
+  /** GPUs the job holds from the end of its queued phase: what it is billed for. */
+  numGpus: number
 }
 
 /** Time per run relative to one A100-80GB; an unknown type trains at A100 speed. */
@@ -131,6 +133,7 @@ export function planJob(request: SubmitRequest, seed: number, fate: JobFate): Jo
     errorMessage: fate === 'fail' ? failure : '',
     loraRank: intParam(hp.lora_rank, 1, 1024) ?? 16,
     noiseKey: `${seed}\u0000${request.job_id}`,
+    numGpus: gpus,
   }
 }
 
@@ -189,13 +192,34 @@ function trainingProgress(plan: JobPlan, step: number): number {
 /**
  * The job's status after elapsedMs of simulated time, without artifacts (the server
  * adds them, since their URLs name the server). cancelledAfterMs freezes the run at
- * that moment.
+ * that moment. It says what the run has been billed: simulated time, so an
+ * accelerated two-hour run bills two hours.
  */
 export function statusAt(plan: JobPlan, elapsedMs: number, cancelledAfterMs?: number): StatusResponse {
   if (cancelledAfterMs !== undefined && elapsedMs >= cancelledAfterMs) {
     const frozen = statusAt(plan, cancelledAfterMs)
     return { ...frozen, status: 'cancelled', stage: 'cancelled' }
   }
+  return { ...progressAt(plan, elapsedMs), billed_gpu_seconds: billedGpuSecondsAt(plan, elapsedMs) }
+}
+
+/**
+ * GPU seconds billed after elapsedMs: the job's GPUs are held from the end of its
+ * queued phase until it completes or fails; a hung run holds them until cancelled.
+ */
+export function billedGpuSecondsAt(plan: JobPlan, elapsedMs: number): number {
+  const trainStart = plan.queuedMs + plan.preparingMs
+  const endMs =
+    plan.fate === 'complete'
+      ? plannedDurationMs(plan)
+      : plan.fate === 'fail'
+        ? trainStart + (plan.stopStep * plan.trainingMs) / plan.totalSteps
+        : Number.POSITIVE_INFINITY
+  const heldMs = Math.max(0, Math.min(elapsedMs, endMs) - plan.queuedMs)
+  return round((heldMs / 1000) * plan.numGpus, 1)
+}
+
+function progressAt(plan: JobPlan, elapsedMs: number): StatusResponse {
   const totals = { total_epochs: plan.totalEpochs, total_steps: plan.totalSteps }
   const trainStart = plan.queuedMs + plan.preparingMs
   if (elapsedMs < plan.queuedMs) {

@@ -36,6 +36,8 @@ export interface SimulatorFaults {
   neverFinishRate: number
   /** Cancel calls each job acknowledges but ignores before obeying one. */
   cancelResistance: number
+  /** Answer as a cluster that does not report billed GPU time (no billed_gpu_seconds). */
+  omitBilling?: boolean
 }
 
 export interface SimulatorOptions extends Partial<SimulatorFaults> {
@@ -106,6 +108,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     jobFailRate: options.jobFailRate ?? 0,
     neverFinishRate: options.neverFinishRate ?? 0,
     cancelResistance: options.cancelResistance ?? 0,
+    omitBilling: options.omitBilling ?? false,
   }
   const faultDraw = mulberry32(seed ^ 0x5eed5eed)
   const jobs = await SimulatedJobs.open({
@@ -123,6 +126,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const heldSockets = new Set<Socket>()
   const latencyTimers = new Set<NodeJS.Timeout>()
 
+  function billing<T extends { billed_gpu_seconds?: number }>(body: T): T {
+    if (!faults.omitBilling) return body
+    const { billed_gpu_seconds: _, ...rest } = body
+    return rest as T
+  }
+
   async function route(req: IncomingMessage, url: URL): Promise<Reply> {
     const method = req.method ?? 'GET'
     const path = url.pathname
@@ -139,16 +148,17 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     let match: RegExpExecArray | null
     if ((match = /^\/training\/status\/([^/]+)$/.exec(path))) {
       allow('GET')
-      return { status: 200, body: jobs.status(match[1]!) }
+      return { status: 200, body: billing(jobs.status(match[1]!)) }
     }
     if ((match = /^\/training\/cancel\/([^/]+)$/.exec(path))) {
       allow('POST')
-      return { status: 200, body: jobs.cancel(match[1]!) }
+      return { status: 200, body: billing(jobs.cancel(match[1]!)) }
     }
     if (path === '/training/jobs') {
       allow('GET')
       const active = url.searchParams.get('active')
-      return { status: 200, body: jobs.list(active === 'true' || active === '1') }
+      const list = jobs.list(active === 'true' || active === '1')
+      return { status: 200, body: { jobs: list.jobs.map(billing) } }
     }
     throw new HttpProblem(404, `no such endpoint: ${method} ${path}`)
   }

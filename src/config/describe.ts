@@ -1,7 +1,7 @@
 import type { LoadedConfig } from './load.js'
 import { redact } from '../redact.js'
 import { formatDuration } from './duration.js'
-import { alertsConfig } from './schema.js'
+import { alertsConfig, limitsTimezone } from './schema.js'
 
 export interface ConfigReport {
   profile: string
@@ -43,6 +43,7 @@ export function describeConfig(loaded: LoadedConfig): ConfigReport {
   add('breaker.cooldown', formatDuration(c.breaker.cooldownMs))
   add('budget.monthlyUsd', c.budget.monthlyUsd)
   add('budget.warnRatio', c.budget.warnRatio)
+  add('limits.timezone', limitsTimezone(c))
   add('training.timeout', formatDuration(c.training.timeoutMs))
   add('training.lease', formatDuration(c.training.leaseMs))
   add('training.maxAttempts', c.training.maxAttempts)
@@ -57,6 +58,7 @@ export function describeConfig(loaded: LoadedConfig): ConfigReport {
   add('alerts.queueFor', formatDuration(a.queueForMs))
   add('alerts.workerDownAfter', formatDuration(a.workerDownAfterMs))
   add('alerts.avgCostPerJob', a.avgCostPerJob)
+  add('alerts.costOverrunRatio', a.costOverrunRatio)
   add('alerts.spendRatio', a.spendRatio, s['alerts.spendRatio'] ? 'alerts.spendRatio' : 'budget.warnRatio')
   add('alerts.storageRatio', a.storageRatio)
   add('alerts.slowValidation', formatDuration(a.slowValidationMs))

@@ -117,6 +117,7 @@ function envLayer(env: ConfigInputs['env']): Layer[] {
   add('GPU_CLUSTER_API_URL', 'clusters.primary.url')
   add('GPU_CLUSTER_API_KEY', 'clusters.primary.apiKey')
   add('LORA_MONTHLY_BUDGET_USD', 'budget.monthlyUsd', Number)
+  add('LORA_LIMITS_TIMEZONE', 'limits.timezone')
   add('LORA_SLACK_WEBHOOK_URL', 'alerts.sinks.slack.webhookUrl')
   add('LORA_PAGERDUTY_ROUTING_KEY', 'alerts.sinks.pagerduty.routingKey')
   add('LORA_ALERT_WEBHOOK_URL', 'alerts.sinks.webhook.url')
@@ -334,6 +335,7 @@ function resolveConfig(
       monthlyUsd: num(values, 'budget.monthlyUsd', DEFAULTS.budget.monthlyUsd, sources),
       warnRatio: num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources),
     },
+    limits: { timezone: resolveTimezone(values, sources) },
     training: {
       timeoutMs: num(values, 'training.timeout', DEFAULTS.training.timeoutMs, sources),
       leaseMs: num(values, 'training.lease', DEFAULTS.training.leaseMs, sources),
@@ -343,6 +345,24 @@ function resolveConfig(
     alerts: resolveAlerts(values, sources, num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources)),
     sources,
   }
+}
+
+/** limits.timezone: an IANA zone, checked here so that a bad one stops every command (exit 2), naming it. */
+function resolveTimezone(values: Record<string, unknown>, sources: Record<string, string>): string {
+  const zone = values['limits.timezone']
+  if (zone === undefined) {
+    sources['limits.timezone'] ??= 'default'
+    return 'UTC'
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: String(zone) })
+  } catch {
+    throw new UsageError(`${sources['limits.timezone']}: limits.timezone "${String(zone)}" is not an IANA time zone.`, {
+      code: 'config_invalid',
+      hint: 'Use a zone such as UTC, Europe/Paris or America/New_York.',
+    })
+  }
+  return String(zone)
 }
 
 function resolveAlerts(values: Record<string, unknown>, sources: Record<string, string>, budgetWarnRatio: number): AlertsConfig {
@@ -407,6 +427,7 @@ function resolveAlerts(values: Record<string, unknown>, sources: Record<string, 
     queueForMs: n('queueFor', d.queueForMs),
     workerDownAfterMs: n('workerDownAfter', d.workerDownAfterMs),
     avgCostPerJob: n('avgCostPerJob', d.avgCostPerJob),
+    costOverrunRatio: n('costOverrunRatio', d.costOverrunRatio),
     spendRatio: n('spendRatio', budgetWarnRatio),
     storageRatio: n('storageRatio', d.storageRatio),
     slowValidationMs: n('slowValidation', d.slowValidationMs),

@@ -45,6 +45,13 @@ const StorageFile = z
   })
   .strict()
 
+const LimitsFile = z
+  .object({
+    /** The IANA zone whose midnight on the 1st starts a user's month (reset-limits). */
+    timezone: z.string().min(1).optional(),
+  })
+  .strict()
+
 const BudgetFile = z
   .object({
     monthlyUsd: z.number().positive().optional(),
@@ -86,6 +93,7 @@ const AlertsFile = z
     queueFor: Duration.optional(),
     workerDownAfter: Duration.optional(),
     avgCostPerJob: z.number().positive().optional(),
+    costOverrunRatio: z.number().gt(1).optional(),
     spendRatio: Ratio.optional(),
     storageRatio: Ratio.optional(),
     slowValidation: Duration.optional(),
@@ -101,6 +109,7 @@ export const ProfileFile = z
     clusters: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'cluster names are letters, digits, - and _'), ClusterFile).optional(),
     breaker: BreakerFile.optional(),
     budget: BudgetFile.optional(),
+    limits: LimitsFile.optional(),
     training: TrainingFile.optional(),
     gpuPrices: z.record(z.string(), z.number().positive()).optional(),
     alerts: AlertsFile.optional(),
@@ -167,6 +176,8 @@ export interface AlertsConfig {
   queueForMs: number
   workerDownAfterMs: number
   avgCostPerJob: number
+  /** A running job whose cost passes this multiple of its estimate raises cost-overrun. */
+  costOverrunRatio: number
   spendRatio: number
   storageRatio: number
   slowValidationMs: number
@@ -186,6 +197,8 @@ export interface ResolvedConfig {
   clusters: ClusterConfig[]
   breaker: BreakerConfig
   budget: { monthlyUsd: number; warnRatio: number }
+  /** Users' monthly limits; optional for hand-built configurations (tests): read it through limitsTimezone(). */
+  limits?: { timezone: string }
   training: { timeoutMs: number; leaseMs: number; maxAttempts: number }
   gpuPrices: Record<string, number>
   /**
@@ -195,6 +208,11 @@ export interface ResolvedConfig {
   alerts?: AlertsConfig
   /** Where each value came from, by dotted key: "flag --database-url", "env DATABASE_URL", a file, "default". */
   sources: Record<string, string>
+}
+
+/** The zone of the users' monthly limits: the profile's limits.timezone, UTC by default. */
+export function limitsTimezone(config: Pick<ResolvedConfig, 'limits'>): string {
+  return config.limits?.timezone ?? 'UTC'
 }
 
 export const DEFAULTS = {
@@ -212,6 +230,7 @@ export const DEFAULTS = {
     queueForMs: 30 * 60_000,
     workerDownAfterMs: 10 * 60_000,
     avgCostPerJob: 2.5,
+    costOverrunRatio: 1.5,
     storageRatio: 0.8,
     slowValidationMs: 5 * 60_000,
     timeoutWindowMs: 24 * 3_600_000,
@@ -235,6 +254,7 @@ export function alertsConfig(config: Pick<ResolvedConfig, 'alerts' | 'budget'>):
     queueForMs: d.queueForMs,
     workerDownAfterMs: d.workerDownAfterMs,
     avgCostPerJob: d.avgCostPerJob,
+    costOverrunRatio: d.costOverrunRatio,
     spendRatio: config.budget.warnRatio,
     storageRatio: d.storageRatio,
     slowValidationMs: d.slowValidationMs,

@@ -8,14 +8,14 @@ import { isClusterError, type ClusterError } from '../cluster/client.js'
 import type { StatusResponse } from '../cluster/contract.js'
 import { mapLimit } from '../concurrency.js'
 import { ERROR_TYPES } from '../jobs/error-types.js'
-import { costSoFar } from '../jobs/presets.js'
+import { advanceCost, costReading, type CostReading } from '../jobs/cost.js'
+import { claimWithinBudget } from '../jobs/budget.js'
+import { money } from '../jobs/format.js'
 import {
   applyPollResults,
-  claimQueuedJobs,
   claimRunningJobs,
   expireInitializingLeases,
   markJobsRunning,
-  monthToDateSpend,
   readJobStatus,
   releaseClaimedJobs,
   setQueuedWaitReason,
@@ -75,11 +75,6 @@ function emptyReport(): CycleReport {
   }
 }
 
-const money = (n: number) => `$${n.toFixed(2)}`
-
-function monthStart(now: Date): Date {
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
-}
 
 /**
  * One cycle of the job processor (DESIGN section 7): expire leases, claim and submit
@@ -101,24 +96,21 @@ export async function runCycle(env: CycleEnv, options: CycleOptions): Promise<Cy
 async function submitQueued(env: CycleEnv, options: CycleOptions, report: CycleReport): Promise<void> {
   const { db, clock, config, log } = env
   const now = clock.now()
-  const spent = await monthToDateSpend(db, monthStart(now))
-  if (spent >= config.budget.monthlyUsd) {
-    report.waitReason = `monthly budget of ${money(config.budget.monthlyUsd)} reached (${money(spent)} spent)`
-    await setQueuedWaitReason(db, report.waitReason, now)
-    return
-  }
   const choice = await env.clusters.choose()
   if (!choice.handle) {
     report.waitReason = choice.reason
     await setQueuedWaitReason(db, report.waitReason, now)
     return
   }
-  await setQueuedWaitReason(db, null, now)
   const cluster = choice.handle
   if (choice.fallbackFrom) log.warn('primary cluster unavailable: submitting to the fallback', { primary: choice.fallbackFrom, fallback: cluster.config.name })
   // A half-open breaker lets exactly one call through: one job is the probe.
   const limit = choice.decision.probe ? 1 : options.batch
-  const claimed = await claimQueuedJobs(db, env.daemonId, now, config.training.leaseMs, limit)
+  const claim = await claimWithinBudget(db, env.daemonId, now, config.training.leaseMs, limit, config.budget.monthlyUsd)
+  if (claim.waiting > 0) {
+    report.waitReason = `monthly budget: ${money(claim.committed)} of ${money(config.budget.monthlyUsd)} committed; ${claim.waiting} queued job(s) wait`
+  }
+  const claimed = claim.jobs
   report.claimed = claimed.length
   if (claimed.length === 0) return
 
@@ -333,6 +325,20 @@ function pointOf(job: RunningJob, status: StatusResponse): PollPoint | undefined
   }
 }
 
+/**
+ * The job's cost now: from the GPU time the cluster bills (the last figure it gave when
+ * it gives none now), from the wall clock when it never says; spread over the months.
+ */
+function costNow(env: CycleEnv, job: RunningJob, cluster?: StatusResponse): { reading: CostReading; fields: Pick<PollUpdate, 'current_cost' | 'cost_by_month' | 'cost_source' | 'billed_gpu_seconds'> } {
+  const now = env.clock.now()
+  const reading = costReading(job.gpu_config, job.started_at, now, env.config.gpuPrices, cluster?.billed_gpu_seconds ?? job.billed_gpu_seconds)
+  const spread = advanceCost(job, now, reading.amount)
+  return {
+    reading,
+    fields: { current_cost: reading.amount, cost_by_month: spread, cost_source: reading.source, billed_gpu_seconds: reading.billedGpuSeconds },
+  }
+}
+
 function progressUpdate(env: CycleEnv, job: RunningJob, status: StatusResponse): PollUpdate {
   return {
     id: job.id,
@@ -344,7 +350,7 @@ function progressUpdate(env: CycleEnv, job: RunningJob, status: StatusResponse):
     total_epochs: status.total_epochs ?? null,
     current_stage: status.stage,
     current_metrics: status.metrics ? { ...status.metrics } : null,
-    current_cost: costSoFar(job.gpu_config, job.started_at, env.clock.now(), env.config.gpuPrices),
+    ...costNow(env, job, status).fields,
     error_message: null,
     error_type: null,
     counts_toward_limit: null,
@@ -362,10 +368,10 @@ function terminalUpdate(
   countsTowardLimit: boolean | null,
   cluster?: StatusResponse,
 ): PollUpdate {
-  const cost = costSoFar(job.gpu_config, job.started_at, env.clock.now(), env.config.gpuPrices)
+  const cost = costNow(env, job, cluster)
   const message =
     status === 'completed'
-      ? `Your training job finished successfully. Cost: ${money(cost)}`
+      ? `Your training job finished successfully. Cost: ${money(cost.reading.amount)}`
       : status === 'failed'
         ? `Your training job failed: ${errorMessage}`
         : 'Your training job was cancelled'
@@ -379,7 +385,7 @@ function terminalUpdate(
     total_epochs: cluster?.total_epochs ?? null,
     current_stage: status,
     current_metrics: cluster?.metrics ? { ...cluster.metrics } : null,
-    current_cost: cost,
+    ...cost.fields,
     error_message: errorMessage,
     error_type: errorType,
     counts_toward_limit: countsTowardLimit,

@@ -7,6 +7,7 @@ import { runCycle, type CycleEnv, type CycleOptions, type CycleReport } from './
 import { beatHeart, countJobsByStatus, markDaemonStopped } from '../db/queries/heartbeats.js'
 import { releaseDaemonLeases } from '../db/queries/jobs.js'
 import { LoraError } from '../errors.js'
+import { rideOutStrayConnectionFailures } from '../db/failures.js'
 import type { HealthState } from './server.js'
 
 export interface DaemonOptions extends CycleOptions {
@@ -59,8 +60,26 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   const log = await createLog(ctx.io, { clock: ctx.clock, ...(options.logFormat ? { format: options.logFormat } : {}) })
   const daemonId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const config = await ctx.config()
-  const db = await ctx.db()
-  const clusters = await ctx.clusters()
+  // A connection that dies between two statements (the database restarting) can
+  // surface as an error no promise awaits; for a long-running daemon that is an outage
+  // to ride out, not a reason to die. Anything else is still fatal.
+  const stopRiding = rideOutStrayConnectionFailures(
+    (error) => log.warn('a database connection failed outside a cycle; it is reopened on next use', { error: error.message }),
+    (error) => {
+      log.error('unexpected failure; the daemon stops', { error: (error as Error)?.stack ?? String(error) })
+      process.exitCode = 1
+      throw error
+    },
+  )
+  let db: Awaited<ReturnType<Context['db']>>
+  let clusters: Awaited<ReturnType<Context['clusters']>>
+  try {
+    db = await ctx.db()
+    clusters = await ctx.clusters()
+  } catch (error) {
+    stopRiding()
+    throw error
+  }
   const metrics = options.listen ? await createMetrics() : null
   const health: HealthState = { failures: 0, lastSuccess: null }
   let server: { url: string; close(): Promise<void> } | null = null
@@ -85,23 +104,6 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     daemonId,
     signal: ctx.signal,
   }
-  // A socket that dies between two queries (the database restarting) can surface as an
-  // error no promise awaits; for a long-running daemon that is an outage to ride out,
-  // not a reason to die. Anything else is still fatal.
-  const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'])
-  const onStray = (error: unknown) => {
-    const code = (error as NodeJS.ErrnoException)?.code
-    // Connection-class SQLSTATEs too: 08 connection exception, 57P shutdown, 53 resources.
-    if (code && (NETWORK.has(code) || /^(08|57P|53)/.test(code))) {
-      log.warn('a connection failed outside a cycle; it is reopened on next use', { error: (error as Error).message })
-      return
-    }
-    log.error('unexpected failure; the daemon stops', { error: (error as Error)?.stack ?? String(error) })
-    process.exitCode = 1
-    throw error
-  }
-  process.on('uncaughtException', onStray)
-  process.on('unhandledRejection', onStray)
   log.info('daemon started', { daemon_id: daemonId, profile: config.profile, clusters: clusters.list.map((c) => c.config.name), once: options.once })
 
   let lastError: string | null = null
@@ -146,8 +148,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   }
 
   await options.hooks?.drain()
-  process.off('uncaughtException', onStray)
-  process.off('unhandledRejection', onStray)
+  stopRiding()
   try {
     const released = await releaseDaemonLeases(db, daemonId)
     await markDaemonStopped(db, daemonId)

@@ -20,7 +20,8 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
     error_message: 'text', error_stack: 'text', error_type: 'text', counts_toward_limit: 'bool',
     attempts: 'int4', claimed_by: 'text', lease_expires_at: 'timestamptz', wait_reason: 'text',
     artifact_id: 'uuid', started_at: 'timestamptz', completed_at: 'timestamptz',
-    created_at: 'timestamptz', updated_at: 'timestamptz',
+    created_at: 'timestamptz', updated_at: 'timestamptz', billed_gpu_seconds: 'numeric', cost_source: 'text',
+    cost_as_of: 'timestamptz', cost_by_month: 'jsonb',
   },
   'public.metrics_points': {
     id: 'int8', job_id: 'uuid', timestamp: 'timestamptz', epoch: 'int4', step: 'int4',

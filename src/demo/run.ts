@@ -25,7 +25,7 @@ interface Step {
  * against a real embedded database, folder storage and the simulator, while a real
  * daemon processes the jobs in the background.
  */
-export async function runDemo(ctx: Context, options: { speed: number; keep: boolean }): Promise<number> {
+export async function runDemo(ctx: Context, options: { speed: number; keep: boolean; intervalMs: number }): Promise<number> {
   const dir = options.keep ? resolve(ctx.cwd, 'lora-demo') : await mkdtemp(join(tmpdir(), 'lora-demo-'))
   await mkdir(dir, { recursive: true })
   const env: Record<string, string | undefined> = Object.fromEntries(Object.entries(ctx.env).filter(([k]) => !PROFILE_VARIABLES.test(k)))
@@ -75,7 +75,7 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
   await stack.rawDb()
   const storageServer = await serveFolderStorage(join(dir, '.lora', 'storage'), { clock: ctx.clock })
   const { runDaemon } = await import('../daemon/daemon.js')
-  const daemon = runDaemon(stack, { once: false, intervalMs: 1000, concurrency: 8, batch: 10, pollLimit: 1000, logFormat: 'json' })
+  const daemon = runDaemon(stack, { once: false, intervalMs: options.intervalMs, concurrency: 8, batch: 10, pollLimit: 1000, logFormat: 'json' })
   say(`a daemon processes jobs in the background (its log: ${join(dir, 'daemon.log')})`)
 
   const db = await stack.db()
@@ -111,7 +111,7 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     sim.setFaults({ jobFailRate: 0 })
 
     await lora({ title: 'cancel a job while it trains: on the cluster, then in the database', argv: ['jobs', 'cancel', toCancel, '--yes', '--reason', 'demo'], expect: 0 })
-    await lora({ title: 'follow a job live until it ends (exit 0: completed)', argv: ['jobs', 'watch', watched, '--interval', '1s'], expect: 0 })
+    await lora({ title: 'follow a job live until it ends (exit 0: completed)', argv: ['jobs', 'watch', watched, '--interval', `${options.intervalMs}ms`], expect: 0 })
     await waitFor('the jobs to end', `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM training_jobs WHERE status IN ('queued', 'initializing', 'running'))`, [])
     await lora({ title: 'every job and how it ended', argv: ['jobs', 'list'], expect: 0 })
     await lora({ title: 'the failed one, as the monitor page shows it', argv: ['jobs', 'show', toFail], expect: 0 })

@@ -2,7 +2,7 @@ import type { Context } from '../context.js'
 import { actorName, recordAudit } from '../db/queries/audit.js'
 import { cancelActiveJob, lockJobForCancel, readJob } from '../db/queries/job-views.js'
 import { isTerminal } from './format.js'
-import { costSoFar } from './presets.js'
+import { advanceCost, costReading } from './cost.js'
 
 export type CancelOutcome =
   /** This cancel moved the job to cancelled. */
@@ -51,7 +51,7 @@ export async function cancelJob(ctx: Context, id: string, reason: string | null)
     return { id, outcome: 'already_finished', status: before.status, final_cost: before.final_cost, cluster: 'not_submitted', cluster_detail: null }
   }
 
-  const remote: { cluster: CancelResult['cluster']; detail: string | null } = { cluster: 'not_submitted', detail: null }
+  const remote: { cluster: CancelResult['cluster']; detail: string | null; billed?: number } = { cluster: 'not_submitted', detail: null }
   const cancelOnCluster = async (externalId: string, clusterName: string | null) => {
     try {
       const clusters = await ctx.clusters()
@@ -65,6 +65,9 @@ export async function cancelJob(ctx: Context, id: string, reason: string | null)
       // A run that had ended there is reported; the job is cancelled here all the same.
       remote.cluster = answer.status === 'completed' || answer.status === 'failed' ? 'already_ended' : 'cancelled'
       remote.detail = remote.cluster === 'already_ended' ? answer.status : null
+      // What the run was billed, once stopped: the cancel's answer says, or its status does.
+      const billed = answer.billed_gpu_seconds ?? (await handle.client.status(externalId, { signal: AbortSignal.any([ctx.signal, deadline]) }).catch(() => null))?.billed_gpu_seconds
+      if (billed !== undefined) remote.billed = billed
     } catch (error) {
       if (ctx.signal.aborted) throw error
       remote.cluster = 'failed'
@@ -81,9 +84,11 @@ export async function cancelJob(ctx: Context, id: string, reason: string | null)
       const [row] = await tx.query<{ final_cost: number | null }>('SELECT final_cost FROM training_jobs WHERE id = $1', [id])
       return { outcome: 'finished_meanwhile' as const, status: job.status, final_cost: row?.final_cost ?? null, row: null }
     }
-    const finalCost = costSoFar(job.gpu_config, job.started_at, now, config.gpuPrices)
+    const cost = costReading(job.gpu_config, job.started_at, now, config.gpuPrices, remote.billed ?? job.billed_gpu_seconds)
+    const finalCost = cost.amount
+    const costByMonth = advanceCost(job, now, finalCost)
     // Guarded as well: under the row lock it cannot miss, but the statement stands on its own.
-    const row = await cancelActiveJob(tx, { id, finalCost, reason, now })
+    const row = await cancelActiveJob(tx, { id, finalCost, costByMonth, costSource: cost.source, billedGpuSeconds: cost.billedGpuSeconds, reason, now })
     if (!row) return { outcome: 'finished_meanwhile' as const, status: job.status, final_cost: null, row: null }
     await recordAudit(tx, actorName(ctx.env), { action: 'jobs.cancel', target: id, count: 1, details: { was: job.status, final_cost: finalCost, ...(reason ? { reason } : {}) } }, now)
     return { outcome: 'cancelled' as const, status: 'cancelled', final_cost: row.final_cost, row }

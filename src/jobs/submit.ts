@@ -1,8 +1,10 @@
 import type { Db } from '../db/types.js'
-import type { ResolvedConfig } from '../config/schema.js'
+import { limitsTimezone, type ResolvedConfig } from '../config/schema.js'
 import { LoraError } from '../errors.js'
-import { countUserJob, insertQueuedJob, lockBudget, lockDatasetForJob, lockUserLimit } from '../db/queries/submit.js'
-import { monthToDateSpend } from '../db/queries/jobs.js'
+import { countUserJob, insertQueuedJob, lockDatasetForJob, lockUserLimit } from '../db/queries/submit.js'
+import { readCommittedSpend } from '../db/queries/budget.js'
+import { monthStartOf } from '../db/queries/health.js'
+import { monthOf } from '../maintenance/reset-limits.js'
 import { readJob, type JobRow } from '../db/queries/job-views.js'
 import { estimateJob, type Estimate, type GpuConfig, type Hyperparameters } from './presets.js'
 
@@ -39,11 +41,6 @@ export function gpuConfigFor(gpu: { gpu_type: string; num_gpus: number }, config
   return { gpu_type: gpu.gpu_type, num_gpus: gpu.num_gpus, cost_per_gpu_hour: price }
 }
 
-function monthOf(now: Date): { start: Date; day: string } {
-  const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
-  return { start, day: start.toISOString().slice(0, 10) }
-}
-
 /**
  * Queues a training job. The checks (the dataset ready, the user's monthly limit, the
  * system budget) and the writes (the job, the limit counter) are one transaction, the
@@ -54,7 +51,7 @@ export async function submitJob(
   config: ResolvedConfig,
   input: SubmitInput,
   now: Date,
-): Promise<{ job: SubmittedJob; row: JobRow; estimate: Estimate; monthSpend: number }> {
+): Promise<{ job: SubmittedJob; row: JobRow; estimate: Estimate; committed: number }> {
   const gpuConfig = gpuConfigFor(input.gpu, config)
   return db.transaction(async (tx) => {
     const dataset = await lockDatasetForJob(tx, input.datasetId)
@@ -73,18 +70,18 @@ export async function submitJob(
         hint: 'Upload it again, or wait for its upload to finish.',
       })
     }
-    const month = monthOf(now)
-    const limit = await lockUserLimit(tx, input.userId, month.day)
+    // The user's month runs in limits.timezone; the budget's in UTC.
+    const limit = await lockUserLimit(tx, input.userId, monthOf(now, limitsTimezone(config)).day)
     if (limit.loras_created_this_month >= limit.monthly_limit) {
       throw new LoraError(`User ${input.userId} has used all ${limit.monthly_limit} training jobs of this month.`, {
         code: 'user_limit_reached',
         hint: 'The limit resets on the 1st (`lora reset-limits`); failures that were not the user\'s fault do not count.',
       })
     }
-    await lockBudget(tx)
-    const spent = await monthToDateSpend(tx, month.start)
-    if (spent >= config.budget.monthlyUsd) {
-      throw new LoraError(`The monthly training budget of $${config.budget.monthlyUsd.toFixed(2)} is used up ($${spent.toFixed(2)} spent).`, {
+    // The figure the daemons claim by; the reservation itself happens at the claim.
+    const { committed } = await readCommittedSpend(tx, monthStartOf(now))
+    if (committed >= config.budget.monthlyUsd) {
+      throw new LoraError(`The monthly training budget of $${config.budget.monthlyUsd.toFixed(2)} is used up ($${committed.toFixed(2)} committed).`, {
         code: 'budget_exceeded',
         hint: 'Raise budget.monthlyUsd in the profile, or wait for next month.',
       })
@@ -122,7 +119,7 @@ export async function submitJob(
         created_at: row.created_at,
       },
       estimate,
-      monthSpend: spent,
+      committed,
     }
   })
 }

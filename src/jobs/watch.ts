@@ -1,6 +1,7 @@
 import type { Context } from '../context.js'
 import type { Db } from '../db/types.js'
 import { ExitCode, LoraError } from '../errors.js'
+import { isConnectionError, rideOutStrayConnectionFailures } from '../db/failures.js'
 import { JOB_CHANNEL } from '../db/queries/jobs.js'
 import { readJob, readLastMetricsPoints, type JobRow, type MetricsPoint } from '../db/queries/job-views.js'
 import { isTerminal, money, span, terminalWidth } from './format.js'
@@ -15,20 +16,6 @@ export interface WatchOptions {
 
 /** Backoff of reconnection attempts: 1 s doubling to 30 s, for as long as it takes. */
 export const RECONNECT_BACKOFF_MS = { first: 1_000, max: 30_000 }
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOENT',
-  'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED',
-  // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
-  '57P01', '57P02', '57P03', '53300',
-])
-
-/** A failure of the connection (worth retrying), as opposed to a fault of the statement. */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  if (typeof code !== 'string') return false
-  return CONNECTION_CODES.has(code) || code.startsWith('08')
-}
 
 interface Renderer {
   show(snapshot: WatchSnapshot, changed: boolean): void
@@ -76,6 +63,23 @@ function rendererFor(ctx: Context, options: WatchOptions, prices: Record<string,
  * Returns the exit code: 0 completed, 1 failed or cancelled, 130 interrupted.
  */
 export async function watchJob(ctx: Context, id: string, options: WatchOptions): Promise<number> {
+  // A connection that dies outside a read (the database restarting) is an outage the
+  // reads below ride out, not a crash.
+  let notice = (text: string) => ctx.io.err(text)
+  const stopRiding = rideOutStrayConnectionFailures(
+    (error) => notice(`lost a database connection (${error.message}); it is reopened on the next read`),
+    (error) => {
+      throw error
+    },
+  )
+  try {
+    return await watchJobThrough(ctx, id, options, (n) => (notice = n))
+  } finally {
+    stopRiding()
+  }
+}
+
+async function watchJobThrough(ctx: Context, id: string, options: WatchOptions, setNotice: (notice: (text: string) => void) => void): Promise<number> {
   const db = await ctx.db()
   const config = await ctx.config()
   const live = ctx.io.stdoutIsTTY && !options.json
@@ -93,6 +97,7 @@ export async function watchJob(ctx: Context, id: string, options: WatchOptions):
   }
 
   const renderer = rendererFor(ctx, options, config.gpuPrices)
+  setNotice((text) => renderer.notice(text))
   const wake = new Waker()
   let unlisten: (() => Promise<void>) | null = null
   /** A read that outlasts a lost connection: said on stderr, retried with backoff. Null when interrupted. */

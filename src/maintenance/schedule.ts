@@ -3,13 +3,14 @@ import type { Log } from '../log.js'
 import { claimTaskSlot, finishTaskRun } from '../db/queries/tasks.js'
 import { runTask, type TaskName } from './tasks.js'
 import { applyReset, monthOf } from './reset-limits.js'
+import { limitsTimezone } from '../config/schema.js'
 
-export type ScheduledTaskName = TaskName | 'reset-limits' | 'daily-summary'
+export type ScheduledTaskName = TaskName | 'reset-limits' | 'daily-summary' | 'costs-reconcile'
 
 export interface ScheduledTask {
   name: ScheduledTaskName
-  /** The latest slot at or before now. */
-  slot(now: Date): Date
+  /** The latest slot at or before now; `zone` is limits.timezone, for the monthly reset. */
+  slot(now: Date, zone: string): Date
   run(ctx: Context, log: Log): Promise<string>
 }
 
@@ -31,7 +32,7 @@ const cleanup = (name: TaskName) => async (ctx: Context) => {
   return report!.summary
 }
 
-/** DESIGN section 7's periodic tasks and when they run (UTC). */
+/** DESIGN section 7's periodic tasks and when they run (UTC; the limit reset in limits.timezone). */
 export const SCHEDULE: ScheduledTask[] = [
   { name: 'orphans', slot: hourly, run: cleanup('orphans') },
   { name: 'uploads', slot: hourly, run: cleanup('uploads') },
@@ -39,14 +40,23 @@ export const SCHEDULE: ScheduledTask[] = [
   { name: 'notifications', slot: dailyAt(3), run: cleanup('notifications') },
   {
     name: 'reset-limits',
-    slot: monthlyAt(0),
+    // Midnight on the 1st where the users' months begin (limits.timezone).
+    slot: (now, zone) => monthOf(now, zone).start,
     run: async (ctx) => {
-      const month = monthOf(ctx.clock.now())
+      const month = monthOf(ctx.clock.now(), limitsTimezone(await ctx.config()))
       const reset = await applyReset(ctx, month, null)
       return `reset ${reset.length} user(s) for ${month.label}`
     },
   },
   { name: 'archival-review', slot: monthlyAt(4), run: cleanup('archival-review') },
+  {
+    name: 'costs-reconcile',
+    slot: dailyAt(6),
+    run: async (ctx) => {
+      const { reconcileAndAlert } = await import('../jobs/reconcile.js')
+      return reconcileAndAlert(ctx)
+    },
+  },
   {
     name: 'daily-summary',
     slot: dailyAt(9),
@@ -85,10 +95,11 @@ export class Scheduler {
   async runDue(ctx: Context, log: Log): Promise<ScheduledTaskName[]> {
     const db = await ctx.db()
     const ran: ScheduledTaskName[] = []
+    const zone = limitsTimezone(await ctx.config())
     for (const task of this.tasks) {
       if (ctx.signal.aborted) break
       const now = ctx.clock.now()
-      if (!(await claimTaskSlot(db, task.name, task.slot(now), now, this.runBy))) continue
+      if (!(await claimTaskSlot(db, task.name, task.slot(now, zone), now, this.runBy))) continue
       ran.push(task.name)
       try {
         const summary = await task.run(ctx, log)

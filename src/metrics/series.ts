@@ -98,7 +98,7 @@ export async function readSeries(db: Queryable, metric: SeriesMetric, since: Dat
  * read from the daily cost series (closed days cached), plus what active jobs burn.
  */
 export async function readMonthSpend(db: Queryable, now: Date): Promise<{ recorded: number; running: number; total: number }> {
-  const [days, running] = await Promise.all([readSeries(db, 'cost', monthStartOf(now), now, 'day'), sumRunningCost(db)])
+  const [days, running] = await Promise.all([readSeries(db, 'cost', monthStartOf(now), now, 'day'), sumRunningCost(db, now)])
   const recorded = days.reduce((n, d) => n + (d.values.total_cost ?? 0), 0)
   return { recorded, running, total: recorded + running }
 }

@@ -95,7 +95,7 @@ describe(`lora alerts list | silence | test | evaluate (${backend.name})`, () =>
     const error = await silence.run(silence.Options.parse({ args: 'stuck-job', for: '2h', json: false }), t.ctx).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UsageError)
     expect((error as UsageError).exitCode).toBe(2)
-    expect((error as UsageError).message).toMatch(/^Unknown alert rule "stuck-job" \(rules: artifact-upload-failed, breaker-open, cost-per-job, daily-summary, database-errors, failure-rate, monthly-spend, orphan-cleanup-failed, orphaned-instances, queue-depth, slow-validation, storage-quota, stuck-jobs, training-timeout, worker-down\)\.$/)
+    expect((error as UsageError).message).toMatch(/^Unknown alert rule "stuck-job" \(rules: artifact-upload-failed, breaker-open, cost-drift, cost-overrun, cost-per-job, daily-summary, database-errors, failure-rate, monthly-spend, orphan-cleanup-failed, orphaned-instances, queue-depth, slow-validation, storage-quota, stuck-jobs, training-timeout, worker-down\)\.$/)
     const tooLong = await silence.run(silence.Options.parse({ args: 'stuck-jobs', for: '90d', json: false }), t.ctx).catch((e: unknown) => e)
     expect((tooLong as UsageError).message).toBe('A silence lasts from 1s to 30d, not 90d.')
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM lora_ops.alert_silences'))[0]!.n).toBe(0)

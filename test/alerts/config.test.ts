@@ -38,6 +38,7 @@ describe('the alerts section of the configuration', () => {
       queueForMs: 30 * 60_000,
       workerDownAfterMs: 10 * 60_000,
       avgCostPerJob: 2.5,
+      costOverrunRatio: 1.5,
       spendRatio: 0.75,
       storageRatio: 0.8,
       slowValidationMs: 5 * 60_000,

@@ -123,7 +123,7 @@ describe('cluster client against the simulator', () => {
     expect(active.find((j) => j.external_job_id === id)).toMatchObject({ job_id: request.job_id, status: 'running' })
     expect(active[0]?.started_at).toBe(new FakeClock().now().toISOString())
 
-    expect(await cluster.cancel(id)).toEqual({ external_job_id: id, status: 'cancelled' })
+    expect(await cluster.cancel(id)).toEqual({ external_job_id: id, status: 'cancelled', billed_gpu_seconds: expect.any(Number) })
     expect((await cluster.status(id)).status).toBe('cancelled')
     expect((await cluster.listJobs({ active: true })).map((j) => j.external_job_id)).toEqual([other.external_job_id])
 

@@ -163,14 +163,17 @@ describe('simulated training', () => {
     expect(failed.artifacts).toBeUndefined()
   })
 
-  it('leaves the share of jobs given by neverFinishRate running with idle GPUs forever', async () => {
+  it('leaves the share of jobs given by neverFinishRate running with idle GPUs forever, still billed for them', async () => {
     const clock = new FakeClock()
     const sim = await simulator({ clock, neverFinishRate: 1 })
     const id = await submit(sim)
     clock.advance(2 * 60 * MINUTE)
     const stalled = await status(sim, id)
     clock.advance(48 * 60 * MINUTE)
-    expect(await status(sim, id)).toEqual(stalled)
+    const later = await status(sim, id)
+    expect({ ...later, billed_gpu_seconds: 0 }).toEqual({ ...stalled, billed_gpu_seconds: 0 })
+    // The GPUs stay held: 48 more hours of one GPU.
+    expect(later.billed_gpu_seconds! - stalled.billed_gpu_seconds!).toBeCloseTo(48 * 3600, 0)
     expect(stalled).toMatchObject({ status: 'running', stage: 'training' })
     expect(stalled.metrics).toMatchObject({ gpu_utilization: 0, throughput: 0 })
   })
@@ -198,14 +201,15 @@ describe('simulator API', () => {
     const id = await submit(sim)
     clock.advance(20 * MINUTE)
     const before = await status(sim, id)
-    expect((await call(sim, 'POST', `/training/cancel/${id}`)).json).toEqual({ external_job_id: id, status: 'cancelled' })
+    expect((await call(sim, 'POST', `/training/cancel/${id}`)).json).toEqual({ external_job_id: id, status: 'cancelled', billed_gpu_seconds: before.billed_gpu_seconds })
     clock.advance(10 * MINUTE)
     const after = await status(sim, id)
-    expect(after).toMatchObject({ status: 'cancelled', stage: 'cancelled', progress: before.progress, current_step: before.current_step })
+    // Billing stops at the cancel.
+    expect(after).toMatchObject({ status: 'cancelled', stage: 'cancelled', progress: before.progress, current_step: before.current_step, billed_gpu_seconds: before.billed_gpu_seconds })
 
     const other = await submit(sim, jobRequest({ job_id: '9d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a' }))
     clock.advance(3 * 60 * MINUTE)
-    expect((await call(sim, 'POST', `/training/cancel/${other}`)).json).toEqual({ external_job_id: other, status: 'completed' })
+    expect((await call(sim, 'POST', `/training/cancel/${other}`)).json).toMatchObject({ external_job_id: other, status: 'completed' })
   })
 
   it('lists all jobs, or only the active ones', async () => {

@@ -241,11 +241,12 @@ for (const backend of backends) {
       await h.submit(2)
       await h.db.query(`INSERT INTO cost_records (user_id, cost_type, amount, billing_period, recorded_at) VALUES ($1, 'manual', 200, '2026-03-01', $2)`, [USER, h.clock.now()])
       const report = await runCycle(await h.env(), OPTIONS)
-      expect(report).toMatchObject({ claimed: 0, waitReason: 'monthly budget of $200.00 reached ($200.00 spent)' })
+      expect(report).toMatchObject({ claimed: 0, waitReason: 'monthly budget: $200.00 of $200.00 committed; 2 queued job(s) wait' })
       const rows = await h.db.query<{ status: string; wait_reason: string }>('SELECT status, wait_reason FROM training_jobs')
+      // Each says what it needs: its estimate (200,000 tokens, one epoch on one A10G).
       expect(rows).toEqual([
-        { status: 'queued', wait_reason: 'monthly budget of $200.00 reached ($200.00 spent)' },
-        { status: 'queued', wait_reason: 'monthly budget of $200.00 reached ($200.00 spent)' },
+        { status: 'queued', wait_reason: 'monthly budget: $200.00 of $200.00 committed, this job needs $0.19' },
+        { status: 'queued', wait_reason: 'monthly budget: $200.00 of $200.00 committed, this job needs $0.19' },
       ])
     })
 

@@ -70,7 +70,7 @@ for (const backend of backends) {
       expect((error as LoraError).hint).toBe('Run `lora db migrate`.')
     })
 
-    it('enforces exactly once in the schema: one cost record per job and type, one notification per job and event', async () => {
+    it('enforces exactly once in the schema: one cost record per job, type and month, one notification per job and event', async () => {
       db = await backend.open()
       const user = '00000000-0000-4000-8000-000000000001'
       const [dataset] = await db.query<{ id: string }>(
@@ -83,7 +83,9 @@ for (const backend of backends) {
       )
       const cost = `INSERT INTO cost_records (user_id, job_id, cost_type, amount, billing_period) VALUES ($1, $2, 'training_compute', 1.5, '2026-01-01')`
       await db.query(cost, [user, job!.id])
-      await expect(db.query(cost, [user, job!.id])).rejects.toThrow(/cost_records_job_type_key/)
+      await expect(db.query(cost, [user, job!.id])).rejects.toThrow(/cost_records_job_type_period_key/)
+      // Another month of the same job is its own record: a job across the 1st is split.
+      await db.query(cost.replace("'2026-01-01'", "'2026-02-01'"), [user, job!.id])
       const note = `INSERT INTO notifications (user_id, job_id, type, title, message) VALUES ($1, $2, 'job_completed', 't', 'm')`
       await db.query(note, [user, job!.id])
       await expect(db.query(note, [user, job!.id])).rejects.toThrow(/notifications_job_type_key/)

@@ -5,6 +5,7 @@ import { runLora, tempDir } from '../helpers/cli.js'
 import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
 import { openEmbedded } from '../../src/db/embedded.js'
 import { migrate } from '../../src/db/migrate.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
 import { CircuitBreaker } from '../../src/cluster/breaker.js'
 import { systemClock } from '../../src/clock.js'
 
@@ -24,13 +25,15 @@ describe('cluster commands and the local stack (the built binary)', () => {
 
   it('shares one breaker between processes through the database, reports the latency it measured; on-call resets it', async () => {
     const cwd = workspace()
-    // A cluster that takes 300 ms to answer: the latency reported cannot be less.
+    // It starts while the database is copied and opened.
     const sim = startLora(['cluster', 'simulate', '--latency', String(LATENCY_MS), '--state', join(cwd, 'sim.json')], { cwd })
-    const simulatorUrl = (await sim.waitFor('stdout', /^http:\/\/127\.0\.0\.1:\d+\n/)).trim()
-    writeFileSync(join(cwd, '.lorarc'), `profiles:\n  default:\n    clusters:\n      simulator:\n        url: ${simulatorUrl}\n`)
+    const simulatorUrl = sim.waitFor('stdout', /^http:\/\/127\.0\.0\.1:\d+\n/).then((out) => out.trim())
+    simulatorUrl.catch(() => undefined)
+    copyMigratedEmbedded(join(cwd, '.lora', 'db'))
     const held = await openEmbedded({ dir: join(cwd, '.lora', 'db'), serve: true, clock: systemClock })
     try {
       await migrate(held)
+      writeFileSync(join(cwd, '.lorarc'), `profiles:\n  default:\n    clusters:\n      simulator:\n        url: ${await simulatorUrl}\n`)
       const breaker = new CircuitBreaker(held, 'simulator', { failureThreshold: 3, windowMs: 600_000, cooldownMs: 1_800_000 }, systemClock, 'test')
       for (let i = 0; i < 3; i++) await breaker.recordFailure('503 from the cluster')
 
@@ -40,7 +43,7 @@ describe('cluster commands and the local stack (the built binary)', () => {
       const [cluster] = JSON.parse(status.stdout).clusters
       expect(cluster).toMatchObject({
         name: 'simulator',
-        url: simulatorUrl,
+        url: await simulatorUrl,
         reachable: true,
         breaker: { state: 'open', recent_failures: 3, last_error: '503 from the cluster' },
       })

@@ -6,7 +6,7 @@ describe('lora demo (the built binary, the whole embedded stack)', () => {
   it('tours the platform and shows every state it claims: rejected upload, completed, cancelled, failed, an outage with its alert', async () => {
     const dir = tempDir('lora-e2e-demo-')
     try {
-      const r = await runLora(['demo', '--speed', '400'], { cwd: dir.path, timeoutMs: 170_000 })
+      const r = await runLora(['demo', '--speed', '2000', '--interval', '200ms'], { cwd: dir.path, timeoutMs: 170_000 })
       expect(r.code, r.stderr.slice(-3000)).toBe(0)
       const folder = /the platform on the embedded stack in (\S+)/.exec(r.stderr)![1]!
       // The malformed dataset is refused with its line numbers.

@@ -6,6 +6,7 @@ import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
 import { openEmbedded } from '../../src/db/embedded.js'
 import { systemClock } from '../../src/clock.js'
 import { migrate } from '../../src/db/migrate.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
 
 const USER = '00000000-0000-4000-8000-00000000a11c'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -15,6 +16,7 @@ async function workspace(): Promise<{ path: string; remove(): void }> {
   const dir = tempDir('lora-e2e-jobs-')
   mkdirSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER), { recursive: true })
   writeFileSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER, 'train.jsonl'), '{"prompt":"a","completion":"b"}\n')
+  copyMigratedEmbedded(join(dir.path, '.lora', 'db'))
   const db = await openEmbedded({ dir: join(dir.path, '.lora', 'db'), serve: false, clock: systemClock })
   try {
     await migrate(db)

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { runLora, tempDir } from '../helpers/cli.js'
 import { openEmbedded } from '../../src/db/embedded.js'
 import { migrate } from '../../src/db/migrate.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
 import { systemClock } from '../../src/clock.js'
 import type { Db } from '../../src/db/types.js'
 import { FolderStorage } from '../../src/storage/folder.js'
@@ -22,6 +23,7 @@ describe('lora metrics, health and alerts (the built binary, embedded profile)',
 
   beforeAll(async () => {
     dir = tempDir('lora-e2e-observability-')
+    copyMigratedEmbedded(join(dir.path, '.lora', 'db'))
     db = await openEmbedded({ dir: join(dir.path, '.lora', 'db'), serve: true, clock: systemClock })
     await migrate(db)
     const now = Date.now()

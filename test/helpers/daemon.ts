@@ -88,3 +88,15 @@ export async function daemonHarness(backend: Backend, options: { simulator?: Sim
     },
   }
 }
+
+/** Runs cycles every `stepMs` of fake time until no job is active; throws past maxCycles. */
+export async function drainJobs(h: DaemonHarness, env: import('../../src/daemon/cycle.js').CycleEnv, stepMs: number, maxCycles = 60): Promise<void> {
+  const { runCycle } = await import('../../src/daemon/cycle.js')
+  for (let i = 0; i < maxCycles; i++) {
+    await runCycle(env, { batch: 50, concurrency: 8, pollLimit: 1000 })
+    const [{ n }] = (await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM training_jobs WHERE status IN ('queued','initializing','running')`)) as [{ n: number }]
+    if (n === 0) return
+    h.clock.advance(stepMs)
+  }
+  throw new Error('jobs still active after the cycle budget')
+}

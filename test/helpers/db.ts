@@ -3,13 +3,16 @@ import { randomBytes } from 'node:crypto'
 import type { Db } from '../../src/db/types.js'
 import { openPostgres } from '../../src/db/postgres.js'
 import { openPglite } from '../../src/db/pglite.js'
-import { migrate } from '../../src/db/migrate.js'
+import { readFile } from 'node:fs/promises'
+import { cpSync } from 'node:fs'
 
 export const pgUrl = inject('pgUrl')
 
 export interface TestDb extends Db {
   /** A second, independent connection pool to the same database (Postgres only). */
   connectAgain?: () => Promise<Db>
+  /** The database's URL, for child processes (Postgres only). */
+  url?: string
 }
 
 export interface Backend {
@@ -19,18 +22,24 @@ export interface Backend {
   open(options?: { migrated?: boolean }): Promise<TestDb>
 }
 
+const pgliteTemplate = inject('pgliteTemplate')
+const embeddedTemplate = inject('embeddedTemplate')
+
+/**
+ * Puts a migrated embedded database at `dataDir` (a workspace's `.lora/db`), copied
+ * from the one the global setup migrated: end-to-end workspaces start from it rather
+ * than migrating each time (e2e/cli.test.ts still migrates one from scratch).
+ */
+export function copyMigratedEmbedded(dataDir: string): void {
+  cpSync(embeddedTemplate, dataDir, { recursive: true })
+}
 let pgliteDump: Promise<Blob> | undefined
 
 async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
   if (!migrated) return (await openPglite(undefined)).db
-  // Migrating PGlite takes a while: do it once per test file and clone the data.
-  pgliteDump ??= (async () => {
-    const handle = await openPglite(undefined)
-    await migrate(handle.db)
-    const dump = await handle.pg.dumpDataDir('none')
-    await handle.db.close()
-    return dump
-  })()
+  // Migrating PGlite takes a while: the global setup does it once for the run, and
+  // every test starts from a copy of that data.
+  pgliteDump ??= readFile(pgliteTemplate).then((bytes) => new Blob([bytes]))
   const { PGlite } = await import('@electric-sql/pglite')
   const dump = await pgliteDump
   const { OID, parseDate, parseInt8, parseNumeric } = await import('../../src/db/values.js')
@@ -53,6 +62,7 @@ async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
   const others: Db[] = []
   return {
     ...db,
+    url,
     connectAgain: async () => {
       const other = await openPostgres({ url, max: 8 })
       others.push(other)

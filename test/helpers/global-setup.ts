@@ -1,10 +1,14 @@
 /**
  * Starts a throwaway Postgres server for the integration tests when the server
  * binaries exist (CI installs them), migrates a template database once, and hands
- * its URL to the tests. Without the binaries, the Postgres half of the suite is
- * skipped, and this says so loudly.
+ * its URL to the tests; and builds the migrated PGlite template once. Without the
+ * binaries, the Postgres half of the suite is skipped, and this says so loudly; with
+ * CI set, their absence fails the run, so that CI never passes on half a suite.
  */
 import type { TestProject } from 'vitest/node'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startPgServer } from './pg-server.js'
 
 function banner(lines: string[]): void {
@@ -13,12 +17,41 @@ function banner(lines: string[]): void {
   process.stderr.write(`\n${bar}\n${lines.map((l) => `! ${l.padEnd(width - 4)} !`).join('\n')}\n${bar}\n\n`)
 }
 
+/**
+ * The migrated PGlite database every PGlite test starts from, built once for the run
+ * (migrating takes seconds per file) and loaded by each file from this dump.
+ */
+async function pgliteTemplate(): Promise<{ file: string; dataDir: string; remove(): void }> {
+  const { openPglite } = await import('../../src/db/pglite.js')
+  const { migrate } = await import('../../src/db/migrate.js')
+  const dir = mkdtempSync(join(tmpdir(), 'lora-pglite-template-'))
+  // On disk, as the embedded profile keeps it: end-to-end workspaces copy this folder.
+  const dataDir = join(dir, 'db')
+  const handle = await openPglite(dataDir)
+  await migrate(handle.db)
+  const dump = await handle.pg.dumpDataDir('none')
+  await handle.db.close()
+  const file = join(dir, 'migrated.tar')
+  writeFileSync(file, Buffer.from(await dump.arrayBuffer()))
+  return { file, dataDir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
 export default async function setup(project: TestProject) {
+  const template = await pgliteTemplate()
+  project.provide('pgliteTemplate', template.file)
+  project.provide('embeddedTemplate', template.dataDir)
   if (process.env.LORA_TEST_DATABASE_URL) {
     project.provide('pgUrl', process.env.LORA_TEST_DATABASE_URL)
-    return
+    return () => template.remove()
   }
   const server = await startPgServer()
+  if (!server && process.env.CI) {
+    template.remove()
+    throw new Error(
+      'CI is set but initdb and pg_ctl were not found: the real Postgres half of the suite cannot run. ' +
+        'Install the server (Debian: apt-get install -y postgresql; .ci/run does), or unset CI to run the PGlite half alone.',
+    )
+  }
   if (!server) {
     banner([
       'REAL POSTGRES TESTS SKIPPED: initdb and pg_ctl were not found.',
@@ -26,7 +59,7 @@ export default async function setup(project: TestProject) {
       '(Debian: apt-get install -y postgresql; .ci/run does) to run both.',
     ])
     project.provide('pgUrl', '')
-    return
+    return () => template.remove()
   }
   // The template every test database is cloned from, migrated once.
   const { openPostgres } = await import('../../src/db/postgres.js')
@@ -34,17 +67,24 @@ export default async function setup(project: TestProject) {
   const admin = await openPostgres({ url: server.url, max: 1 })
   await admin.query('CREATE DATABASE lora_template')
   await admin.close()
-  const template = await openPostgres({ url: server.url.replace(/\/postgres$/, '/lora_template'), max: 1 })
-  await migrate(template)
-  await template.close()
+  const pgTemplate = await openPostgres({ url: server.url.replace(/\/postgres$/, '/lora_template'), max: 1 })
+  await migrate(pgTemplate)
+  await pgTemplate.close()
 
   project.provide('pgUrl', server.url)
   process.stderr.write(`real Postgres for the tests: ${server.bin} on 127.0.0.1:${server.port}\n`)
-  return () => server.destroy()
+  return () => {
+    server.destroy()
+    template.remove()
+  }
 }
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pgUrl: string
+    /** A tar of a migrated PGlite data directory. */
+    pgliteTemplate: string
+    /** A migrated PGlite data directory, as `.lora/db` holds one. */
+    embeddedTemplate: string
   }
 }

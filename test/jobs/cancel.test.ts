@@ -85,7 +85,12 @@ for (const backend of backends) {
       const state = await jobState(h.db, id!)
       expect(state).toMatchObject({ status: 'cancelled', final_cost: 0.18, artifacts: 0 })
       expect(state.notes.map((n) => n.type)).toEqual(['job_cancelled', 'job_started'])
-      expect(state.costs).toEqual([{ amount: 0.18, details: { gpu_type: 'A10G', gpu_count: 1, duration_hours: 0.1667, status: 'cancelled' } }])
+      // From what the cluster billed until the cancel stopped it.
+      expect(state.costs).toEqual([{
+        amount: 0.18,
+        details: { gpu_type: 'A10G', gpu_count: 1, duration_hours: 0.1667, status: 'cancelled', source: 'cluster', billed_gpu_seconds: expect.any(Number), month: '2026-03', final_cost: 0.18 },
+      }])
+      expect(state.costs[0]!.details.billed_gpu_seconds).toBeGreaterThan(0)
     })
 
     // Runs on one database only (the real server when there is one): it tests the command, not the driver.
@@ -157,7 +162,7 @@ async function lockWaiters(db: Db): Promise<number> {
 function completion(id: string, cost: number): PollUpdate {
   return {
     id, status: 'completed', progress: 100, current_epoch: 1, current_step: 300, total_steps: 300, total_epochs: 1, current_stage: 'completed',
-    current_metrics: null, current_cost: cost, error_message: null, error_type: null, counts_toward_limit: null, artifact_id: null,
+    current_metrics: null, current_cost: cost, cost_by_month: {}, cost_source: 'wall_clock', billed_gpu_seconds: null, error_message: null, error_type: null, counts_toward_limit: null, artifact_id: null,
     message: `Your training job finished successfully. Cost: $${cost.toFixed(2)}`,
   }
 }
@@ -209,7 +214,7 @@ describe.skipIf(!pgUrl)('jobs cancel racing the daemon\'s completion on real Pos
     const holding = new Promise<void>((r) => (locked = r))
     const committed = cancelSide.transaction(async (tx) => {
       expect((await lockJobForCancel(tx, id!))!.status).toBe('running')
-      expect(await cancelActiveJob(tx, { id: id!, finalCost: 0.37, reason: null, now: h!.clock.now() })).not.toBeNull()
+      expect(await cancelActiveJob(tx, { id: id!, finalCost: 0.37, costByMonth: {}, costSource: 'wall_clock', billedGpuSeconds: null, reason: null, now: h!.clock.now() })).not.toBeNull()
       locked()
       await new Promise<void>((r) => (release = r))
     })

@@ -19,7 +19,7 @@ function parse<S extends z.ZodType>(schema: S, input: Record<string, unknown>): 
 const JOB_KEYS = [
   'id', 'user_id', 'dataset_id', 'dataset_name', 'preset_id', 'status', 'current_stage', 'progress', 'current_epoch', 'total_epochs',
   'current_step', 'total_steps', 'current_metrics', 'hyperparameters', 'gpu_config', 'external_job_id', 'cluster_name',
-  'estimated_total_cost', 'estimated_duration_hours', 'current_cost', 'final_cost', 'error_message', 'error_type',
+  'estimated_total_cost', 'estimated_duration_hours', 'current_cost', 'final_cost', 'cost_source', 'billed_gpu_seconds', 'error_message', 'error_type',
   'counts_toward_limit', 'wait_reason', 'attempts', 'claimed_by', 'lease_expires_at', 'artifact_id', 'created_at', 'started_at',
   'completed_at', 'updated_at',
 ]

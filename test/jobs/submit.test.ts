@@ -210,7 +210,7 @@ for (const backend of backends) {
       await expect(run(opts({ dataset: datasetId, user: USER, json: false }), t.ctx)).rejects.toMatchObject({
         exitCode: 1,
         code: 'budget_exceeded',
-        message: 'The monthly training budget of $200.00 is used up ($200.00 spent).',
+        message: 'The monthly training budget of $200.00 is used up ($200.00 committed).',
       })
       expect(await jobs(db)).toBe(0)
       const [limit] = await db.query<{ n: number }>('SELECT loras_created_this_month AS n FROM user_training_limits WHERE user_id = $1', [USER])
@@ -252,6 +252,17 @@ for (const backend of backends) {
       const t = testContext({ db, clock: new FakeClock(T0) })
       expect(await run(opts({ dataset: datasetId, user: USER, preset: 'fast', json: false }), t.ctx)).toBe(0)
       expect(t.stderr()).toBe("warning: with this job's estimate, this month's training spend reaches $150.19 of the $200.00 budget (75%).\n")
+    })
+
+    it('counts what running jobs hold (their estimates), and warns that a job the budget cannot hold will wait', async () => {
+      const { db, datasetId } = await setup()
+      await db.query(`INSERT INTO cost_records (user_id, cost_type, amount, billing_period, recorded_at) VALUES ($1, 'training_compute', 100, '2026-03-01', $2)`, [USER, new Date('2026-03-05T00:00:00Z')])
+      // Running, $1 so far, estimated at $99.90: it holds $99.90 of the budget.
+      await db.query(`INSERT INTO training_jobs (user_id, dataset_id, status, estimated_total_cost, current_cost) VALUES ($1, $2, 'running', 99.9, 1)`, [USER, datasetId])
+      const t = testContext({ db, clock: new FakeClock(T0) })
+      expect(await run(opts({ dataset: datasetId, user: USER, preset: 'fast', json: false }), t.ctx)).toBe(0)
+      expect(t.stderr()).toBe('warning: the job waits in the queue until the budget holds it (monthly budget: $199.90 of $200.00 committed, this job needs $0.19).\n')
+      expect(await jobs(db)).toBe(2)
     })
   })
 }

@@ -193,7 +193,7 @@ for (const backend of backends) {
       const b = new Scheduler(SCHEDULE, 'daemon-b')
       h.clock.set('2026-03-10T12:30:00Z')
       const [ranA, ranB] = await Promise.all([a.runDue(h.ctx, log), b.runDue(h.ctx, log)])
-      expect([...ranA, ...ranB].sort()).toEqual(['archival-review', 'daily-summary', 'notifications', 'orphans', 'reset-limits', 'uploads', 'validation-images'])
+      expect([...ranA, ...ranB].sort()).toEqual(['archival-review', 'costs-reconcile', 'daily-summary', 'notifications', 'orphans', 'reset-limits', 'uploads', 'validation-images'])
       // Within the same hour nothing is due again.
       h.clock.set('2026-03-10T12:59:00Z')
       expect([...(await a.runDue(h.ctx, log)), ...(await b.runDue(h.ctx, log))]).toEqual([])
@@ -205,7 +205,7 @@ for (const backend of backends) {
       h.clock.set('2026-03-11T03:00:00Z')
       expect([...(await b.runDue(h.ctx, log)), ...(await a.runDue(h.ctx, log))].sort()).toEqual(['notifications', 'orphans', 'uploads', 'validation-images'])
       h.clock.set('2026-04-01T04:00:00Z')
-      expect((await a.runDue(h.ctx, log)).sort()).toEqual(['archival-review', 'daily-summary', 'notifications', 'orphans', 'reset-limits', 'uploads', 'validation-images'])
+      expect((await a.runDue(h.ctx, log)).sort()).toEqual(['archival-review', 'costs-reconcile', 'daily-summary', 'notifications', 'orphans', 'reset-limits', 'uploads', 'validation-images'])
       const runs = await h.db.query<{ task: string; last_status: string }>(`SELECT task, last_status FROM lora_ops.task_runs ORDER BY task`)
       expect(runs.every((r) => r.last_status === 'ok')).toBe(true)
     })

@@ -1,4 +1,6 @@
 import type { Queryable } from '../types.js'
+import { monthPartSql } from './budget.js'
+import { monthKey } from '../../jobs/cost.js'
 
 /**
  * What `lora health` and the alert rules read besides the metrics: the daemons'
@@ -22,10 +24,10 @@ export const HEALTH_SQL = {
   unclosedBreakers: `
     SELECT cluster, state, opened_at, open_until, last_error FROM lora_ops.circuit_breakers
      WHERE state <> 'closed' ORDER BY cluster`,
-  // What active jobs are burning: with the costs recorded this month, the month's spend
-  // as the daemon counts it (src/db/queries/jobs.ts).
+  // What active jobs have cost this month ($1 "YYYY-MM"): with the costs recorded this
+  // month, the month's spend as the budget counts it (src/db/queries/budget.ts).
   runningCost: `
-    SELECT coalesce(sum(current_cost), 0)::float8 AS running FROM training_jobs WHERE status IN ('initializing', 'running')`,
+    SELECT coalesce(sum(${monthPartSql('$1')}), 0)::float8 AS running FROM training_jobs WHERE status IN ('initializing', 'running')`,
   trainingTimeouts: `
     SELECT count(*)::int AS n, max(completed_at) AS last_at FROM training_jobs
      WHERE status = 'failed' AND completed_at > $1 AND error_type = $2`,
@@ -70,8 +72,8 @@ export function listUnclosedBreakers(q: Queryable): Promise<UnclosedBreaker[]> {
   return q.query<UnclosedBreaker>(HEALTH_SQL.unclosedBreakers)
 }
 
-export async function sumRunningCost(q: Queryable): Promise<number> {
-  return (await q.query<{ running: number }>(HEALTH_SQL.runningCost))[0]!.running
+export async function sumRunningCost(q: Queryable, now: Date): Promise<number> {
+  return (await q.query<{ running: number }>(HEALTH_SQL.runningCost, [monthKey(now)]))[0]!.running
 }
 
 export async function countTrainingTimeouts(q: Queryable, since: Date, errorType: string): Promise<{ n: number; last_at: Date | null }> {
@@ -85,7 +87,7 @@ export function monthStartOf(now: Date): Date {
 /** The statements on the large platform tables, for the plan test and the benchmark. */
 export function explainableHealthQueries(now: Date): { name: string; sql: string; params: unknown[] }[] {
   return [
-    { name: 'runningCost', sql: HEALTH_SQL.runningCost, params: [] },
+    { name: 'runningCost', sql: HEALTH_SQL.runningCost, params: [monthKey(now)] },
     { name: 'trainingTimeouts', sql: HEALTH_SQL.trainingTimeouts, params: [new Date(now.getTime() - 86_400_000), 'TIMEOUT_ERROR'] },
   ]
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../types.js'
-import { JOB_CHANNEL, type MetricValues } from './jobs.js'
+import { insertCostRecords, JOB_CHANNEL, type MetricValues } from './jobs.js'
+import type { CostByMonth, CostSource } from '../../jobs/cost.js'
 
 /**
  * The reads of `jobs list | show | watch` and the guarded cancel. The job columns
@@ -28,6 +29,10 @@ export interface JobRow {
   estimated_duration_hours: number | null
   current_cost: number
   final_cost: number | null
+  /** Where the cost comes from: the cluster's billed GPU time, or the wall clock. */
+  cost_source: CostSource | null
+  /** What the cluster last said it billed, all GPUs together. */
+  billed_gpu_seconds: number | null
   error_message: string | null
   error_type: string | null
   counts_toward_limit: boolean
@@ -45,7 +50,7 @@ export interface JobRow {
 const JOB_COLUMNS = `j.id, j.user_id, j.dataset_id, d.name AS dataset_name, j.preset_id, j.status, j.current_stage,
   j.progress, j.current_epoch, j.total_epochs, j.current_step, j.total_steps, j.current_metrics, j.hyperparameters,
   j.gpu_config, j.external_job_id, j.cluster_name, j.estimated_total_cost, j.estimated_duration_hours, j.current_cost,
-  j.final_cost, j.error_message, j.error_type, j.counts_toward_limit, j.wait_reason, j.attempts, j.claimed_by,
+  j.final_cost, j.cost_source, j.billed_gpu_seconds, j.error_message, j.error_type, j.counts_toward_limit, j.wait_reason, j.attempts, j.claimed_by,
   j.lease_expires_at, j.artifact_id, j.created_at, j.started_at, j.completed_at, j.updated_at`
 
 export interface JobFilter {
@@ -153,6 +158,10 @@ export interface CancellableJob {
   started_at: Date | null
   external_job_id: string | null
   cluster_name: string | null
+  current_cost: number
+  cost_as_of: Date | null
+  cost_by_month: CostByMonth
+  billed_gpu_seconds: number | null
 }
 
 /**
@@ -162,7 +171,8 @@ export interface CancellableJob {
  */
 export async function lockJobForCancel(q: Queryable, id: string): Promise<CancellableJob | null> {
   const [row] = await q.query<CancellableJob>(
-    `SELECT id, user_id, status, gpu_config, started_at, external_job_id, cluster_name
+    `SELECT id, user_id, status, gpu_config, started_at, external_job_id, cluster_name,
+            current_cost, cost_as_of, cost_by_month, billed_gpu_seconds
        FROM training_jobs WHERE id = $1 FOR UPDATE`,
     [id],
   )
@@ -172,6 +182,9 @@ export async function lockJobForCancel(q: Queryable, id: string): Promise<Cancel
 export interface CancelWrite {
   id: string
   finalCost: number
+  costByMonth: CostByMonth
+  costSource: CostSource
+  billedGpuSeconds: number | null
   reason: string | null
   now: Date
 }
@@ -196,9 +209,11 @@ export async function cancelActiveJob(q: Queryable, write: CancelWrite): Promise
     `WITH upd AS (
        UPDATE training_jobs
           SET status = 'cancelled', current_stage = 'cancelled', completed_at = $2, final_cost = $3, current_cost = $3,
+              cost_by_month = $6::jsonb, cost_source = $7, billed_gpu_seconds = $8, cost_as_of = $2,
               claimed_by = NULL, lease_expires_at = NULL, wait_reason = NULL, updated_at = $2
         WHERE id = $1 AND status IN ('queued', 'initializing', 'running')
-       RETURNING id, user_id, final_cost, external_job_id, cluster_name, gpu_config, started_at
+       RETURNING id, user_id, status, final_cost, external_job_id, cluster_name, gpu_config, started_at,
+                 cost_by_month, cost_source, billed_gpu_seconds
      ),
      notes AS (
        INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
@@ -207,18 +222,10 @@ export async function cancelActiveJob(q: Queryable, write: CancelWrite): Promise
          FROM upd
        ON CONFLICT (job_id, type) DO NOTHING
      ),
-     costs AS (
-       INSERT INTO cost_records (user_id, job_id, cost_type, amount, details, billing_period, recorded_at)
-       SELECT user_id, id, 'training_compute', final_cost,
-              jsonb_build_object('gpu_type', gpu_config->>'gpu_type', 'gpu_count', gpu_config->'num_gpus',
-                                 'duration_hours', round((extract(epoch FROM ($2::timestamptz - started_at)) / 3600)::numeric, 4),
-                                 'status', 'cancelled'),
-              ($2::timestamptz AT TIME ZONE 'UTC')::date, $2
-         FROM upd WHERE final_cost > 0
-       ON CONFLICT (job_id, cost_type) DO NOTHING
-     )
+     -- Every job that reached the cluster has its cost record, $0.00 included.
+     costs AS (${insertCostRecords('upd', '$2', 'c.external_job_id IS NOT NULL')})
      SELECT id, user_id, final_cost, external_job_id, cluster_name, pg_notify('${JOB_CHANNEL}', id::text || ':cancelled') FROM upd`,
-    [write.id, write.now, write.finalCost, message, write.reason],
+    [write.id, write.now, write.finalCost, message, write.reason, write.costByMonth, write.costSource, write.billedGpuSeconds],
   )
   if (!row) return null
   const { pg_notify: _, ...cancelled } = row as CancelledRow & { pg_notify?: unknown }

@@ -1,4 +1,5 @@
 import type { Queryable } from '../types.js'
+import type { CostByMonth, CostSource } from '../../jobs/cost.js'
 
 /**
  * Every change of a job is announced on this channel (payload `<job id>:<status>`) at
@@ -19,6 +20,7 @@ export interface ClaimedJob {
   attempts: number
   storage_bucket: string
   storage_path: string
+  estimated_total_cost: number
 }
 
 export interface RunningJob {
@@ -31,17 +33,29 @@ export interface RunningJob {
   started_at: Date
   current_step: number
   progress: number
+  current_cost: number
+  cost_as_of: Date | null
+  cost_by_month: CostByMonth
+  billed_gpu_seconds: number | null
 }
 
 /**
  * Claims up to `limit` queued jobs, oldest first, for one daemon: FOR UPDATE SKIP
  * LOCKED, so daemons racing for the queue never claim the same job; the lease says
- * how long the claim holds without a sign of life.
+ * how long the claim holds without a sign of life. With `budgetLeft`, only jobs whose
+ * estimates fit in it together are claimed (a job too large for it is passed over,
+ * not waited behind); the caller holds the budget lock (src/jobs/budget.ts).
  */
-export async function claimQueuedJobs(q: Queryable, daemonId: string, now: Date, leaseMs: number, limit: number): Promise<ClaimedJob[]> {
+export async function claimQueuedJobs(q: Queryable, daemonId: string, now: Date, leaseMs: number, limit: number, budgetLeft: number | null = null): Promise<ClaimedJob[]> {
   return q.query<ClaimedJob>(
-    `WITH claimable AS (
-       SELECT id FROM training_jobs WHERE status = 'queued' ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED
+    `WITH candidates AS (
+       SELECT id, created_at, coalesce(estimated_total_cost, 0) AS need FROM training_jobs
+        WHERE status = 'queued' AND ($5::numeric IS NULL OR coalesce(estimated_total_cost, 0) <= $5::numeric)
+        ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
+     ),
+     claimable AS (
+       SELECT id FROM (SELECT id, sum(need) OVER (ORDER BY created_at, id) AS reserved FROM candidates) c
+        WHERE $5::numeric IS NULL OR c.reserved <= $5::numeric
      )
      UPDATE training_jobs j
         SET status = 'initializing', current_stage = 'initializing', claimed_by = $1,
@@ -49,8 +63,9 @@ export async function claimQueuedJobs(q: Queryable, daemonId: string, now: Date,
             attempts = j.attempts + 1, wait_reason = NULL, updated_at = $2
        FROM claimable c, datasets d
       WHERE j.id = c.id AND d.id = j.dataset_id
-     RETURNING j.id, j.user_id, j.dataset_id, j.hyperparameters, j.gpu_config, j.attempts, d.storage_bucket, d.storage_path`,
-    [daemonId, now, leaseMs, limit],
+     RETURNING j.id, j.user_id, j.dataset_id, j.hyperparameters, j.gpu_config, j.attempts, d.storage_bucket, d.storage_path,
+               coalesce(j.estimated_total_cost, 0) AS estimated_total_cost`,
+    [daemonId, now, leaseMs, limit, budgetLeft],
   )
 }
 
@@ -190,7 +205,8 @@ export async function claimRunningJobs(q: Queryable, daemonId: string, now: Date
      UPDATE training_jobs j
         SET claimed_by = $1, lease_expires_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000)
        FROM mine WHERE j.id = mine.id
-     RETURNING j.id, j.user_id, j.external_job_id, j.cluster_name, j.gpu_config, j.hyperparameters, j.started_at, j.current_step, j.progress`,
+     RETURNING j.id, j.user_id, j.external_job_id, j.cluster_name, j.gpu_config, j.hyperparameters, j.started_at, j.current_step, j.progress,
+               j.current_cost, j.cost_as_of, j.cost_by_month, j.billed_gpu_seconds`,
     [daemonId, now, leaseMs, limit],
   )
 }
@@ -206,6 +222,10 @@ export interface PollUpdate {
   current_stage: string
   current_metrics: Record<string, unknown> | null
   current_cost: number
+  /** current_cost spread over the months it was incurred in. */
+  cost_by_month: CostByMonth
+  cost_source: CostSource
+  billed_gpu_seconds: number | null
   error_message: string | null
   error_type: string | null
   counts_toward_limit: boolean | null
@@ -262,8 +282,8 @@ export async function applyPollResults(
     `WITH v AS (
        SELECT * FROM jsonb_to_recordset($3::jsonb) AS x(
          id uuid, status text, progress numeric, current_epoch int, current_step int, total_steps int, total_epochs int,
-         current_stage text, current_metrics jsonb, current_cost numeric, error_message text, error_type text,
-         counts_toward_limit boolean, artifact_id uuid, message text)
+         current_stage text, current_metrics jsonb, current_cost numeric, cost_by_month jsonb, cost_source text,
+         billed_gpu_seconds numeric, error_message text, error_type text, counts_toward_limit boolean, artifact_id uuid, message text)
      ),
      upd AS (
        UPDATE training_jobs j
@@ -271,7 +291,8 @@ export async function applyPollResults(
               progress = v.progress, current_epoch = v.current_epoch, current_step = v.current_step,
               total_steps = coalesce(v.total_steps, j.total_steps), total_epochs = coalesce(v.total_epochs, j.total_epochs),
               current_stage = v.current_stage, current_metrics = coalesce(v.current_metrics, j.current_metrics),
-              current_cost = v.current_cost,
+              current_cost = v.current_cost, cost_by_month = v.cost_by_month, cost_source = v.cost_source,
+              billed_gpu_seconds = v.billed_gpu_seconds, cost_as_of = $2,
               final_cost = CASE WHEN v.status <> 'running' THEN v.current_cost ELSE j.final_cost END,
               completed_at = CASE WHEN v.status <> 'running' THEN $2::timestamptz ELSE j.completed_at END,
               error_message = coalesce(v.error_message, j.error_message),
@@ -283,7 +304,8 @@ export async function applyPollResults(
               updated_at = $2
          FROM v
         WHERE j.id = v.id AND j.status = 'running' AND j.claimed_by = $1
-       RETURNING j.id, j.user_id, j.status, j.final_cost, j.gpu_config, j.started_at, j.counts_toward_limit, v.message
+       RETURNING j.id, j.user_id, j.status, j.final_cost, j.gpu_config, j.started_at, j.counts_toward_limit, v.message,
+                 j.cost_by_month, j.cost_source, j.billed_gpu_seconds
      ),
      points AS (
        INSERT INTO metrics_points (job_id, "timestamp", epoch, step, training_loss, validation_loss, learning_rate, gradient_norm, throughput, gpu_utilization)
@@ -293,16 +315,7 @@ export async function applyPollResults(
          JOIN upd ON upd.id = p.job_id
        ON CONFLICT (job_id, step) DO NOTHING
      ),
-     costs AS (
-       INSERT INTO cost_records (user_id, job_id, cost_type, amount, details, billing_period, recorded_at)
-       SELECT user_id, id, 'training_compute', final_cost,
-              jsonb_build_object('gpu_type', gpu_config->>'gpu_type', 'gpu_count', gpu_config->'num_gpus',
-                                 'duration_hours', round((extract(epoch FROM ($2::timestamptz - started_at)) / 3600)::numeric, 4),
-                                 'status', status),
-              ($2::timestamptz AT TIME ZONE 'UTC')::date, $2
-         FROM upd WHERE status <> 'running' AND final_cost > 0
-       ON CONFLICT (job_id, cost_type) DO NOTHING
-     ),
+     costs AS (${insertCostRecords('upd', '$2', "status <> 'running'")}),
      notes AS (
        INSERT INTO notifications (user_id, job_id, type, title, message, priority, action_url, metadata, created_at)
        SELECT user_id, id, 'job_' || status,
@@ -333,6 +346,33 @@ export async function applyPollResults(
   ))
 }
 
+/**
+ * The cost records of jobs that reached a terminal state, from a CTE returning id,
+ * user_id, status, final_cost, gpu_config, started_at, cost_by_month, cost_source and
+ * billed_gpu_seconds: one record per month the cost was incurred in, $0.00 included,
+ * each saying where the figure comes from. billing_period is the month's first day;
+ * a month already closed is recorded at its last instant, so every reader that sums
+ * by recorded_at (metrics, the daily series, the budget) charges it to that month.
+ * At most once per job, type and month: the schema's constraint.
+ */
+export function insertCostRecords(cte: string, now: string, where: string): string {
+  return `
+       INSERT INTO cost_records (user_id, job_id, cost_type, amount, details, billing_period, recorded_at)
+       SELECT c.user_id, c.id, 'training_compute', m.value::numeric,
+              jsonb_build_object('gpu_type', c.gpu_config->>'gpu_type', 'gpu_count', c.gpu_config->'num_gpus',
+                                 'duration_hours', round((extract(epoch FROM (${now}::timestamptz - c.started_at)) / 3600)::numeric, 4),
+                                 'status', c.status, 'source', coalesce(c.cost_source, 'wall_clock'),
+                                 'billed_gpu_seconds', c.billed_gpu_seconds, 'month', m.key, 'final_cost', c.final_cost),
+              (m.key || '-01')::date,
+              least(${now}::timestamptz, (((m.key || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC') - interval '1 microsecond')
+         FROM ${cte} c
+        CROSS JOIN LATERAL jsonb_each_text(CASE WHEN c.cost_by_month = '{}'::jsonb
+                 THEN jsonb_build_object(to_char(${now}::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM'), coalesce(c.final_cost, 0))
+                 ELSE c.cost_by_month END) m
+        WHERE ${where}
+       ON CONFLICT (job_id, cost_type, billing_period) DO NOTHING`
+}
+
 /** The statements also return pg_notify's empty column: callers see what changed only. */
 function onlyIdAndStatus(rows: { id: string; status: string }[]): { id: string; status: string }[] {
   return rows.map((r) => ({ id: r.id, status: r.status }))
@@ -351,16 +391,6 @@ export async function releaseDaemonLeases(q: Queryable, daemonId: string): Promi
 export async function readJobStatus(q: Queryable, id: string): Promise<JobStatus | null> {
   const [row] = await q.query<{ status: JobStatus }>('SELECT status FROM training_jobs WHERE id = $1', [id])
   return row?.status ?? null
-}
-
-/** What has been spent this month: recorded costs plus what active jobs are burning. */
-export async function monthToDateSpend(q: Queryable, monthStart: Date): Promise<number> {
-  const [row] = await q.query<{ spent: number }>(
-    `SELECT (SELECT coalesce(sum(amount), 0) FROM cost_records WHERE recorded_at >= $1)
-          + (SELECT coalesce(sum(current_cost), 0) FROM training_jobs WHERE status IN ('initializing', 'running')) AS spent`,
-    [monthStart],
-  )
-  return Number(row?.spent ?? 0)
 }
 
 /** The reason queued jobs wait (budget, breaker), visible in `jobs list`; null clears it. */

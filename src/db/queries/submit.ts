@@ -98,8 +98,3 @@ export async function countUserJob(q: Queryable, userId: string, now: Date): Pro
     [userId, now],
   )
 }
-
-/** Serialises submissions for the budget check: two submits cannot both take the last dollar. */
-export async function lockBudget(q: Queryable): Promise<void> {
-  await q.query('SELECT pg_advisory_xact_lock($1)', [0x10a4_0002])
-}

@@ -1,0 +1,43 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { printFields } from '../src/io/output.js'
+
+export const Options = z.object({
+  month: z.string().optional(),
+  json: z.boolean(),
+})
+
+/** `lora budget show`: the month's budget, what is recorded and committed, what is left, where it is heading. */
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+  const { budgetReport } = await import('../src/jobs/budget.js')
+  const { monthOf, parseMonth } = await import('../src/maintenance/reset-limits.js')
+  const { money } = await import('../src/jobs/format.js')
+  const now = ctx.clock.now()
+  // Budget months are UTC months, like the cost records' billing periods.
+  const month = opts.month ? parseMonth(opts.month, now) : monthOf(now)
+  const config = await ctx.config()
+  const report = await budgetReport(await ctx.db(), config.budget.monthlyUsd, month, now)
+  if (opts.json) {
+    ctx.io.json(report)
+    return 0
+  }
+  printFields(ctx.io, [
+    ['Month', report.month],
+    ['Budget', money(report.budget)],
+    ['Recorded', money(report.recorded)],
+    ['Running', money(report.running)],
+    ['Committed', `${money(report.committed)} (${report.committed_percent} %)`],
+    ['Remaining', money(report.remaining)],
+    ['Projected', money(report.projected)],
+  ])
+  if (ctx.io.stdoutIsTTY && report.daily.length > 1) {
+    const { lineChart } = await import('../src/io/chart.js')
+    ctx.io.out('')
+    ctx.io.out('Daily spend (USD)')
+    for (const line of lineChart([{ label: 'spend', values: report.daily.map((d) => d.cost), color: '32' }], { width: ctx.io.columns, height: 6, color: ctx.io.color })) ctx.io.out(line)
+  }
+  if (ctx.io.stdoutIsTTY) {
+    ctx.io.err('Committed = recorded costs + for each initializing or running job the larger of its estimate and its cost so far; claims stop at the budget.')
+  }
+  return 0
+}
