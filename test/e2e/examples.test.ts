@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { parseAllDocuments, parse } from 'yaml'
 import { COMMANDS } from '../../commands/registry.js'
 import { tempDir } from '../helpers/cli.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
 import { startLora } from '../helpers/lora-process.js'
 import { insertDataset, insertJob } from '../jobs/fixtures.js'
 import { openEmbedded } from '../../src/db/embedded.js'
@@ -132,6 +133,7 @@ describe('the examples', () => {
     const workspace = tempDir('lora-e2e-grafana-')
     cleanups.push(() => workspace.remove())
     const cwd = workspace.path
+    copyMigratedEmbedded(join(cwd, '.lora', 'db'))
     const db = await openEmbedded({ dir: join(cwd, '.lora', 'db'), serve: false, clock: systemClock })
     try {
       await migrate(db)
