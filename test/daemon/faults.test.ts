@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { runLora, spawnLora, tempDir, type LoraProcess } from '../helpers/cli.js'
+import { runLora, tempDir } from '../helpers/cli.js'
+import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
 import { pgUrl } from '../helpers/db.js'
 import { startPgServer, type PgServer } from '../helpers/pg-server.js'
 import { openPostgres } from '../../src/db/postgres.js'
@@ -76,12 +77,7 @@ const RESTART_ROUNDS = Number(process.env.LORA_FAULT_ROUNDS ?? 4)
 describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres)', () => {
   let sim: Simulator
   let dir: { path: string; remove(): void }
-  const running: LoraProcess[] = []
-  const start = (args: string[], env: Record<string, string>): LoraProcess => {
-    const p = spawnLora(args, { cwd: dir.path, env })
-    running.push(p)
-    return p
-  }
+  const start = (args: string[], env: Record<string, string>) => startLora(args, { cwd: dir.path, env })
   beforeAll(async () => {
     // An hour of simulated training per real second: jobs finish within the test.
     sim = await startSimulator({ speed: 3600, seed: 3 })
@@ -89,9 +85,7 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
     // Short leases, so that jobs claimed by killed daemons come back quickly.
     writeFileSync(join(dir.path, '.lorarc'), 'profiles:\n  default:\n    training: { lease: 2s }\n')
   })
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop()))
-  })
+  afterEach(stopLoraProcesses)
   afterAll(async () => {
     await sim.close()
     dir.remove()
@@ -110,9 +104,9 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
     try {
       for (let round = 0; round < 20; round++) {
         const daemon = start(['daemon', '--once', '--batch', '4', '--log-format', 'json'], env)
-        await daemon.waitFor(() => count(daemon.stderr(), 'daemon started') > 0, 'the daemon to start')
+        await daemon.waitFor('stderr', (text) => count(text, 'daemon started') > 0)
         await sleep(Math.floor(random() * 400))
-        const before = daemon.stderr()
+        const before = daemon.output().stderr
         await daemon.stop('SIGKILL')
         // Killed in the middle of its cycle: started it, had not finished it, was not exiting.
         if (count(before, 'cycle done') === 0 && count(before, 'cycle failed') === 0 && count(before, 'daemon stopped') === 0) midCycle += 1
@@ -170,11 +164,11 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
     const { db } = await seed_(url, storageDir, 5)
     try {
       const daemon = start(['daemon', '--interval', '200ms', '--log-format', 'json'], daemonEnv(url, storageDir, sim.url))
-      await daemon.waitFor(() => count(daemon.stderr(), 'job submitted') > 0, 'a job to be submitted')
+      await daemon.waitFor('stderr', (text) => count(text, 'job submitted') > 0)
       const sent = Date.now()
       expect(await daemon.stop('SIGTERM')).toBe(0)
       expect(Date.now() - sent).toBeLessThan(10_000)
-      expect(daemon.stderr()).toContain('"msg":"daemon stopped"')
+      expect(daemon.output().stderr).toContain('"msg":"daemon stopped"')
       const held = await db.query(`SELECT id FROM training_jobs WHERE claimed_by IS NOT NULL AND status = 'running'`)
       expect(held).toEqual([])
       const [beat] = await db.query<{ status: string }>('SELECT status FROM lora_ops.daemon_heartbeats')
@@ -196,31 +190,28 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
       const seeded = await seed_(url, storageDir, 12)
       await seeded.db.close()
       const daemon = start(['daemon', '--interval', '100ms', '--listen', '127.0.0.1:0', '--log-format', 'json'], daemonEnv(url, storageDir, sim.url))
-      await daemon.waitFor(() => /"url":"http:\/\/127\.0\.0\.1:\d+"/.test(daemon.stderr()), 'the daemon to listen')
-      const base = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.stderr())![1]!
-      await daemon.waitFor(() => count(daemon.stderr(), 'job submitted') > 0, 'a job to be submitted')
+      await daemon.waitFor('stderr', (text) => /"url":"http:\/\/127\.0\.0\.1:\d+"/.test(text))
+      const base = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stderr)![1]!
+      await daemon.waitFor('stderr', (text) => count(text, 'job submitted') > 0)
       expect((await fetch(`${base}/healthz`)).status).toBe(200)
 
       for (let round = 0; round < RESTART_ROUNDS; round++) {
-        const done = count(daemon.stderr(), 'cycle done')
-        await daemon.waitFor(() => count(daemon.stderr(), 'cycle done') > done, `a cycle before restart ${round + 1} (seed ${seed})`)
+        const done = count(daemon.output().stderr, 'cycle done')
+        await daemon.waitFor('stderr', (text) => count(text, 'cycle done') > done)
         // Anywhere in the next cycle, or between two.
         await sleep(Math.floor(random() * 120))
-        const failed = count(daemon.stderr(), 'cycle failed')
+        const failed = count(daemon.output().stderr, 'cycle failed')
         server!.stop(round % 2 === 0 ? 'fast' : 'immediate')
         const wanted = round === 0 ? 3 : 1
-        await daemon.waitFor(() => count(daemon.stderr(), 'cycle failed') >= failed + wanted, `${wanted} failed cycle(s) in restart ${round + 1} (seed ${seed})`)
+        await daemon.waitFor('stderr', (text) => count(text, 'cycle failed') >= failed + wanted)
         if (round === 0) expect((await fetch(`${base}/healthz`)).status).toBe(503)
         server!.start()
-        await daemon.waitFor(
-          () => daemon.stderr().lastIndexOf('"msg":"cycle done"') > daemon.stderr().lastIndexOf('"msg":"cycle failed'),
-          `a cycle to succeed after restart ${round + 1} (seed ${seed})`,
-        )
+        await daemon.waitFor('stderr', (text) => text.lastIndexOf('"msg":"cycle done"') > text.lastIndexOf('"msg":"cycle failed'))
       }
-      expect(daemon.child.exitCode, daemon.stderr().slice(-3000)).toBeNull()
-      expect(daemon.stderr()).not.toContain('unexpected failure')
+      expect(daemon.child.exitCode, daemon.output().stderr.slice(-3000)).toBeNull()
+      expect(daemon.output().stderr).not.toContain('unexpected failure')
       const healthz = await fetch(`${base}/healthz`)
-      expect(healthz.status, `${await healthz.clone().text()}\n${daemon.stderr().slice(-3000)}`).toBe(200)
+      expect(healthz.status, `${await healthz.clone().text()}\n${daemon.output().stderr.slice(-3000)}`).toBe(200)
       const metrics = await (await fetch(`${base}/metrics`)).text()
       expect(metrics).toContain('lora_daemon_cycle_duration_seconds_bucket')
       expect(metrics).toMatch(/lora_jobs\{status="running"\} \d+/)

@@ -8,10 +8,11 @@ export interface LoraProcess {
   readonly exited: Promise<number | null>
   output(): { stdout: string; stderr: string }
   /**
-   * Resolves with the stream's text once it matches `pattern`; rejects, with what the
+   * Resolves with the stream's text once it matches `pattern` (a regular expression, or
+   * a test of the whole text, such as a count of log lines); rejects, with what the
    * child said, when it exits first or the bound passes.
    */
-  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs?: number): Promise<string>
+  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp | ((text: string) => boolean), timeoutMs?: number): Promise<string>
   /** Sends the signal if the child still runs, and waits for its exit. */
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
@@ -45,8 +46,9 @@ export function startLora(args: string[], options: { cwd: string; env?: Record<s
     output: () => ({ ...text }),
     waitFor(stream, pattern, timeoutMs = 60_000) {
       return new Promise<string>((resolve, reject) => {
+        const matches = typeof pattern === 'function' ? pattern : (t: string) => pattern.test(t)
         const check = () => {
-          if (!pattern.test(text[stream])) return false
+          if (!matches(text[stream])) return false
           done()
           resolve(text[stream])
           return true
