@@ -103,7 +103,6 @@ export async function holdEmbedded(options: EmbeddedOptions): Promise<{ db: Embe
     handle = await openPglite(join(dir, 'pgdata'))
     await options.beforeServe?.(handle.db)
     if (socket) {
-      await socket.remove()
       const { serveEmbedded } = await import('./embedded-server.js')
       server = await serveEmbedded(handle, socket.path)
     }
