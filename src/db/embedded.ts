@@ -31,7 +31,7 @@ export interface EmbeddedOptions {
    * Work done on the held database before its socket accepts anyone (the local
    * service migrates and starts its parts), so no client sees it half ready.
    */
-  beforeServe?: (db: Db) => Promise<void>
+  beforeServe?: (db: Db, socketPath: string | undefined) => Promise<void>
 }
 
 export interface EmbeddedDb extends Db {
@@ -101,7 +101,7 @@ export async function holdEmbedded(options: EmbeddedOptions): Promise<{ db: Embe
   try {
     const { openPglite } = await import('./pglite.js')
     handle = await openPglite(join(dir, 'pgdata'))
-    await options.beforeServe?.(handle.db)
+    await options.beforeServe?.(handle.db, socket?.path)
     if (socket) {
       const { serveEmbedded } = await import('./embedded-server.js')
       server = await serveEmbedded(handle, socket.path)
