@@ -35,17 +35,17 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   if (opts.background) ctx.io.err(`${new Date(info.since).toISOString()} local service started (pid ${info.pid}) on ${info.socket}`)
   else if (opts.json) ctx.io.jsonLine(info)
   else {
-    ctx.io.out(`local service running (pid ${process.pid})`)
+    ctx.io.out(`embedded stack running (pid ${process.pid})`)
     ctx.io.out(`  database  ${info.database}  (served on ${info.socket})`)
     if (info.migrated.length) ctx.io.out(`            migrated: ${info.migrated.join(', ')}`)
     ctx.io.out(`  storage   ${info.storage}${info.storageUrl ? `  (signed URLs on ${info.storageUrl})` : ''}`)
     if (info.simulator) ctx.io.out(`  cluster   ${info.simulator}  (the GPU cluster simulator)`)
     ctx.io.out(`  jobs      ${info.daemon ? 'processed here' : 'left to `lora daemon` (--no-daemon)'}`)
-    ctx.io.out('lora commands in this folder and below use it: try `lora health`')
+    ctx.io.out('other terminals in this folder and below use it automatically: try `lora health`')
     ctx.io.err(info.idleMs !== null ? `stops after ${formatDuration(info.idleMs)} unused, or on Ctrl-C` : 'press Ctrl-C to stop')
   }
   const reason = await stack.done
   await stack.stop()
-  ctx.io.err(reason === 'idle' ? 'local service stopped: idle' : 'local service stopped')
+  ctx.io.err(reason === 'idle' ? 'embedded stack stopped: idle' : 'embedded stack stopped')
   return 0
 }

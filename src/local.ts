@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import type { Context } from './context.js'
 import { createContext } from './context.js'
 import { migrate } from './db/migrate.js'
@@ -76,6 +76,9 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
     for (const close of closers.splice(0).reverse()) await close().catch(() => {})
   }
   let info: LocalStackInfo | undefined
+  // A replacement (after a crash) serves on the ports its predecessor used, so that
+  // the clients' simulator and signed URLs keep working.
+  const previous = await readInfo(config.stateDir)
   let held: Awaited<ReturnType<typeof holdEmbedded>>
   try {
     held = await holdEmbedded({
@@ -91,14 +94,16 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
           const storage = new FolderStorage(config.storage.dir, ctx.clock)
           for (const bucket of Object.values(BUCKETS)) await storage.ensureBucket(bucket)
           const { serveFolderStorage } = await import('./storage/server.js')
-          const server = await serveFolderStorage(config.storage.dir, { clock: ctx.clock })
+          const storageDir = config.storage.dir
+          const server = await onPreviousPort(previous?.storageUrl, (port) => serveFolderStorage(storageDir, { clock: ctx.clock, port }))
           closers.push(() => server.close())
           storageUrl = server.url
         }
         let simulator: string | null = null
         if (config.clusters.some((c) => c.url === 'simulator')) {
           const { startSimulator } = await import('./cluster/simulator.js')
-          const sim = await startSimulator({ stateFile: join(config.stateDir, 'simulator.json'), speed: Number(ctx.env.LORA_SIMULATOR_SPEED ?? 1), clock: ctx.clock })
+          const speed = Number(ctx.env.LORA_SIMULATOR_SPEED ?? 1)
+          const sim = await onPreviousPort(previous?.simulator, (port) => startSimulator({ stateFile: join(config.stateDir, 'simulator.json'), speed, clock: ctx.clock, port }))
           closers.push(() => sim.close())
           simulator = sim.url
         }
@@ -115,9 +120,9 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
           log: options.log ?? null,
           since: ctx.clock.now().toISOString(),
         }
-        // Written before the socket opens: a client that reaches the database finds the simulator too.
+        // Written before the socket opens: a client that reaches the database finds the
+        // simulator too. Kept after the service ends: the next one reuses its ports.
         await writeEmbeddedInfo(config.stateDir, info as unknown as Record<string, unknown>)
-        closers.push(() => rm(join(config.stateDir, INFO_FILE), { force: true }))
       },
     })
   } catch (error) {
@@ -159,6 +164,27 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
       await closeAll()
     },
   }
+}
+
+async function readInfo(stateDir: string): Promise<Partial<LocalStackInfo> | null> {
+  try {
+    return JSON.parse(await readFile(join(stateDir, INFO_FILE), 'utf8')) as Partial<LocalStackInfo>
+  } catch {
+    return null
+  }
+}
+
+/** Listens on the port of `previousUrl` when it is free, on any port otherwise. */
+async function onPreviousPort<T>(previousUrl: string | null | undefined, start: (port: number) => Promise<T>): Promise<T> {
+  const port = previousUrl ? Number(new URL(previousUrl).port) : 0
+  if (port > 0) {
+    try {
+      return await start(port)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
+    }
+  }
+  return start(0)
 }
 
 /**
@@ -203,13 +229,8 @@ export interface LocalStatus {
 export async function localStatus(config: ResolvedConfig): Promise<LocalStatus> {
   const dir = embeddedDir(config)
   const holder = await readHolder(dir)
-  let info: Partial<LocalStackInfo> = {}
-  try {
-    const read = JSON.parse(await readFile(join(config.stateDir, INFO_FILE), 'utf8')) as Partial<LocalStackInfo>
-    if (holder && read.pid === holder.pid) info = read
-  } catch {
-    // No service has announced itself.
-  }
+  const read = await readInfo(config.stateDir)
+  const info: Partial<LocalStackInfo> = holder && read?.pid === holder.pid ? read : {}
   return {
     running: holder !== null,
     pid: holder?.pid ?? null,

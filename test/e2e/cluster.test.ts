@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, runLora, tempDir } from '../helpers/cli.js'
 import { openEmbedded } from '../../src/db/embedded.js'
@@ -110,6 +110,7 @@ describe('cluster commands and the local stack (the built binary)', () => {
     expect(await local.exited).toBe(0)
     expect(local.output().stderr).toContain('embedded stack stopped')
     expect(existsSync(join(cwd, '.lora', 'db', 'db.lock'))).toBe(false)
-    expect(existsSync(join(cwd, '.lora', 'local.json'))).toBe(false)
+    // What it served stays beside the data: a replacement serves on the same ports.
+    expect(JSON.parse(readFileSync(join(cwd, '.lora', 'local.json'), 'utf8'))).toMatchObject({ simulator: simulatorUrl })
   })
 })

@@ -31,6 +31,7 @@ async function workspace(): Promise<{ path: string; remove(): void }> {
 
 describe('jobs commands (the built binary, embedded profile, simulator)', () => {
   let dir: { path: string; remove(): void }
+
   beforeAll(async () => {
     dir = await workspace()
   }, 60_000)
@@ -79,11 +80,14 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
 
   it('follows a job to completion while `lora daemon` runs, through its shared embedded database, exit 0', async () => {
     const cwd = dir.path
-    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd })
+    // The stack's local service (started by the first command) runs the simulator: a
+    // new one, started by the next command, runs it faster.
+    expect((await runLora(['local', 'stop'], { cwd })).code).toBe(0)
+    const env = { LORA_SIMULATOR_SPEED: '300' }
+    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd, env })
     expect(submitted.code, submitted.stderr).toBe(0)
     const id = submitted.stdout.trim()
-    const env = { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', LORA_SIMULATOR_SPEED: '300' }
-    const daemon = spawn(process.execPath, [BIN, 'daemon', '--interval', '500ms'], { cwd, env })
+    const daemon = spawn(process.execPath, [BIN, 'daemon', '--interval', '500ms'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', ...env } })
     let log = ''
     daemon.stderr.on('data', (d) => (log += d))
     const stopped = new Promise((resolve) => daemon.on('close', resolve))
@@ -91,7 +95,7 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
       const deadline = Date.now() + 30_000
       while (!log.includes('cycle done') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       // The daemon serves the embedded database on its socket; the watch polls it (a socket cannot LISTEN).
-      const watched = await runLora(['jobs', 'watch', id, '--json', '--interval', '300ms'], { cwd, timeoutMs: 60_000 })
+      const watched = await runLora(['jobs', 'watch', id, '--json', '--interval', '300ms'], { cwd, env, timeoutMs: 60_000 })
       expect(watched.code, watched.stderr).toBe(0)
       const events = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
       expect(events[0]).toMatchObject({ id })
