@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, runLora, stackHolder, tempDir } from '../helpers/cli.js'
 import { openEmbedded } from '../../src/db/embedded.js'
@@ -142,6 +142,9 @@ describe('the local service of the embedded stack (the built binary)', () => {
     const root = workspace()
     await stackWithDataset(root)
     const env = { LORA_SIMULATOR_SPEED: '60' }
+    // The jobs are `lora daemon`'s: a service that processed them would take its leases down with it.
+    const service = track(start(['local', 'start', '--no-daemon'], root, env))
+    await service.waitFor(/other terminals/)
     const ids: string[] = []
     for (let i = 0; i < 3; i++) {
       const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd: root, env })
@@ -149,7 +152,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
       ids.push(submitted.stdout.trim())
     }
     const first = stackHolder(root)
-    expect(first).not.toBeNull()
+    expect(first).toBe(service.child.pid)
     const daemon = track(start(['daemon', '--interval', '500ms'], root, env))
     await daemon.waitFor(/cycle done/)
     const watch = track(start(['jobs', 'watch', ids[0]!, '--json', '--interval', '300ms'], root, env))
@@ -185,8 +188,31 @@ describe('the local service of the embedded stack (the built binary)', () => {
       expect(costs.filter((c) => c.n !== 1)).toEqual([])
       const submissions = await db.query<{ n: number }>(`SELECT count(DISTINCT external_job_id)::int AS n FROM training_jobs WHERE id = ANY($1)`, [ids])
       expect(submissions[0]!.n).toBe(3)
+      // The cluster got each job once, across both services' simulators (one state file).
+      const simulated = (JSON.parse(readFileSync(join(root, '.lora', 'simulator.json'), 'utf8')) as { jobs: { job_id: string }[] }).jobs
+      expect(ids.map((id) => simulated.filter((j) => j.job_id === id).length)).toEqual([1, 1, 1])
     } finally {
       await db.close()
     }
   }, 240_000)
+
+  it('stops by itself once idle (--idle), and refuses a bad --idle or a second service with one sentence', async () => {
+    const root = workspace()
+    const bad = await runLora(['local', 'start', '--idle', 'soon'], { cwd: root })
+    expect(bad).toEqual({ code: 2, stdout: '', stderr: 'error: Invalid --idle: expected a duration such as 30s, 10m or 2h, got "soon".\n' })
+    expect(existsSync(join(root, '.lora'))).toBe(false)
+
+    const service = track(start(['local', 'start', '--idle', '2s'], root))
+    await service.waitFor(/other terminals/)
+    const second = await runLora(['local', 'start'], { cwd: root })
+    expect(second.code).toBe(1)
+    expect(second.stderr.split('\n')[0]).toBe(`error: A local service already runs for ${join(root, '.lora')} (pid ${service.child.pid}).`)
+    // A client keeps it alive while connected; then, unused, it stops on its own.
+    expect((await runLora(['jobs', 'list', '--json'], { cwd: root })).code).toBe(0)
+    await service.waitFor(/embedded stack stopped: idle/, 60_000)
+    expect(await service.exited).toBe(0)
+    expect(stackHolder(root)).toBeNull()
+    const status = await runLora(['local', 'status', '--json'], { cwd: root })
+    expect(JSON.parse(status.stdout)).toMatchObject({ running: false, pid: null })
+  }, 120_000)
 })
