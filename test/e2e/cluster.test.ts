@@ -67,7 +67,7 @@ describe('cluster commands and the local stack (the built binary)', () => {
     } finally {
       await held.close()
     }
-  })
+  }, 90_000)
 
   it('refuses simulator options out of range, exit 2, one sentence', async () => {
     const cwd = workspace()
@@ -112,5 +112,5 @@ describe('cluster commands and the local stack (the built binary)', () => {
     expect(existsSync(join(cwd, '.lora', 'db', 'db.lock'))).toBe(false)
     // What it served stays beside the data: a replacement serves on the same ports.
     expect(JSON.parse(readFileSync(join(cwd, '.lora', 'local.json'), 'utf8'))).toMatchObject({ simulator: simulatorUrl })
-  })
+  }, 90_000)
 })
