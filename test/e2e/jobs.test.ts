@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { BIN, runLora, tempDir } from '../helpers/cli.js'
-import { openEmbedded } from '../../src/db/embedded.js'
-import { systemClock } from '../../src/clock.js'
-import { migrate } from '../../src/db/migrate.js'
+import { stackWithDataset } from '../helpers/stack.js'
 
 const USER = '00000000-0000-4000-8000-00000000a11c'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -13,19 +9,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** The embedded stack of a fresh directory, migrated, with one ready dataset in its folder storage. */
 async function workspace(): Promise<{ path: string; remove(): void }> {
   const dir = tempDir('lora-e2e-jobs-')
-  mkdirSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER), { recursive: true })
-  writeFileSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER, 'train.jsonl'), '{"prompt":"a","completion":"b"}\n')
-  const db = await openEmbedded({ dir: join(dir.path, '.lora', 'db'), serve: false, clock: systemClock })
-  try {
-    await migrate(db)
-    await db.query(
-      `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
-       VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
-      [USER, `${USER}/train.jsonl`],
-    )
-  } finally {
-    await db.close()
-  }
+  await stackWithDataset(dir.path, USER)
   return dir
 }
 

@@ -1,30 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, runLora, stackHolder, tempDir } from '../helpers/cli.js'
+import { stackWithDataset } from '../helpers/stack.js'
 import { openEmbedded } from '../../src/db/embedded.js'
-import { migrate } from '../../src/db/migrate.js'
 import { systemClock } from '../../src/clock.js'
 
 const USER = '00000000-0000-4000-8000-00000000a13c'
-
-/** A stack with one ready dataset in its folder storage; no service runs yet. */
-async function stackWithDataset(root: string): Promise<void> {
-  mkdirSync(join(root, '.lora', 'storage', 'lora-datasets', USER), { recursive: true })
-  writeFileSync(join(root, '.lora', 'storage', 'lora-datasets', USER, 'train.jsonl'), '{"prompt":"a","completion":"b"}\n')
-  const db = await openEmbedded({ dir: join(root, '.lora', 'db'), serve: false, clock: systemClock })
-  try {
-    await migrate(db)
-    await db.query(
-      `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
-       VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
-      [USER, `${USER}/train.jsonl`],
-    )
-  } finally {
-    await db.close()
-  }
-}
 
 interface Running {
   child: ChildProcess
@@ -107,7 +90,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
 
   it('runs `lora daemon` and `jobs watch` in either order on one stack: the job completes, the watch exits 0, the daemon keeps running', async () => {
     const root = workspace()
-    await stackWithDataset(root)
+    await stackWithDataset(root, USER)
     const env = { LORA_SIMULATOR_SPEED: '300' }
     // Processing is left to `lora daemon`, as a team that runs it would.
     const service = track(start(['local', 'start', '--no-daemon'], root, env))
@@ -143,7 +126,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
 
   it('survives a kill -9 of the service while a daemon and a watch run: both carry on, no committed row is lost, nothing is processed twice', async () => {
     const root = workspace()
-    await stackWithDataset(root)
+    await stackWithDataset(root, USER)
     const env = { LORA_SIMULATOR_SPEED: '60' }
     // The jobs are `lora daemon`'s: a service that processed them would take its leases down with it.
     const service = track(start(['local', 'start', '--no-daemon'], root, env))
