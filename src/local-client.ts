@@ -144,7 +144,8 @@ function startInBackground(config: ResolvedConfig, options: ServiceClientOptions
   const log = join(config.stateDir, SERVICE_LOG)
   const fd = openSync(log, 'a', 0o600)
   try {
-    const bin = options.env.LORA_BIN ?? process.argv[1]!
+    // The same lora that runs now: the launcher is the script node was given.
+    const bin = process.argv[1]!
     const child = spawn(process.execPath, [bin, ...options.serviceArgs, 'local', 'start', '--background'], {
       cwd: options.cwd,
       env: options.env as NodeJS.ProcessEnv,
