@@ -16,6 +16,7 @@ const preload = join(work, 'rss.cjs')
 writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(3, String(process.resourceUsage().maxRSS)))\n")
 
 interface Run {
+  stderr: string
   ms: number
   status: number | null
   rssMb: number
@@ -30,7 +31,7 @@ function once(args: string[], cwd: string, env: Record<string, string>, withRss:
   })
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   const rss = withRss ? Number(String(r.output[3] ?? '0')) / 1024 : 0
-  return { ms, status: r.status, rssMb: rss }
+  return { ms, status: r.status, rssMb: rss, stderr: String(r.output[2] ?? '') }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -59,7 +60,7 @@ for (let i = 0; i < 3; i++) {
   if (stack) spawnSync(process.execPath, lora('local', 'stop'), { cwd: stack })
   stack = mkdtempSync(join(work, 'stack-'))
   const r = once(lora('db', 'migrate'), stack, { LORA_LOCAL_IDLE: '10m' }, false)
-  if (r.status !== 0) throw new Error(`db migrate on a new stack exited ${r.status}`)
+  if (r.status !== 0) throw new Error(`db migrate on a new stack exited ${r.status}: ${r.stderr}`)
   firsts.push(r.ms)
 }
 const first = median(firsts)

@@ -21,6 +21,8 @@ export interface ServiceClientOptions {
   waitMs: number
 }
 
+const STARTING_WAIT_MS = 120_000
+
 /** Errors of a connection that never opened: nothing was sent, so the statement can be sent again. */
 const NEVER_SENT = new Set(['ENOENT', 'ECONNREFUSED'])
 
@@ -94,6 +96,9 @@ async function reachService(config: ResolvedConfig, options: ServiceClientOption
   const dir = config.database!.dir!
   const { clock } = options
   const deadline = clock.now().getTime() + options.waitMs
+  // A service that is starting (creating and migrating a new database takes a while
+  // on a busy machine) is waited for longer than a process that holds it without serving.
+  const startingDeadline = clock.now().getTime() + Math.max(options.waitMs, STARTING_WAIT_MS)
   let child: ChildProcess | null = null
   let exitCode: number | null = null
   let starts = 0
@@ -116,7 +121,7 @@ async function reachService(config: ResolvedConfig, options: ServiceClientOption
         child = startInBackground(config, options)
         child.once('exit', (code) => (exitCode = code ?? 1))
       }
-      if (clock.now().getTime() > deadline) {
+      if (clock.now().getTime() > (holder?.socket || (child && exitCode === null) ? startingDeadline : deadline)) {
         if (holder) throw embeddedBusy(dir, holder.pid)
         throw new LoraError(`The local service of ${config.stateDir} did not answer within ${Math.round(options.waitMs / 1000)} s.`, {
           code: 'local_unavailable',
