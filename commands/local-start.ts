@@ -1,34 +1,51 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { UsageError } from '../src/errors.js'
-import { startLocalStack } from '../src/local.js'
+import { LoraError } from '../src/errors.js'
+import { Duration } from '../src/config/schema.js'
+import { parseDuration, formatDuration } from '../src/config/duration.js'
+import { DEFAULT_IDLE_MS, SERVICE_LOG, startLocalStack } from '../src/local.js'
+import { join } from 'node:path'
 
-export const Options = z.object({ json: z.boolean() })
+export const Options = z.object({
+  daemon: z.boolean().default(true),
+  idle: Duration.optional(),
+  background: z.boolean().default(false),
+  json: z.boolean(),
+})
 
-/** Holds the embedded stack until Ctrl-C, so other terminals' commands share it. */
+/**
+ * Runs the stack's local service until Ctrl-C (or, with --idle, until nothing has
+ * used it for that long). `--background` is how the first command starts it: quiet,
+ * its output in .lora/service.log, idle after LORA_LOCAL_IDLE (10m by default).
+ */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
   const config = await ctx.config()
-  if (!config.embedded) {
-    throw new UsageError(`\`lora local start\` runs the embedded stack, but profile ${config.profile} uses a server database.`, {
-      hint: 'Run it without DATABASE_URL (or with DATABASE_URL=embedded), or in a directory without that profile.',
+  const envIdle = ctx.env.LORA_LOCAL_IDLE ? parseDuration(ctx.env.LORA_LOCAL_IDLE) : null
+  const idleMs = opts.idle ?? (opts.background ? (envIdle ?? DEFAULT_IDLE_MS) : null)
+  const stack = await startLocalStack(ctx, { daemon: opts.daemon, idleMs, ...(opts.background ? { log: join(config.stateDir, SERVICE_LOG) } : {}) })
+  if ('running' in stack) {
+    // Two commands started a service at once: the other one serves, which is what was wanted.
+    if (opts.background) return 0
+    throw new LoraError(`A local service already runs for ${config.stateDir} (pid ${stack.running.pid}).`, {
+      code: 'local_running',
+      hint: 'Every lora command here uses it already; `lora local stop` stops it.',
     })
   }
-  const stack = await startLocalStack(ctx)
-  if (opts.json) ctx.io.jsonLine(stack.info)
+  const { info } = stack
+  if (opts.background) ctx.io.err(`${new Date(info.since).toISOString()} local service started (pid ${info.pid}) on ${info.socket}`)
+  else if (opts.json) ctx.io.jsonLine(info)
   else {
     ctx.io.out(`embedded stack running (pid ${process.pid})`)
-    ctx.io.out(`  database  ${stack.info.database}  (served on ${stack.info.socket})`)
-    if (stack.info.migrated.length) ctx.io.out(`            migrated: ${stack.info.migrated.join(', ')}`)
-    ctx.io.out(`  storage   ${stack.info.storage}`)
-    ctx.io.out(`  cluster   ${stack.info.simulator}  (the GPU cluster simulator)`)
-    ctx.io.out('other terminals in this directory use it automatically: try `lora db status`')
-    ctx.io.err('press Ctrl-C to stop')
+    ctx.io.out(`  database  ${info.database}  (served on ${info.socket})`)
+    if (info.migrated.length) ctx.io.out(`            migrated: ${info.migrated.join(', ')}`)
+    ctx.io.out(`  storage   ${info.storage}${info.storageUrl ? `  (signed URLs on ${info.storageUrl})` : ''}`)
+    if (info.simulator) ctx.io.out(`  cluster   ${info.simulator}  (the GPU cluster simulator)`)
+    ctx.io.out(`  jobs      ${info.daemon ? 'processed here' : 'left to `lora daemon` (--no-daemon)'}`)
+    ctx.io.out('other terminals in this folder and below use it automatically: try `lora health`')
+    ctx.io.err(info.idleMs !== null ? `stops after ${formatDuration(info.idleMs)} unused, or on Ctrl-C` : 'press Ctrl-C to stop')
   }
-  await new Promise<void>((resolve) => {
-    if (ctx.signal.aborted) return resolve()
-    ctx.signal.addEventListener('abort', () => resolve(), { once: true })
-  })
+  const reason = await stack.done
   await stack.stop()
-  ctx.io.err('embedded stack stopped')
+  ctx.io.err(reason === 'idle' ? 'embedded stack stopped: idle' : 'embedded stack stopped')
   return 0
 }

@@ -135,6 +135,11 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
   return program
 }
 
+/** The only commands that create an embedded stack where none is found; the others use one. */
+const STACK_CREATORS = new Set(['db migrate', 'local start', 'demo'])
+/** Commands that need no stack: the others, on the embedded profile, refuse to run without one. */
+const STACK_FREE = new Set(['config show', 'config check', 'completion', 'cluster simulate', 'local status', 'local stop'])
+
 /** Runs lora with argv (without node and script); returns the exit code. Never exits. */
 export async function main(argv: string[], deps: MainDeps): Promise<number> {
   let exitCode: number = ExitCode.ok
@@ -156,7 +161,7 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
       env: deps.env,
       cwd: deps.cwd,
       signal: deps.signal,
-      serveEmbedded: spec.path[0] === 'local' || spec.path[0] === 'daemon',
+      createStack: STACK_CREATORS.has(spec.path.join(' ')),
       globals: {
         json: Boolean(globals.json),
         verbose,
@@ -176,6 +181,11 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
     if (spec.args) input.args = args.length === 1 ? args[0] : args
     const parsed = module.Options.safeParse(input)
     if (!parsed.success) throw optionIssueToError(parsed.error.issues)
+    const path = spec.path.join(' ')
+    if (!STACK_CREATORS.has(path) && !STACK_FREE.has(path)) {
+      const config = await context.config()
+      if (config.embedded && config.stackFound === false) throw (await import('./local-client.js')).noStack(config, deps.cwd)
+    }
     const code = await module.run(parsed.data as never, context)
     if (typeof code === 'number') exitCode = code
     // A command that returns no code and was interrupted exits 130; servers whose

@@ -49,8 +49,10 @@ export interface ContextOptions {
   homeDir?: string
   globals?: Partial<GlobalOptions>
   signal?: AbortSignal
-  /** Long-lived processes serve the embedded database to others. */
+  /** Hold the embedded database in this process and serve it (the demo's stack); commands are clients of the local service. */
   serveEmbedded?: boolean
+  /** The command may create the embedded stack (`db migrate`, `local start`, `demo`); the others only use one. */
+  createStack?: boolean
   /** Tests hand in a database directly. */
   db?: Db
   config?: ResolvedConfig
@@ -90,7 +92,9 @@ export function createContext(options: ContextOptions = {}): Context {
       if (options.db) return options.db
       const cfg = await config()
       const { openDatabase } = await import('./db/open.js')
-      const db = await openDatabase(cfg, { clock, env, serve: options.serveEmbedded ?? false })
+      // A local service started in the background resolves the same profile and database.
+      const serviceArgs = [...(globals.profile ? ['--profile', globals.profile] : []), ...(globals.databaseUrl ? ['--database-url', globals.databaseUrl] : [])]
+      const db = await openDatabase(cfg, { clock, env, cwd, serve: options.serveEmbedded ?? false, createStack: options.createStack ?? false, serviceArgs })
       closers.push(() => db.close())
       return db
     })()

@@ -51,6 +51,24 @@ export async function findLorarc(cwd: string): Promise<string | null> {
   }
 }
 
+/**
+ * The nearest embedded stack (a `.lora` folder holding a database), from the
+ * working directory upwards, as `.lorarc` is found.
+ */
+export async function findStack(cwd: string): Promise<string | null> {
+  let dir = resolve(cwd)
+  for (;;) {
+    try {
+      if ((await stat(join(dir, '.lora', 'db'))).isDirectory()) return join(dir, '.lora')
+    } catch {
+      // Not here; look one level up.
+    }
+    const parent = dirname(dir)
+    if (parent === dir) return null
+    dir = parent
+  }
+}
+
 export function userConfigPath(env: ConfigInputs['env'], homeDir: string): string {
   if (env.LORA_CONFIG) return env.LORA_CONFIG
   const base = env.XDG_CONFIG_HOME || join(homeDir, '.config')
@@ -210,7 +228,11 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     if (SECRET_KEYS.test(key) && typeof value === 'string') registerSecret(value)
   }
 
-  const config = resolveConfig(profile, values, sources, inputs.cwd)
+  const config = resolveConfig(profile, values, sources, inputs.cwd, await findStack(inputs.cwd))
+  if (config.embedded && config.database?.dir && config.database.dir !== join(config.stateDir, 'db')) {
+    // An embedded:DIR named explicitly is found where it is named.
+    config.stackFound = await stat(config.database.dir).then((s) => s.isDirectory(), () => false)
+  }
   return { config, files, warnings }
 }
 
@@ -230,8 +252,9 @@ function resolveConfig(
   values: Record<string, unknown>,
   sources: Record<string, string>,
   cwd: string,
+  foundStack: string | null,
 ): ResolvedConfig {
-  const stateDir = join(cwd, '.lora')
+  const stateDir = foundStack ?? join(cwd, '.lora')
   const dbUrl = values['database.url'] as string | undefined
   let embedded = false
   let database: ResolvedConfig['database'] = null
@@ -323,6 +346,7 @@ function resolveConfig(
     profile,
     embedded,
     stateDir,
+    stackFound: foundStack !== null,
     database,
     storage,
     clusters,

@@ -190,8 +190,13 @@ export interface ResolvedConfig {
   profile: string
   /** True when no database was configured: everything runs on the embedded stack. */
   embedded: boolean
-  /** Where the embedded stack keeps its files (.lora in the working directory). */
+  /**
+   * Where the embedded stack keeps its files: the nearest .lora folder with a
+   * database, from the working directory upwards, or .lora in the working directory.
+   */
   stateDir: string
+  /** Whether that stack exists; only `db migrate`, `local start` and `demo` create one. */
+  stackFound?: boolean
   database: DatabaseConfig | null
   storage: StorageConfig | null
   clusters: ClusterConfig[]

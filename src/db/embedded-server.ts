@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net'
-import { rm } from 'node:fs/promises'
+import { chmod, rm } from 'node:fs/promises'
 import type { PgliteHandle } from './pglite.js'
 
 /** How long a socket client may hold a transaction open without a word. */
@@ -8,6 +8,13 @@ const IDLE_TRANSACTION_MS = 30_000
 const SSL_REQUEST = 80877103
 const GSSENC_REQUEST = 80877104
 const CANCEL_REQUEST = 80877102
+const PROTOCOL_3 = 196608
+/** The server's own limit on a startup packet. */
+const STARTUP_MAX = 10_000
+/** No message of lora's is near this; a length above it is an attack or garbage. */
+export const FRAME_MAX = 64 * 1024 * 1024
+/** The message types a frontend may send (protocol 3.0). */
+const FRONTEND_TYPES = new Set('BCcdDEfFHPpQSX')
 
 /**
  * Serves the embedded database to other lora processes over a Unix socket.
@@ -33,6 +40,8 @@ export async function serveEmbedded(handle: PgliteHandle, socketPath: string): P
       resolve()
     })
   })
+  // Whatever the umask: only this user may connect (the folder is private too).
+  await chmod(socketPath, 0o600)
   return {
     clients: () => sockets.size,
     async close() {
@@ -49,6 +58,7 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
   let buffer: Buffer = Buffer.alloc(0)
   let startupDone = false
   let unit: Uint8Array[] = []
+  let unitBytes = 0
   // A unit ending in Flush is answered at once, but the client's statement is not done
   // until its Sync: the session stays this client's until then.
   const units: Uint8Array[][] = []
@@ -86,6 +96,7 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
     try {
       while (units.length > 0 && !closed) {
         const next = units.shift()!
+        if (units.length < 16 && socket.isPaused()) socket.resume()
         clearTimeout(idleTimer)
         const release = heldRelease ?? (await handle.session.acquire())
         heldRelease = null
@@ -121,14 +132,40 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
     if (closed) await rollbackAndRelease()
   }
 
+  // A frame that breaks the protocol ends this client's connection, and only that.
+  const drop = () => {
+    buffer = Buffer.alloc(0)
+    unit = []
+    units.length = 0
+    socket.destroy()
+  }
+
+  // Bytes received but not yet framed: kept as a list until a whole frame is there,
+  // so a large frame is copied once, not once per chunk.
+  let parts: Buffer[] = []
+  let partsLength = 0
+  let needed = 0
+
   socket.on('data', (chunk: Buffer) => {
-    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk])
-    while (true) {
+    if (closed) return
+    parts.push(chunk)
+    partsLength += chunk.length
+    if (buffer.length + partsLength < needed) return
+    buffer = Buffer.concat([buffer, ...parts])
+    parts = []
+    partsLength = 0
+    needed = 0
+    while (buffer.length > 0) {
       if (!startupDone) {
-        if (buffer.length < 8) break
-        const length = buffer.readInt32BE(0)
-        if (buffer.length < length) break
+        if (buffer.length < 4) break
+        const length = buffer.readUInt32BE(0)
+        if (length < 8 || length > STARTUP_MAX) return drop()
+        if (buffer.length < length) {
+          needed = length
+          break
+        }
         const code = buffer.readInt32BE(4)
+        if (code !== SSL_REQUEST && code !== GSSENC_REQUEST && code !== CANCEL_REQUEST && code !== PROTOCOL_3) return drop()
         const message = buffer.subarray(0, length)
         buffer = buffer.subarray(length)
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
@@ -143,10 +180,16 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
         units.push([new Uint8Array(message)])
         continue
       }
-      if (buffer.length < 5) break
-      const length = buffer.readInt32BE(1) + 1
-      if (buffer.length < length) break
       const type = String.fromCharCode(buffer[0]!)
+      if (!FRONTEND_TYPES.has(type)) return drop()
+      if (buffer.length < 5) break
+      const declared = buffer.readUInt32BE(1)
+      if (declared < 4 || declared > FRAME_MAX) return drop()
+      const length = declared + 1
+      if (buffer.length < length) {
+        needed = length
+        break
+      }
       const message = new Uint8Array(buffer.subarray(0, length))
       buffer = buffer.subarray(length)
       if (type === 'X') {
@@ -155,12 +198,18 @@ function serveConnection(handle: PgliteHandle, socket: Socket): void {
         return
       }
       unit.push(message)
+      unitBytes += length
+      // Messages without a Sync pile up here: no more than one frame's worth.
+      if (unitBytes > FRAME_MAX) return drop()
       if (type === 'S' || type === 'Q' || type === 'H') {
         if (type === 'H') flushed.add(unit)
         units.push(unit)
         unit = []
+        unitBytes = 0
       }
     }
+    // A client that sends faster than the database answers waits (TCP backpressure).
+    if (units.length > 64) socket.pause()
     void pump()
   })
 }

@@ -1,73 +1,124 @@
-import { mkdir, readFile, rm, writeFile, open as openFile } from 'node:fs/promises'
-import { existsSync, rmSync } from 'node:fs'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import type { Db } from './types.js'
 import { LoraError } from '../errors.js'
 import type { Clock } from '../clock.js'
+import { recordAlive, tryLock, type LockRecord } from '../lockfile.js'
 
 /**
  * PGlite has no lock of its own: two processes that open one data directory both
- * succeed and corrupt it. So lora takes this lock file first. The holder writes its
- * pid and, when it serves the database to others, the socket they connect to.
+ * succeed and corrupt it. So lora takes this lock first (src/lockfile.ts: taken
+ * atomically, a dead holder's lock taken over after a re-check). The holder's record
+ * names the socket it serves the database on, when it serves it.
  */
-interface LockInfo {
-  pid: number
+export interface HolderInfo {
   socket?: string
   since: string
 }
 
+export type Holder = HolderInfo & LockRecord
+
 export interface EmbeddedOptions {
   /** The embedded data directory (holds the PGlite data under pgdata/). */
   dir: string
-  /** A long-lived process serves the database over a local socket to other lora processes. */
+  /** Serve the database over a local socket to other lora processes. */
   serve: boolean
   clock: Clock
   /** How long to wait for another process that holds the database without serving it. */
   waitMs?: number
+  /**
+   * Work done on the held database before its socket accepts anyone (the local
+   * service migrates and starts its parts), so no client sees it half ready.
+   */
+  beforeServe?: (db: Db, socketPath: string | undefined) => Promise<void>
 }
 
 export interface EmbeddedDb extends Db {
   /** 'held': this process opened the data directory; 'client': it talks to the process that holds it. */
   readonly mode: 'held' | 'client'
   readonly socketPath?: string
+  /** Socket clients connected right now (held and served only). */
+  clients?(): number
 }
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+export const LOCK_FILE = 'db.lock'
+/** Unix socket paths are limited to 108 bytes on Linux, 104 on macOS. */
+const SOCKET_PATH_MAX = 100
 
-/** Unix socket paths are limited to about 100 bytes: long ones go to the temp folder. */
-export function socketPathFor(dir: string): string {
+/**
+ * Where the socket goes: in the data directory, which only its owner can enter;
+ * when that path is too long for a socket, in a fresh private folder (mkdtemp),
+ * never at a predictable shared path that another user could create first.
+ */
+async function socketPlace(dir: string): Promise<{ path: string; remove(): Promise<void> }> {
   const local = join(dir, 'db.sock')
-  if (Buffer.byteLength(local) < 100) return local
-  return join(tmpdir(), `lora-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.sock`)
+  if (Buffer.byteLength(local) < SOCKET_PATH_MAX) {
+    await chmod(dir, 0o700)
+    return { path: local, remove: () => rm(local, { force: true }) }
+  }
+  const folder = await mkdtemp(join(tmpdir(), 'lora-'))
+  return { path: join(folder, 'db.sock'), remove: () => rm(folder, { recursive: true, force: true }) }
 }
 
-async function readLock(path: string): Promise<LockInfo | null> {
+/** The record of the process holding the embedded database in `dir`, if one is alive. */
+export async function readHolder(dir: string): Promise<Holder | null> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockInfo
+    const record = JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')) as Holder
+    return typeof record.pid === 'number' && recordAlive({ pid: record.pid, token: record.token ?? '' }) ? record : null
   } catch {
     return null
   }
 }
 
-async function tryCreateLock(path: string, info: LockInfo): Promise<boolean> {
+/**
+ * Takes the lock of the embedded database and opens it here (serving it, when
+ * `serve`); or, when a live process holds it, says who.
+ */
+export async function holdEmbedded(options: EmbeddedOptions): Promise<{ db: EmbeddedDb } | { holder: Holder }> {
+  const { dir, clock } = options
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const socket = options.serve ? await socketPlace(dir) : null
+  const attempt = await tryLock<HolderInfo>(join(dir, LOCK_FILE), { since: clock.now().toISOString(), ...(socket ? { socket: socket.path } : {}) })
+  if (!attempt.acquired) {
+    // The private folder is ours alone; the socket file in the data directory is the holder's.
+    if (socket && socket.path !== join(dir, 'db.sock')) await socket.remove()
+    return { holder: attempt.holder }
+  }
+  // A process that exits without close() (an uncaught error, process.exit) must
+  // not leave a lock naming it; a later process would otherwise wait for nothing.
+  const onExit = () => attempt.releaseSync()
+  process.once('exit', onExit)
+  let handle: import('./pglite.js').PgliteHandle | undefined
+  let server: { close(): Promise<void>; clients(): number } | undefined
+  const release = async () => {
+    process.off('exit', onExit)
+    await server?.close().catch(() => {})
+    await socket?.remove()
+    await handle?.db.close().catch(() => {})
+    await attempt.release()
+  }
   try {
-    const file = await openFile(path, 'wx', 0o600)
-    await file.writeFile(JSON.stringify(info))
-    await file.close()
-    return true
+    const { openPglite } = await import('./pglite.js')
+    handle = await openPglite(join(dir, 'pgdata'))
+    await options.beforeServe?.(handle.db, socket?.path)
+    if (socket) {
+      const { serveEmbedded } = await import('./embedded-server.js')
+      server = await serveEmbedded(handle, socket.path)
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    await release()
     throw error
+  }
+  const served = server
+  return {
+    db: {
+      ...handle.db,
+      mode: 'held',
+      ...(socket ? { socketPath: socket.path } : {}),
+      ...(served ? { clients: () => served.clients() } : {}),
+      close: release,
+    },
   }
 }
 
@@ -77,92 +128,48 @@ async function tryCreateLock(path: string, info: LockInfo): Promise<boolean> {
  */
 export async function openEmbedded(options: EmbeddedOptions): Promise<EmbeddedDb> {
   const { dir, clock } = options
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const lockPath = join(dir, 'db.lock')
   const deadline = clock.now().getTime() + (options.waitMs ?? 30_000)
   let delay = 50
-
   for (;;) {
-    const socketPath = options.serve ? socketPathFor(dir) : undefined
-    const info: LockInfo = { pid: process.pid, since: clock.now().toISOString(), ...(socketPath ? { socket: socketPath } : {}) }
-    if (await tryCreateLock(lockPath, info)) {
-      try {
-        return await holdEmbedded(dir, lockPath, socketPath)
-      } catch (error) {
-        await rm(lockPath, { force: true })
-        throw error
-      }
-    }
-    const holder = await readLock(lockPath)
-    if (holder === null || !pidAlive(holder.pid)) {
-      // The holder died without cleaning up: the lock is stale.
-      await rm(lockPath, { force: true })
-      continue
-    }
+    const held = await holdEmbedded(options)
+    if ('db' in held) return held.db
+    const holder = held.holder
     // The holder may be this very process (the demo runs commands in-process): its
     // socket serves it like any other client.
-    if (holder.socket && existsSync(holder.socket)) {
+    if (holder.socket) {
       try {
         return await connectEmbedded(holder.socket)
       } catch {
-        // The holder is shutting down; try again.
+        // The holder is starting or shutting down; try again.
       }
     }
-    if (clock.now().getTime() > deadline) {
-      throw new LoraError(`The embedded database in ${dir} is in use by process ${holder.pid}.`, {
-        code: 'embedded_busy',
-        hint: 'Wait for that command to finish, or run `lora local start` so that commands share it.',
-      })
-    }
+    if (clock.now().getTime() > deadline) throw embeddedBusy(dir, holder.pid)
     await clock.sleep(delay)
     delay = Math.min(delay * 2, 500)
   }
 }
 
-async function holdEmbedded(dir: string, lockPath: string, socketPath: string | undefined): Promise<EmbeddedDb> {
-  const { openPglite } = await import('./pglite.js')
-  const handle = await openPglite(join(dir, 'pgdata'))
-  let server: { close(): Promise<void> } | undefined
-  if (socketPath) {
-    const { serveEmbedded } = await import('./embedded-server.js')
-    server = await serveEmbedded(handle, socketPath)
-  }
-  const release = async () => {
-    await server?.close()
-    await handle.db.close()
-    await rm(lockPath, { force: true })
-  }
-  // A process that exits without close() (an uncaught error, process.exit) must
-  // not leave a lock naming it; a later process would otherwise wait for nothing.
-  const onExit = () => {
-    try {
-      rmSync(lockPath, { force: true })
-    } catch {
-      // Nothing more can be done while exiting.
-    }
-  }
-  process.once('exit', onExit)
-  return {
-    ...handle.db,
-    mode: 'held',
-    ...(socketPath ? { socketPath } : {}),
-    close: async () => {
-      process.off('exit', onExit)
-      await release()
-    },
-  }
+export function embeddedBusy(dir: string, pid: number): LoraError {
+  return new LoraError(`The embedded database in ${dir} is in use by process ${pid}.`, {
+    code: 'embedded_busy',
+    hint: 'Wait for that command to finish, or run `lora local start` so that commands share it.',
+  })
 }
 
-
-async function connectEmbedded(socketPath: string): Promise<EmbeddedDb> {
+export async function connectEmbedded(socketPath: string): Promise<EmbeddedDb> {
   const { openPostgres } = await import('./postgres.js')
   // One connection: the served backend is one session, shared by turns.
   const db = await openPostgres({ socketPath, max: 1, kind: 'pglite-socket', connectTimeoutSeconds: 5 })
-  await db.query('SELECT 1')
+  try {
+    await db.query('SELECT 1')
+  } catch (error) {
+    await db.close().catch(() => {})
+    throw error
+  }
   return { ...db, mode: 'client', socketPath }
 }
 
-/** Writes a small file beside the data: what `lora local start` tells other terminals. */
+/** Writes a small file beside the data: what the local service tells other processes. */
 export async function writeEmbeddedInfo(dir: string, info: Record<string, unknown>): Promise<void> {
   await writeFile(join(dir, 'local.json'), JSON.stringify(info, null, 2), { mode: 0o600 })
 }

@@ -6,15 +6,38 @@ import { redact } from '../redact.js'
 import { parseDuration } from '../config/duration.js'
 
 /** Opens the profile's database, turning driver failures into one clear sentence. */
-export async function openDatabase(config: ResolvedConfig, options: { clock: Clock; serve: boolean; env?: Record<string, string | undefined> }): Promise<Db> {
+export interface OpenOptions {
+  clock: Clock
+  /** Hold the embedded database in this process and serve it (the demo's stack); otherwise be a client of the local service. */
+  serve: boolean
+  env?: Record<string, string | undefined>
+  cwd?: string
+  /** Whether this command may create the embedded stack. */
+  createStack?: boolean
+  /** Global flags for a local service started in the background. */
+  serviceArgs?: string[]
+}
+
+export async function openDatabase(config: ResolvedConfig, options: OpenOptions): Promise<Db> {
   const database = config.database
   if (!database) {
     throw new UsageError(`Profile ${config.profile} has no database: set DATABASE_URL.`, { code: 'no_database' })
   }
   if (database.embedded) {
-    const { openEmbedded } = await import('./embedded.js')
     const wait = options.env?.LORA_EMBEDDED_WAIT ? parseDuration(options.env.LORA_EMBEDDED_WAIT) : null
-    return openEmbedded({ dir: database.dir!, serve: options.serve, clock: options.clock, ...(wait !== null ? { waitMs: wait } : {}) })
+    if (options.serve) {
+      const { openEmbedded } = await import('./embedded.js')
+      return openEmbedded({ dir: database.dir!, serve: true, clock: options.clock, ...(wait !== null ? { waitMs: wait } : {}) })
+    }
+    const { openServiceClient } = await import('../local-client.js')
+    return openServiceClient(config, {
+      clock: options.clock,
+      env: options.env ?? process.env,
+      cwd: options.cwd ?? process.cwd(),
+      create: options.createStack ?? false,
+      serviceArgs: options.serviceArgs ?? [],
+      waitMs: wait ?? 30_000,
+    })
   }
   const { openPostgres } = await import('./postgres.js')
   const db = await openPostgres({ url: database.url, pooler: database.pooler })

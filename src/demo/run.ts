@@ -64,21 +64,21 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
 
   say(`lora demo: the platform on the embedded stack in ${dir}`)
   say(`the GPU cluster simulator runs at ${options.speed}x on ${sim.url}`)
-  await lora({ title: 'create the schema', argv: ['db', 'migrate'], expect: 0 })
 
-  // The stack is held from here on, and served to the commands; a daemon works in the background.
+  // The stack's local service runs in this process: it creates and migrates the
+  // database, serves it and the storage to the commands, and processes the jobs.
   const daemonAbort = new AbortController()
   const logFile = createWriteStream(join(dir, 'daemon.log'))
   const stackIO = new IO({ stdout: logFile as unknown as OutStream, stderr: logFile as unknown as OutStream, stdin: { isTTY: false }, env: {} })
-  const stack = createContext({ io: stackIO, env, cwd: dir, clock: ctx.clock, signal: daemonAbort.signal, serveEmbedded: true })
-  const { serveFolderStorage } = await import('../storage/server.js')
-  await stack.rawDb()
-  const storageServer = await serveFolderStorage(join(dir, '.lora', 'storage'), { clock: ctx.clock })
-  const { runDaemon } = await import('../daemon/daemon.js')
-  const daemon = runDaemon(stack, { once: false, intervalMs: options.intervalMs, concurrency: 8, batch: 10, pollLimit: 1000, logFormat: 'json' })
+  const stackCtx = createContext({ io: stackIO, env, cwd: dir, clock: ctx.clock, signal: daemonAbort.signal })
+  const { startLocalStack } = await import('../local.js')
+  const started = await startLocalStack(stackCtx, { daemon: true, idleMs: null, daemonIntervalMs: options.intervalMs })
+  if ('running' in started) throw new LoraError(`The demo folder ${dir} is in use by process ${started.running.pid}.`)
+  const stack = started
   say(`a daemon processes jobs in the background (its log: ${join(dir, 'daemon.log')})`)
+  await lora({ title: 'the schema: the stack migrated it as it started', argv: ['db', 'migrate'], expect: 0 })
 
-  const db = await stack.db()
+  const db = stack.db
   const waitFor = async (what: string, sql: string, params: unknown[], timeoutMs = 180_000) => {
     const deadline = ctx.clock.now().getTime() + timeoutMs
     while (ctx.clock.now().getTime() < deadline) {
@@ -136,9 +136,7 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     await lora({ title: 'the queue drains again', argv: ['jobs', 'list', '--status', 'initializing,running,completed'], expect: 0 })
   } finally {
     daemonAbort.abort()
-    await daemon.catch(() => 1)
-    await storageServer.close()
-    await stack.close()
+    await stack.stop()
     logFile.end()
     await sim.close()
     if (!options.keep) await rm(dir, { recursive: true, force: true })

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { createHash, randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -8,7 +8,8 @@ import { LoraError } from '../errors.js'
 import type { Storage, StoredObject, UploadOptions, UploadSource } from './types.js'
 import { checkBucket, checkObjectPath, encodeObjectUrl } from './paths.js'
 import { loadSigningKey, signToken } from './signing.js'
-import { pidAlive, readServerInfo, serveFolderStorage, type FolderServer } from './server.js'
+import { readServerInfo, serveFolderStorage, type FolderServer } from './server.js'
+import { pidAlive, tryLock } from '../lockfile.js'
 
 /** Partial uploads, kept between runs so an interrupted one continues. */
 const PARTIAL_DIR = '.partial'
@@ -229,34 +230,16 @@ async function syncFile(path: string): Promise<void> {
 
 /**
  * One writer per partial file: two processes resuming the same upload would
- * interleave their bytes. The lock holds the owner's pid; a dead owner's lock is taken.
+ * interleave their bytes. The lock is taken atomically, a dead owner's taken over
+ * after a re-check (src/lockfile.ts).
  */
-const heldHere = new Set<string>()
-
-async function lockPartial(lockFile: string, what: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(lockFile, 'wx', 0o600)
-      await handle.writeFile(String(process.pid))
-      await handle.close()
-      heldHere.add(lockFile)
-      return async () => {
-        heldHere.delete(lockFile)
-        await rm(lockFile, { force: true })
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    }
-    const owner = Number(await readFile(lockFile, 'utf8').catch(() => ''))
-    // Our own pid in a lock we do not hold is a previous process's (pids are reused).
-    const live = owner === process.pid ? heldHere.has(lockFile) : Number.isInteger(owner) && owner > 0 && pidAlive(owner)
-    if (live) {
-      throw new LoraError(`Another lora process (pid ${owner}) is uploading ${what} right now.`, {
-        code: 'upload_in_progress',
-        hint: 'Wait for it to finish, or stop it and run again to resume.',
-      })
-    }
-    await rm(lockFile, { force: true })
+export async function lockPartial(lockFile: string, what: string): Promise<() => Promise<void>> {
+  const attempt = await tryLock(lockFile, {})
+  if (!attempt.acquired) {
+    throw new LoraError(`Another lora process (pid ${attempt.holder.pid}) is uploading ${what} right now.`, {
+      code: 'upload_in_progress',
+      hint: 'Wait for it to finish, or stop it and run again to resume.',
+    })
   }
-  throw new LoraError(`Could not lock the partial upload of ${what}.`, { code: 'upload_in_progress' })
+  return attempt.release
 }

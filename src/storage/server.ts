@@ -173,13 +173,3 @@ export async function readServerInfo(storageDir: string): Promise<ServerInfo | n
     return null
   }
 }
-
-export function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { existsSync, writeFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { openEmbedded, type EmbeddedDb } from '../../src/db/embedded.js'
+import { existsSync, writeFileSync, mkdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { holdEmbedded, openEmbedded, type EmbeddedDb } from '../../src/db/embedded.js'
 import { openPostgres } from '../../src/db/postgres.js'
 import { migrate } from '../../src/db/migrate.js'
 import { systemClock } from '../../src/clock.js'
@@ -111,5 +113,119 @@ describe('the embedded database: one holder, others through its socket', () => {
     await didInsert
     await a.close().catch(() => {})
     expect(await held.query('SELECT * FROM events')).toEqual([])
+  })
+
+  /** A startup packet of protocol 3.0, as the driver sends it. */
+  const startup = () => {
+    const body = Buffer.from('user\0postgres\0database\0postgres\0\0')
+    const head = Buffer.alloc(8)
+    head.writeInt32BE(8 + body.length, 0)
+    head.writeInt32BE(196608, 4)
+    return Buffer.concat([head, body])
+  }
+  const frame = (type: string, length: number, body = Buffer.alloc(0)) => {
+    const head = Buffer.alloc(5)
+    head.write(type, 0, 'latin1')
+    head.writeUInt32BE(length >>> 0, 1)
+    return Buffer.concat([head, body])
+  }
+
+  /** Sends bytes on a raw connection (after a real startup when asked) and resolves when the server closes it. */
+  const sendRaw = (socketPath: string, bytes: Buffer, options: { startup: boolean; end?: boolean }) =>
+    new Promise<{ closedByServer: boolean }>((resolve, reject) => {
+      const socket = connect(socketPath)
+      let received = Buffer.alloc(0)
+      let sent = false
+      const timer = setTimeout(() => {
+        socket.destroy()
+        resolve({ closedByServer: false })
+      }, 5_000)
+      const send = () => {
+        sent = true
+        socket.write(bytes)
+        if (options.end) socket.end()
+      }
+      socket.on('connect', () => (options.startup ? socket.write(startup()) : send()))
+      socket.on('data', (data) => {
+        received = Buffer.concat([received, data])
+        // ReadyForQuery, idle: the session is up, now the bad frame.
+        if (options.startup && !sent && received.includes(Buffer.from([0x5a, 0, 0, 0, 5, 0x49]))) send()
+      })
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        clearTimeout(timer)
+        if (!sent) reject(new Error('the server closed the connection before the frame was sent'))
+        else resolve({ closedByServer: true })
+      })
+    })
+
+  it('drops a client that sends a malformed frame, and keeps serving the others', async () => {
+    const { dir } = workspace()
+    const held = await openEmbedded({ dir, serve: true, clock: systemClock })
+    open.push(held)
+    const other = await openPostgres({ socketPath: held.socketPath!, max: 1 })
+    try {
+      const cases: [string, Buffer, boolean][] = [
+        ['a length of 0xFFFFFFFF', frame('Q', 0xffffffff), true],
+        ['a length of zero', frame('Q', 0), true],
+        ['a length above the 64 MB cap', frame('Q', 64 * 1024 * 1024 + 1), true],
+        ['an unknown message type', frame('!', 8, Buffer.from('abcd')), true],
+        ['a startup length of 0xFFFFFFFF', Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 3, 0, 0]), false],
+        ['a startup length of zero', Buffer.alloc(8), false],
+        ['garbage instead of a startup packet', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), false],
+        ['an unknown protocol version', Buffer.from([0, 0, 0, 8, 0, 2, 0, 0]), false],
+      ]
+      for (const [what, bytes, afterStartup] of cases) {
+        const rssBefore = process.memoryUsage().rss
+        const result = await sendRaw(held.socketPath!, bytes, { startup: afterStartup })
+        expect({ what, ...result }).toEqual({ what, closedByServer: true })
+        expect(process.memoryUsage().rss - rssBefore, what).toBeLessThan(64 * 1024 * 1024)
+        expect((await other.query<{ n: number }>('SELECT 1 AS n'))[0]!.n, what).toBe(1)
+      }
+      // Half a frame, then the client goes away: nothing is left waiting for the rest.
+      await sendRaw(held.socketPath!, frame('Q', 100, Buffer.from('SELECT')), { startup: true, end: true })
+      expect((await other.query<{ n: number }>('SELECT 2 AS n'))[0]!.n).toBe(2)
+      expect(await held.query<{ n: number }>('SELECT 3 AS n')).toEqual([{ n: 3 }])
+      const deadline = Date.now() + 5_000
+      while (held.clients!() > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      expect(held.clients!()).toBe(1)
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('creates its socket 0600 in a private folder whatever the umask, and a fresh private folder when the path is too long', async () => {
+    const { cwd, dir } = workspace()
+    const previous = process.umask(0)
+    let held: EmbeddedDb
+    try {
+      held = await openEmbedded({ dir, serve: true, clock: systemClock })
+    } finally {
+      process.umask(previous)
+    }
+    open.push(held)
+    expect(held.socketPath).toBe(join(dir, 'db.sock'))
+    expect(statSync(held.socketPath!).mode & 0o777).toBe(0o600)
+    expect(statSync(dir).mode & 0o777).toBe(0o700)
+
+    const long = join(cwd, 'a'.repeat(60), 'b'.repeat(60), '.lora', 'db')
+    const first = await holdEmbedded({ dir: long, serve: true, clock: systemClock })
+    expect('db' in first).toBe(true)
+    if (!('db' in first)) return
+    const socket = first.db.socketPath!
+    expect(dirname(dirname(socket))).toBe(tmpdir())
+    expect(statSync(dirname(socket)).mode & 0o777).toBe(0o700)
+    expect(statSync(socket).mode & 0o777).toBe(0o600)
+    // Another process finds it through the lock, wherever it is.
+    const client = await openEmbedded({ dir: long, serve: true, clock: systemClock })
+    expect(client).toMatchObject({ mode: 'client', socketPath: socket })
+    await client.close()
+    await first.db.close()
+    expect(existsSync(dirname(socket))).toBe(false)
+    // Not predictable: the next holder gets another folder.
+    const second = await holdEmbedded({ dir: long, serve: true, clock: systemClock })
+    if (!('db' in second)) throw new Error('not held')
+    expect(second.db.socketPath).not.toBe(socket)
+    await second.db.close()
   })
 })

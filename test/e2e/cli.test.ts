@@ -49,21 +49,30 @@ describe('the built lora binary', () => {
     expect(COMMANDS.filter((c) => !c.load).map((c) => c.path.join(' '))).toEqual([])
   })
 
-  it('migrates and reports the embedded database with no configuration at all', async () => {
+  it('creates, migrates and reports the embedded stack with no configuration at all; a read command creates none', async () => {
     const w = tempDir('lora-e2e-embedded-')
     try {
       const before = await runLora(['db', 'status', '--json'], { cwd: w.path })
-      expect(before.code).toBe(1)
-      expect(JSON.parse(before.stdout)).toMatchObject({ current: false, applied: [], pending: MIGRATIONS.map((m) => ({ version: m.version })) })
+      expect(before).toEqual({
+        code: 2,
+        stdout: '',
+        stderr:
+          `error: No lora stack found in ${w.path} or any folder above it (looked for .lora/db).\n` +
+          `hint: Create one here with \`lora local start\` or \`lora db migrate\` (it goes in ${join(w.path, '.lora')}), or cd into a project that has one.\n`,
+      })
+      expect(existsSync(join(w.path, '.lora'))).toBe(false)
+      // The local service migrates the stack it creates: `db migrate` finds it current.
       const migrated = await runLora(['db', 'migrate'], { cwd: w.path })
-      expect(migrated).toMatchObject({ code: 0, stdout: MIGRATIONS.map((m) => `applied ${String(m.version).padStart(4, '0')}_${m.name}\n`).join('') })
-      const again = await runLora(['db', 'migrate'], { cwd: w.path })
-      expect(again.stdout).toBe(`schema is current (version ${LATEST_VERSION}); nothing to apply\n`)
+      expect(migrated).toMatchObject({ code: 0, stdout: `schema is current (version ${LATEST_VERSION}); nothing to apply\n` })
       const after = await runLora(['db', 'status'], { cwd: w.path })
       expect(after.code).toBe(0)
       expect(after.stdout.split('\n')[0]).toBe('version\tname\tapplied_at')
+      expect(after.stdout.split('\n').slice(1, -1).map((l) => l.split('\t').slice(0, 2).join(' '))).toEqual(MIGRATIONS.map((m) => `${m.version} ${m.name}`))
       expect(after.stderr).toBe('schema is current\n')
       expect(existsSync(join(w.path, '.lora', 'db', 'pgdata'))).toBe(true)
+      const stopped = await runLora(['local', 'stop'], { cwd: w.path })
+      expect(stopped.code).toBe(0)
+      expect(stopped.stderr).toMatch(/^local service stopped \(pid \d+\)\n$/)
       expect(existsSync(join(w.path, '.lora', 'db', 'db.lock'))).toBe(false)
     } finally {
       w.remove()

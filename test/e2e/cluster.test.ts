@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runLora, tempDir } from '../helpers/cli.js'
 import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
@@ -63,7 +63,7 @@ describe('cluster commands and the local stack (the built binary)', () => {
     } finally {
       await held.close()
     }
-  })
+  }, 90_000)
 
   it('refuses simulator options out of range, exit 2, one sentence', async () => {
     const cwd = workspace()
@@ -106,6 +106,7 @@ describe('cluster commands and the local stack (the built binary)', () => {
     expect(await local.exited).toBe(0)
     expect(local.output().stderr).toContain('embedded stack stopped')
     expect(existsSync(join(cwd, '.lora', 'db', 'db.lock'))).toBe(false)
-    expect(existsSync(join(cwd, '.lora', 'local.json'))).toBe(false)
-  })
+    // What it served stays beside the data: a replacement serves on the same ports.
+    expect(JSON.parse(readFileSync(join(cwd, '.lora', 'local.json'), 'utf8'))).toMatchObject({ simulator: simulatorUrl })
+  }, 90_000)
 })

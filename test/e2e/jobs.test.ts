@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { runLora, tempDir } from '../helpers/cli.js'
 import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
-import { openEmbedded } from '../../src/db/embedded.js'
-import { systemClock } from '../../src/clock.js'
-import { migrate } from '../../src/db/migrate.js'
-import { copyMigratedEmbedded } from '../helpers/db.js'
+import { stackWithDataset } from '../helpers/stack.js'
 
 const USER = '00000000-0000-4000-8000-00000000a11c'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -14,25 +9,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** The embedded stack of a fresh directory, migrated, with one ready dataset in its folder storage. */
 async function workspace(): Promise<{ path: string; remove(): void }> {
   const dir = tempDir('lora-e2e-jobs-')
-  mkdirSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER), { recursive: true })
-  writeFileSync(join(dir.path, '.lora', 'storage', 'lora-datasets', USER, 'train.jsonl'), '{"prompt":"a","completion":"b"}\n')
-  copyMigratedEmbedded(join(dir.path, '.lora', 'db'))
-  const db = await openEmbedded({ dir: join(dir.path, '.lora', 'db'), serve: false, clock: systemClock })
-  try {
-    await migrate(db)
-    await db.query(
-      `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
-       VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
-      [USER, `${USER}/train.jsonl`],
-    )
-  } finally {
-    await db.close()
-  }
+  await stackWithDataset(dir.path, USER)
   return dir
 }
 
 describe('jobs commands (the built binary, embedded profile, simulator)', () => {
   let dir: { path: string; remove(): void }
+
   beforeAll(async () => {
     dir = await workspace()
   }, 60_000)
@@ -84,15 +67,19 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
 
   it('follows a job to completion while `lora daemon` runs, through its shared embedded database, exit 0', async () => {
     const cwd = dir.path
-    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd })
+    // The stack's local service (started by the first command) runs the simulator: a
+    // new one, started by the next command, runs it faster.
+    expect((await runLora(['local', 'stop'], { cwd })).code).toBe(0)
+    const env = { LORA_SIMULATOR_SPEED: '300' }
+    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd, env })
     expect(submitted.code, submitted.stderr).toBe(0)
     const id = submitted.stdout.trim()
-    const daemon = startLora(['daemon', '--interval', '500ms'], { cwd, env: { LORA_SIMULATOR_SPEED: '300' } })
+    const daemon = startLora(['daemon', '--interval', '500ms'], { cwd, env })
     try {
       // Its first cycle done, or the test fails at once with what it said if it dies first.
       await daemon.waitFor('stderr', /cycle done/, 60_000)
       // The daemon serves the embedded database on its socket; the watch polls it (a socket cannot LISTEN).
-      const watched = await runLora(['jobs', 'watch', id, '--json', '--interval', '300ms'], { cwd, timeoutMs: 60_000 })
+      const watched = await runLora(['jobs', 'watch', id, '--json', '--interval', '300ms'], { cwd, env, timeoutMs: 60_000 })
       expect(watched.code, watched.stderr).toBe(0)
       const events = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
       expect(events[0]).toMatchObject({ id })

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -20,7 +20,9 @@ export function runLora(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: options.cwd, NO_COLOR: '1', ...options.env },
+      // A local service the command starts in the background ends soon after the test
+      // (tempDir's remove() ends it at once).
+      env: { PATH: process.env.PATH ?? '', HOME: options.cwd, NO_COLOR: '1', LORA_LOCAL_IDLE: '30s', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -40,8 +42,32 @@ export function runLora(
   })
 }
 
+/** The pid of the process holding the embedded stack under `root`, if any (not this one). */
+export function stackHolder(root: string): number | null {
+  try {
+    const pid = (JSON.parse(readFileSync(join(root, '.lora', 'db', 'db.lock'), 'utf8')) as { pid: number }).pid
+    return pid === process.pid ? null : pid
+  } catch {
+    return null
+  }
+}
+
+/** A temporary folder; remove() also ends a local service that a command started there. */
 export function tempDir(prefix = 'lora-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+  return {
+    path,
+    remove: () => {
+      const pid = stackHolder(path)
+      if (pid !== null) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // Gone already.
+        }
+      }
+      rmSync(path, { recursive: true, force: true })
+    },
+  }
 }
 

@@ -1,0 +1,30 @@
+import { z } from 'zod'
+import type { Context } from '../src/context.js'
+import { localStatus } from '../src/local.js'
+import { formatDuration } from '../src/config/duration.js'
+
+export const Options = z.object({ json: z.boolean() })
+
+/** Whether the stack's local service runs, and what it serves. Exit 0 either way. */
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+  const status = await localStatus(await ctx.config())
+  if (opts.json) return ctx.io.json(status)
+  if (!status.running) {
+    ctx.io.out(`not running\t${status.stack}`)
+    ctx.io.err('the next lora command here starts it (or `lora local start`)')
+    return
+  }
+  const rows: [string, string][] = [
+    ['state', 'running'],
+    ['pid', String(status.pid)],
+    ['stack', status.stack],
+    ['socket', status.socket ?? '-'],
+    ['storage_url', status.storage_url ?? '-'],
+    ['simulator', status.simulator ?? '-'],
+    ['jobs', status.daemon === null ? '-' : status.daemon ? 'processed here' : 'left to lora daemon'],
+    ['idle_exit', status.idle_ms === null ? 'never' : formatDuration(status.idle_ms)],
+    ['since', status.since ?? '-'],
+    ['log', status.log ?? '-'],
+  ]
+  for (const [key, value] of rows) ctx.io.out(`${key}\t${value}`)
+}
