@@ -75,6 +75,15 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     const { serveFolderStorage } = await import('../storage/server.js')
     storageServer = await serveFolderStorage(config.storage.dir, { clock: ctx.clock })
   }
+  if (config.storage) {
+    // A fresh project has no buckets: without them every artifact copy would fail.
+    try {
+      const { ensurePlatformBuckets } = await import('../storage/buckets.js')
+      await ensurePlatformBuckets(await ctx.storage())
+    } catch (error) {
+      log.warn('could not create the storage buckets; artifact copies fail until they exist', { error: (error as Error).message })
+    }
+  }
   const env: CycleEnv = {
     db,
     clusters,

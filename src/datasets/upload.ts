@@ -35,6 +35,21 @@ export interface UploadRequest {
   force: boolean
 }
 
+/**
+ * An upload stopped by Ctrl-C or a signal: exit 130, and with --json its object
+ * (`outcome: interrupted`) says where it stopped, for a script to run it again.
+ */
+export class UploadInterruptedError extends InterruptedError {
+  constructor(
+    message: string,
+    readonly datasetId: string | null,
+    readonly offset: number,
+    readonly size: number,
+  ) {
+    super(message)
+  }
+}
+
 export type UploadResult =
   | { outcome: 'invalid'; validation: ValidationReport }
   | { outcome: 'dry_run'; validation: ValidationReport; bucket: string; user: string | null; file_name: string }
@@ -98,7 +113,7 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
       onProgress: (done, total) => validating.update(done, total),
     })
   } catch (error) {
-    if (ctx.signal.aborted) throw new InterruptedError('Validation interrupted: nothing was uploaded.')
+    if (ctx.signal.aborted) throw new UploadInterruptedError('Validation interrupted: nothing was uploaded.', null, 0, before?.size ?? 0)
     throw error
   } finally {
     validating.done()
@@ -174,8 +189,11 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
   } catch (error) {
     uploading.done()
     if (ctx.signal.aborted || (error as Error).name === 'AbortError') {
-      throw new InterruptedError(
+      throw new UploadInterruptedError(
         `Upload interrupted at ${formatBytes(sent)} of ${formatBytes(validation.bytes)}: dataset ${row.id} stays uploading; run the same command again to resume.`,
+        row.id,
+        sent,
+        validation.bytes,
       )
     }
     // Another process is uploading this very content: its row is not ours to fail.

@@ -1,5 +1,6 @@
 import type { Context } from '../context.js'
 import { BUCKETS } from '../storage/types.js'
+import { ensurePlatformBuckets } from '../storage/buckets.js'
 import { copyArtifacts, type Fetch } from '../daemon/artifacts.js'
 import {
   clearValidationImages,
@@ -63,6 +64,8 @@ export async function retryFailedUploads(ctx: Context, dryRun: boolean, fetch?: 
   const pending = await findFailedUploads(db, UPLOAD_ATTEMPTS)
   if (dryRun) return { pending, results: [] }
   const storage = await ctx.storage()
+  // Copies that failed for want of a bucket (a fresh project) succeed once it exists.
+  if (pending.length > 0) await ensurePlatformBuckets(storage)
   const results: UploadRetry[] = []
   for (const row of pending) {
     const sizes = row.artifacts.validation_image_sizes ?? []

@@ -252,6 +252,17 @@ function storageError(what: string, error: ApiError): LoraError {
   return new LoraError(`${what}: ${error.message}${status}.`, { code: 'storage_failed', cause: error })
 }
 
+/**
+ * Supabase lets one client at a time write to an upload. The other is told so in
+ * more than one way: 409 on a PATCH, 423 Locked, or (storage v1.x) 400 "Request
+ * aborted due to lock acquired". None of them means the upload itself is broken.
+ */
+export function isUploadLocked(status: number, message: string, method: string | undefined): boolean {
+  if (status === 423) return true
+  if (status === 409 && method === 'PATCH') return true
+  return status === 400 && /lock acquired|locked/i.test(message)
+}
+
 function tusError(bucket: string, path: string, error: Error): Error {
   if (error.name === 'AbortError') return error
   const detailed = error as {
@@ -269,8 +280,7 @@ function tusError(bucket: string, path: string, error: Error): Error {
       // Not JSON: keep the text.
     }
     detail = `${message.slice(0, 200)} (HTTP ${response.getStatus()})`
-    // Supabase lets one client at a time write to an upload: the other gets 409.
-    if (response.getStatus() === 409 && detailed.originalRequest?.getMethod() === 'PATCH') {
+    if (isUploadLocked(response.getStatus(), message, detailed.originalRequest?.getMethod())) {
       return new LoraError(`Another process is uploading ${bucket}/${path} right now.`, {
         code: 'upload_in_progress',
         hint: 'Wait for it to finish, or stop it and run again to resume.',

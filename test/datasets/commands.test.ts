@@ -208,6 +208,31 @@ for (const backend of backends) {
       expect(createHash('sha256').update(stored).digest('hex')).toBe(interrupted!.sha256)
     })
 
+    it('prints its JSON object when interrupted with --json: outcome interrupted, where it stopped, exit 130', async () => {
+      await setup()
+      const content = chatFile(60_000)
+      writeFileSync(join(work, 'big.jsonl'), content)
+      const controller = new AbortController()
+      const t = context({ signal: controller.signal })
+      const storage = await t.ctx.storage()
+      const realUpload = storage.upload.bind(storage)
+      storage.upload = (bucket, path, source, options = {}) =>
+        realUpload(bucket, path, source, {
+          ...options,
+          onProgress: (sent, total) => {
+            options.onProgress?.(sent, total)
+            if (sent >= 2 * 1024 * 1024) controller.abort()
+          },
+        })
+      const error = await upload.run(parse(upload.Options, { args: 'big.jsonl', user: USER, json: true }), t.ctx).catch((e: { exitCode: number }) => e)
+      expect(error).toMatchObject({ exitCode: 130 })
+      const [row] = await rows()
+      const out = JSON.parse(t.stdout())
+      expect(out).toEqual({ outcome: 'interrupted', dataset_id: row!.id, offset: expect.any(Number), file_size: Buffer.byteLength(content) })
+      expect(out.offset).toBeGreaterThanOrEqual(2 * 1024 * 1024)
+      expect(out.offset).toBeLessThan(Buffer.byteLength(content))
+    })
+
     it('makes one dataset of two uploads of the same content at once', async () => {
       await setup()
       writeFileSync(join(work, 'same.jsonl'), chatFile(20_000))

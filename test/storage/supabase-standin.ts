@@ -34,6 +34,11 @@ export async function startStorageStandIn(key: string) {
   /** PATCH requests to fail with 500 (counted from 1), to exercise retries. */
   const failPatches = new Set<number>()
   let patches = 0
+  /**
+   * Another writer holds the upload: PATCHes are answered as Supabase Storage v1.11
+   * does (400 "Request aborted due to lock acquired"), or with 423 Locked. 0: no lock.
+   */
+  const lock = { status: 0 as 0 | 400 | 423 }
   let nextUpload = 1
 
   const server = createServer(async (req, res) => {
@@ -156,6 +161,11 @@ export async function startStorageStandIn(key: string) {
       const last = offset + body.length === upload.length
       if (!last && body.length !== TUS_CHUNK) violations.push(`PATCH of ${body.length} bytes: Supabase wants 6 MB chunks but the last`)
       if (offset + body.length > upload.length) violations.push('PATCH past Upload-Length')
+      if (lock.status === 400) return json(res, 400, { statusCode: '400', error: 'Bad Request', message: 'Request aborted due to lock acquired' })
+      if (lock.status === 423) {
+        res.writeHead(423, tusHeaders)
+        return void res.end('Locked')
+      }
       if (failPatches.has(patches)) {
         res.writeHead(500, tusHeaders)
         return void res.end('Internal error (injected)')
@@ -184,6 +194,7 @@ export async function startStorageStandIn(key: string) {
     requests,
     violations,
     failPatches,
+    lock,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
