@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { dirname, join, resolve, isAbsolute } from 'node:path'
 import { UsageError } from '../errors.js'
 import { registerSecret } from '../redact.js'
+import { databaseTls, isLoopbackHost } from '../db/tls.js'
 import {
   ConfigFile,
   DEFAULTS,
@@ -168,7 +169,9 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     layers.push({ source: path, values })
     if (file.readableByOthers) {
       for (const [key, value] of Object.entries(values)) {
-        if (SECRET_KEYS.test(key) && typeof value === 'string' && !value.startsWith('env:')) {
+        if (typeof value !== 'string' || value.startsWith('env:')) continue
+        // A database URL is a secret when it carries a password.
+        if (SECRET_KEYS.test(key) || (key === 'database.url' && safePassword(value))) {
           warnings.push(
             `${path} holds a literal secret at profiles.${profile}.${key} and is readable by group or others: chmod 600 it, or use "env:NAME".`,
           )
@@ -210,6 +213,13 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
   }
 
   const config = resolveConfig(profile, values, sources, inputs.cwd)
+  if (config.database && !config.database.embedded) {
+    const tls = databaseTls(config.database.url, inputs.env)
+    const host = new URL(config.database.url).hostname
+    if (tls.mode === 'disable' && !isLoopbackHost(host)) {
+      warnings.push(`${sources['database.url']}: database.url sets sslmode=disable for ${host}: the connection, password included, crosses the network unencrypted.`)
+    }
+  }
   return { config, files, warnings }
 }
 

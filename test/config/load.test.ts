@@ -147,4 +147,30 @@ profiles:
     chmodSync(rc, 0o600)
     expect((await load(w)).warnings).toEqual([])
   })
+
+  it('counts a password in database.url as a secret: warned about in a readable file, redacted everywhere', async () => {
+    const w = workspace()
+    const rc = join(w.project, '.lorarc')
+    writeFileSync(rc, 'profiles:\n  default:\n    database: { url: "postgres://lora:Sup3r-Secret-Pw@db.abcdefgh.supabase.co:5432/postgres" }\n')
+    chmodSync(rc, 0o644)
+    expect((await load(w)).warnings).toEqual([
+      `${rc} holds a literal secret at profiles.default.database.url and is readable by group or others: chmod 600 it, or use "env:NAME".`,
+    ])
+    expect(redact('failed: Sup3r-Secret-Pw')).toBe('failed: ***')
+    // Without a password there is nothing secret in the URL.
+    writeFileSync(rc, 'profiles:\n  default:\n    database: { url: "postgres://lora@db.abcdefgh.supabase.co:5432/postgres" }\n')
+    expect((await load(w)).warnings).toEqual([])
+  })
+
+  it('warns of plaintext to a remote database only when sslmode=disable says so, and refuses an unknown sslmode', async () => {
+    const w = workspace()
+    expect((await load(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres' })).warnings).toEqual([])
+    expect((await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres?sslmode=disable' })).warnings).toEqual([])
+    expect((await load(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres?sslmode=disable' })).warnings).toEqual([
+      'env DATABASE_URL: database.url sets sslmode=disable for db.example.com: the connection, password included, crosses the network unencrypted.',
+    ])
+    expect(await failing(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres?sslmode=on' })).toBe(
+      'database.url has sslmode=on: expected one of disable, allow, prefer, require, verify-ca, verify-full.',
+    )
+  })
 })
