@@ -4,6 +4,7 @@ import { buildSinks, deliver, type LogWriter } from '../../src/alerts/sinks/inde
 import type { AlertNotification } from '../../src/alerts/types.js'
 import { alertsConfig } from '../../src/config/schema.js'
 import { testConfig } from '../helpers/context.js'
+import { clearSecrets, registerSecret } from '../../src/redact.js'
 import { AutoClock, alertmanagerProblem, pagerDutyProblem, slackProblem, startReceiver, type Receiver } from './helpers.js'
 
 const at = new Date('2026-01-15T12:00:00Z')
@@ -39,6 +40,42 @@ describe('alert sinks against local receivers that check their real counterpart'
   }
   const sinksFor = (sinks: ReturnType<typeof alertsConfig>['sinks']) =>
     buildSinks({ ...alertsConfig(testConfig()), sinks }, { profile: 'prod', alertmanagerHoldMs: 8 * 3_600_000 })
+
+  it('passes every alert through the redaction: a secret in its text reaches no sink, the log included', async () => {
+    registerSecret('cluster-key-9f8e7d6c5b4a')
+    try {
+      const leaky: AlertNotification = {
+        ...fired,
+        subject: 'postgres://lora:Db-Pa55word@db.example.com/postgres',
+        message: 'GPU cluster said: invalid key cluster-key-9f8e7d6c5b4a for https://x.test/a?token=abcdef123456 (Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZSJ9.c2lnbmF0dXJlMTIz)',
+      }
+      const [slack, pd, hook, am] = await Promise.all([receiver(slackProblem), receiver(pagerDutyProblem, { status: 202 }), receiver(), receiver(alertmanagerProblem)])
+      const log = memoryLog()
+      const results = await deliver(
+        sinksFor({
+          slack: { webhookUrl: `${slack.url}/services/T/B/X`, minSeverity: 'info' },
+          pagerduty: { routingKey: 'R0UT1NGKEY', url: `${pd.url}/v2/enqueue`, minSeverity: 'info' },
+          webhook: { url: `${hook.url}/hook`, secret: 'whsec', minSeverity: 'info' },
+          alertmanager: { url: am.url, minSeverity: 'info' },
+        }),
+        [leaky],
+        { clock: new AutoClock(at), log },
+      )
+      expect(results.every((r) => r.ok)).toBe(true)
+      const bodies = [slack, pd, hook, am].map((r) => r.requests.map((q) => q.body).join('\n'))
+      for (const text of [...bodies, log.lines.join('\n')]) {
+        expect(text).not.toContain('cluster-key-9f8e7d6c5b4a')
+        expect(text).not.toContain('Db-Pa55word')
+        expect(text).not.toContain('abcdef123456')
+        expect(text).not.toContain('eyJyb2xlIjoic2VydmljZSJ9')
+        expect(text).toContain('***')
+      }
+      // The sink's own credential is not alert text: PagerDuty still gets its routing key.
+      expect((pd.requests[0]!.json as { routing_key: string }).routing_key).toBe('R0UT1NGKEY')
+    } finally {
+      clearSecrets()
+    }
+  })
 
   it('Slack: an incoming-webhook payload with text and Block Kit blocks', async () => {
     const slack = await receiver(slackProblem)
