@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises'
 import { dirname, join, resolve, isAbsolute } from 'node:path'
 import { UsageError } from '../errors.js'
 import { registerSecret } from '../redact.js'
-import { databaseTls, isLoopbackHost } from '../db/tls.js'
+import { databaseTls } from '../db/tls.js'
+import { isLoopbackHost } from '../loopback.js'
 import {
   ConfigFile,
   DEFAULTS,
@@ -306,6 +307,22 @@ function resolveConfig(
       ...(fallback ? { fallback } : {}),
     }
   })
+  // A key sent over plain http to another machine can be read on the way.
+  const insecureOk = values.allowInsecureHttp === true || values.allowInsecureHttp === 'true'
+  const refuseInsecure = (url: string, key: string, what: string) => {
+    let u: URL
+    try {
+      u = new URL(url)
+    } catch {
+      return
+    }
+    if (insecureOk || u.protocol !== 'http:' || isLoopbackHost(u.hostname)) return
+    throw new UsageError(`${sources[key]}: ${key} is plain http to ${u.hostname}, so ${what} would cross the network unencrypted: use https, or set allowInsecureHttp: true in the profile.`, {
+      code: 'config_insecure_http',
+    })
+  }
+  if (storage?.kind === 'supabase') refuseInsecure(storage.url, 'storage.supabaseUrl', 'the service-role key')
+  for (const c of clusters) if (c.apiKey && c.url !== 'simulator') refuseInsecure(c.url, `clusters.${c.name}.url`, 'its API key')
   for (const c of clusters) {
     if (c.fallback && !clusterNames.has(c.fallback)) {
       throw new UsageError(`${sources[`clusters.${c.name}.fallback`]}: cluster "${c.name}" falls back to "${c.fallback}", which is not defined.`, {

@@ -104,6 +104,8 @@ export const ProfileFile = z
     training: TrainingFile.optional(),
     gpuPrices: z.record(z.string(), z.number().positive()).optional(),
     alerts: AlertsFile.optional(),
+    /** Lets keys travel over plain http to another host (a private network that has no TLS). */
+    allowInsecureHttp: z.boolean().optional(),
   })
   .strict()
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls'
 import { UsageError } from '../errors.js'
+import { isLoopbackHost } from '../loopback.js'
 
 /** The libpq connection parameters about TLS: taken out of the URL, lora applies them. */
 const TLS_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslcrl', 'sslpassword', 'sslnegotiation'] as const
@@ -18,11 +19,6 @@ export interface DatabaseTls {
   /** True when the mode was not written but chosen: TLS for any host but this machine. */
   implicit: boolean
   ssl: DriverSsl
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
-  return h === '' || h === 'localhost' || h === '::1' || /^127\./.test(h) || h.startsWith('/')
 }
 
 /**

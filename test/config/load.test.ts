@@ -162,6 +162,27 @@ profiles:
     expect((await load(w)).warnings).toEqual([])
   })
 
+  it('refuses a key over plain http to another machine unless the profile sets allowInsecureHttp, exit 2', async () => {
+    const w = workspace()
+    expect(await failing(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', GPU_CLUSTER_API_URL: 'http://gpu.example.com', GPU_CLUSTER_API_KEY: 'k-123456' })).toBe(
+      'env GPU_CLUSTER_API_URL: clusters.primary.url is plain http to gpu.example.com, so its API key would cross the network unencrypted: use https, or set allowInsecureHttp: true in the profile.',
+    )
+    expect(await failing(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', SUPABASE_URL: 'http://storage.example.com', SUPABASE_SERVICE_ROLE_KEY: 'srk-123456' })).toBe(
+      'env SUPABASE_URL: storage.supabaseUrl is plain http to storage.example.com, so the service-role key would cross the network unencrypted: use https, or set allowInsecureHttp: true in the profile.',
+    )
+    // This machine, https, or no key at all: nothing to protect on the way.
+    for (const env of <Record<string, string>[]>[
+      { GPU_CLUSTER_API_URL: 'http://127.0.0.1:8080', GPU_CLUSTER_API_KEY: 'k-123456' },
+      { GPU_CLUSTER_API_URL: 'https://gpu.example.com', GPU_CLUSTER_API_KEY: 'k-123456' },
+      { GPU_CLUSTER_API_URL: 'http://gpu.example.com' },
+    ]) {
+      expect((await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', ...env })).config.clusters).toHaveLength(1)
+    }
+    writeFileSync(join(w.project, '.lorarc'), 'profiles:\n  default:\n    allowInsecureHttp: true\n')
+    const allowed = await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', GPU_CLUSTER_API_URL: 'http://gpu.example.com', GPU_CLUSTER_API_KEY: 'k-123456' })
+    expect(allowed.config.clusters[0]!.url).toBe('http://gpu.example.com')
+  })
+
   it('warns of plaintext to a remote database only when sslmode=disable says so, and refuses an unknown sslmode', async () => {
     const w = workspace()
     expect((await load(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres' })).warnings).toEqual([])
