@@ -7,6 +7,7 @@ import { runCycle, type CycleEnv, type CycleOptions, type CycleReport } from './
 import { beatHeart, countJobsByStatus, markDaemonStopped } from '../db/queries/heartbeats.js'
 import { releaseDaemonLeases } from '../db/queries/jobs.js'
 import { LoraError } from '../errors.js'
+import { systemClock } from '../clock.js'
 import type { HealthState } from './server.js'
 
 export interface DaemonOptions extends CycleOptions {
@@ -16,6 +17,8 @@ export interface DaemonOptions extends CycleOptions {
   logFormat?: 'json' | 'pretty'
   /** Run after each successful cycle (alert evaluation, periodic tasks), drained on exit. */
   hooks?: import('./hooks.js').DaemonHooks
+  /** The clock of the heartbeat (real time unless a test says otherwise); see keeper.ts. */
+  keeperClock?: import('../clock.js').Clock
 }
 
 /** Backoff after failed cycles: the interval doubled per failure, at most 5 minutes. */
@@ -112,6 +115,18 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   process.on('uncaughtException', onStray)
   process.on('unhandledRejection', onStray)
   log.info('daemon started', { daemon_id: daemonId, profile: config.profile, clusters: clusters.list.map((c) => c.config.name), once: options.once })
+  const { startKeeper } = await import('./keeper.js')
+  const keeper = await startKeeper({
+    db,
+    daemonId,
+    host: hostname(),
+    pid: process.pid,
+    version: LORA_VERSION,
+    cycleIntervalMs: options.intervalMs,
+    leaseMs: config.training.leaseMs,
+    clock: options.keeperClock ?? systemClock,
+    log,
+  })
 
   let lastError: string | null = null
   while (!ctx.signal.aborted) {
@@ -155,6 +170,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   }
 
   await options.hooks?.drain()
+  await keeper.stop()
   process.off('uncaughtException', onStray)
   process.off('unhandledRejection', onStray)
   try {

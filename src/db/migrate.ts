@@ -5,6 +5,7 @@ import { LoraError } from '../errors.js'
 import platform from './migrations/0001_platform.sql'
 import operations from './migrations/0002_operations.sql'
 import observability from './migrations/0003_observability.sql'
+import liveness from './migrations/0005_liveness.sql'
 
 export interface Migration {
   version: number
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration(1, 'platform', platform),
   migration(2, 'operations', operations),
   migration(3, 'observability', observability),
+  migration(5, 'liveness', liveness),
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
