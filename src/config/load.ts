@@ -270,7 +270,13 @@ function resolveConfig(
         hint: 'Set SUPABASE_SERVICE_ROLE_KEY, or storage.serviceRoleKey: "env:SUPABASE_SERVICE_ROLE_KEY".',
       })
     }
-    storage = { kind: 'supabase', url: values['storage.supabaseUrl'] as string, serviceRoleKey: key, quotaBytes }
+    storage = {
+      kind: 'supabase',
+      url: values['storage.supabaseUrl'] as string,
+      serviceRoleKey: key,
+      quotaBytes,
+      ...(values['storage.timeout'] !== undefined ? { timeoutMs: num(values, 'storage.timeout', 0, sources) } : {}),
+    }
   } else if (values['storage.dir']) {
     const dir = values['storage.dir'] as string
     storage = { kind: 'folder', dir: isAbsolute(dir) ? dir : resolve(cwd, dir), quotaBytes }

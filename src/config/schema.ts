@@ -42,6 +42,7 @@ const StorageFile = z
     serviceRoleKey: z.string().optional(),
     dir: z.string().optional(),
     quotaGb: z.number().positive().optional(),
+    timeout: Duration.optional(),
   })
   .strict()
 
@@ -137,7 +138,7 @@ export interface BreakerConfig {
 }
 
 export type StorageConfig =
-  | { kind: 'supabase'; url: string; serviceRoleKey: string; quotaBytes: number }
+  | { kind: 'supabase'; url: string; serviceRoleKey: string; quotaBytes: number; timeoutMs?: number }
   | { kind: 'folder'; dir: string; quotaBytes: number }
 
 export interface DatabaseConfig {

@@ -19,7 +19,12 @@ export interface SupabaseStorageOptions {
   /** Delays between retries of a failed TUS request (ms). */
   retryDelays?: number[]
   directUploadLimit?: number
+  /** Each Storage API call's deadline: for the answer, then for each pause in its body. */
+  timeoutMs?: number
 }
+
+/** The default deadline of a Storage API call (storage.timeout). */
+export const STORAGE_TIMEOUT_MS = 60_000
 
 type StorageClient = import('@supabase/supabase-js').SupabaseClient['storage']
 interface ApiError {
@@ -45,6 +50,8 @@ export class SupabaseStorage implements Storage {
       const { createClient } = await import('@supabase/supabase-js')
       const client = createClient(this.options.url, this.options.serviceRoleKey, {
         auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+        // The client waits forever by itself: a hung storage call would hold a daemon's cycle.
+        global: { fetch: fetchWithDeadline(this.options.timeoutMs ?? STORAGE_TIMEOUT_MS) },
         // lora never subscribes to realtime; Node 20 has no WebSocket for it to build.
         realtime: { transport: NoRealtime as never },
       })
@@ -223,6 +230,48 @@ export class SupabaseStorage implements Storage {
 
   async close(): Promise<void> {
     this.client = undefined
+  }
+}
+
+/**
+ * fetch with a deadline of our own: the answer within `timeoutMs`, then no pause longer
+ * than that while its body streams (a large download takes as long as it needs, as
+ * long as bytes keep coming). Socket time is real time, not the injected clock's.
+ */
+export function fetchWithDeadline(timeoutMs: number): typeof fetch {
+  return async (input, init = {}) => {
+    const controller = new AbortController()
+    const expired = () => controller.abort(new Error(`Supabase Storage did not answer within ${timeoutMs} ms`))
+    // Unref'd: a body nobody reads must not keep a finished command alive.
+    const arm = () => setTimeout(expired, timeoutMs).unref()
+    let timer = arm()
+    const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal
+    let response: Response
+    try {
+      response = await fetch(input, { ...init, signal })
+    } catch (error) {
+      clearTimeout(timer)
+      throw error
+    }
+    if (!response.body) {
+      clearTimeout(timer)
+      return response
+    }
+    clearTimeout(timer)
+    timer = arm()
+    const watched = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, out) {
+          clearTimeout(timer)
+          timer = arm()
+          out.enqueue(chunk)
+        },
+        flush() {
+          clearTimeout(timer)
+        },
+      }),
+    )
+    return new Response(watched, { status: response.status, statusText: response.statusText, headers: response.headers })
   }
 }
 

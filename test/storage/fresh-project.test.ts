@@ -153,3 +153,26 @@ describe('two writers of one resumable upload (local stand-in of the TUS endpoin
 async function rowsOf(db: TestDb, user: string) {
   return db.query<{ id: string; status: string; error_message: string | null }>('SELECT id, status, error_message FROM datasets WHERE user_id = $1', [user])
 }
+
+describe('a Supabase Storage that does not answer (local stand-in that leaves requests hanging)', () => {
+  it('fails each call at its deadline with one sentence, instead of waiting forever', async () => {
+    const s = await standIn()
+    s.hangs.add('GET /storage/v1/bucket/')
+    s.hangs.add('POST /storage/v1/object/sign/')
+    const storage = new SupabaseStorage({ url: s.url, serviceRoleKey: KEY, stateDir: workDir(), timeoutMs: 300 })
+    const started = Date.now()
+    await expect(storage.bucketExists('lora-models')).rejects.toThrow('Could not read bucket lora-models: Supabase Storage did not answer within 300 ms.')
+    await expect(storage.signedUrl('lora-datasets', 'u/d/x.jsonl', 60)).rejects.toThrow(
+      'Could not sign a URL for lora-datasets/u/d/x.jsonl: Supabase Storage did not answer within 300 ms.',
+    )
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it('takes the deadline from storage.timeout in the profile', async () => {
+    const { loadConfig } = await import('../../src/config/load.js')
+    const dir = workDir()
+    writeFileSync(join(dir, '.lorarc'), 'profiles:\n  default:\n    storage: { timeout: 15s }\n')
+    const { config } = await loadConfig({ cwd: dir, homeDir: dir, flags: {}, env: { DATABASE_URL: 'postgres://u@127.0.0.1/db', SUPABASE_URL: 'https://p.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 'k-123456' } })
+    expect(config.storage).toMatchObject({ kind: 'supabase', timeoutMs: 15_000 })
+  })
+})

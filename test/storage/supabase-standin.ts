@@ -39,6 +39,8 @@ export async function startStorageStandIn(key: string) {
    * does (400 "Request aborted due to lock acquired"), or with 423 Locked. 0: no lock.
    */
   const lock = { status: 0 as 0 | 400 | 423 }
+  /** "METHOD /path" prefixes of requests to leave unanswered. */
+  const hangs = new Set<string>()
   let nextUpload = 1
 
   const server = createServer(async (req, res) => {
@@ -48,6 +50,8 @@ export async function startStorageStandIn(key: string) {
     const url = new URL(req.url ?? '/', 'http://standin')
     const path = decodeURIComponent(url.pathname)
     requests.push({ method: req.method!, path, headers: req.headers, bodyBytes: body.length })
+    // A storage that hangs: these requests are never answered.
+    if ([...hangs].some((prefix) => `${req.method} ${path}`.startsWith(prefix))) return
     const isTus = path.startsWith('/storage/v1/upload/resumable')
     if (req.headers.authorization !== `Bearer ${key}`) {
       violations.push(`${req.method} ${path}: authorization is not the service-role key`)
@@ -195,6 +199,7 @@ export async function startStorageStandIn(key: string) {
     violations,
     failPatches,
     lock,
+    hangs,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
