@@ -346,6 +346,12 @@ function resolveConfig(
     sources['clusters.simulator.url'] = 'default (embedded)'
   }
 
+  const artifactHosts = values['artifacts.allowedHosts']
+  const artifacts = {
+    maxBytes: num(values, 'artifacts.maxSizeGb', DEFAULTS.artifactMaxGb, sources) * 1024 ** 3,
+    allowedHosts: Array.isArray(artifactHosts) ? artifactHosts.map(String) : typeof artifactHosts === 'string' ? artifactHosts.split(',').map((h) => h.trim()).filter(Boolean) : [],
+  }
+
   const gpuPrices: Record<string, number> = { ...DEFAULTS.gpuPrices }
   for (const [key, value] of Object.entries(values)) {
     if (key.startsWith('gpuPrices.')) gpuPrices[key.slice('gpuPrices.'.length)] = Number(value)
@@ -373,6 +379,7 @@ function resolveConfig(
       maxAttempts: num(values, 'training.maxAttempts', DEFAULTS.training.maxAttempts, sources),
     },
     gpuPrices,
+    artifacts,
     alerts: resolveAlerts(values, sources, num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources)),
     sources,
   }

@@ -183,6 +183,16 @@ profiles:
     expect(allowed.config.clusters[0]!.url).toBe('http://gpu.example.com')
   })
 
+  it('reads the artifact limits: a size cap (default 5 GB) and the hosts besides the cluster\'s own', async () => {
+    const { artifactLimits } = await import('../../src/config/schema.js')
+    const w = workspace()
+    const plain = await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres' })
+    expect(artifactLimits(plain.config, ['https://gpu.example.com/api'])).toEqual({ maxBytes: 5 * 1024 ** 3, allowedHosts: ['gpu.example.com'] })
+    writeFileSync(join(w.project, '.lorarc'), 'profiles:\n  default:\n    artifacts: { maxSizeGb: 0.5, allowedHosts: [cdn.example.com, "10.0.0.7:9000"] }\n')
+    const set = await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres' })
+    expect(artifactLimits(set.config, ['http://127.0.0.1:8080'])).toEqual({ maxBytes: 0.5 * 1024 ** 3, allowedHosts: ['127.0.0.1:8080', 'cdn.example.com', '10.0.0.7:9000'] })
+  })
+
   it('warns of plaintext to a remote database only when sslmode=disable says so, and refuses an unknown sslmode', async () => {
     const w = workspace()
     expect((await load(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres' })).warnings).toEqual([])
