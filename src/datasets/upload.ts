@@ -80,6 +80,14 @@ function fileSource(path: string, size: number): UploadSource {
   return { size, contentType: CONTENT_TYPE, open: (start) => createReadStream(path, { start, highWaterMark: 1024 * 1024 }) }
 }
 
+function workerMemoryFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.LORA_VALIDATE_MEMORY_MB
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 8 || n > 65536) throw new UsageError(`LORA_VALIDATE_MEMORY_MB must be a whole number of MB from 8 to 65536, got "${raw}".`)
+  return n
+}
+
 function threadsFromEnv(env: Record<string, string | undefined>): number | undefined {
   const raw = env.LORA_VALIDATE_THREADS
   if (raw === undefined || raw === '') return undefined
@@ -103,12 +111,14 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
 
   const validating = byteProgress(ctx.io, ctx.clock, `validating ${label}`)
   const threads = threadsFromEnv(ctx.env)
+  const workerMemoryMb = workerMemoryFromEnv(ctx.env)
   let validation: ValidationReport
   try {
     validation = await validateFile(path, {
       displayPath: request.file,
       ...(request.format ? { format: request.format } : {}),
       ...(threads !== undefined ? { threads } : {}),
+      ...(workerMemoryMb !== undefined ? { workerMemoryMb } : {}),
       signal: ctx.signal,
       onProgress: (done, total) => validating.update(done, total),
     })
