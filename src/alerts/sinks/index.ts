@@ -149,7 +149,7 @@ async function sendWithRetry(sink: Sink, n: AlertNotification, deps: DeliverDeps
   const attempts = SINK_BACKOFF_MS.length + 1
   let outcome: HttpOutcome = { ok: false, retryable: false }
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    outcome = await post(request, { ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}), ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}) })
+    outcome = await post(request, { now: deps.clock.now(), ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}), ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}) })
     const result = { sink: sink.name, fingerprint: n.fingerprint, kind: n.kind, attempts: attempt, ...(outcome.status ? { status: outcome.status } : {}) }
     if (outcome.ok) return { ...result, ok: true }
     if (!outcome.retryable || attempt === attempts || deps.signal?.aborted) {
