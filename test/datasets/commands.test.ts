@@ -86,6 +86,22 @@ for (const backend of backends) {
       contexts.push(t)
       return t
     }
+    /** A context whose upload is interrupted (as by Ctrl-C) once 2 MB have been stored. */
+    async function interruptedAt2MB() {
+      const controller = new AbortController()
+      const t = context({ signal: controller.signal })
+      const storage = await t.ctx.storage()
+      const realUpload = storage.upload.bind(storage)
+      storage.upload = (bucket, path, source, options = {}) =>
+        realUpload(bucket, path, source, {
+          ...options,
+          onProgress: (sent, total) => {
+            options.onProgress?.(sent, total)
+            if (sent >= 2 * 1024 * 1024) controller.abort()
+          },
+        })
+      return t
+    }
     const rows = () => db!.query<Record<string, unknown>>('SELECT * FROM datasets WHERE user_id = ANY($1::uuid[]) ORDER BY created_at, id', [[USER, OTHER]])
 
     it('validates, then uploads: uploading -> ready with statistics, validated_at and the object in place', async () => {
@@ -180,18 +196,7 @@ for (const backend of backends) {
       const content = chatFile(60_000)
       expect(content.length).toBeGreaterThan(4 * 1024 * 1024)
       writeFileSync(join(work, 'big.jsonl'), content)
-      const controller = new AbortController()
-      const t = context({ signal: controller.signal })
-      const storage = await t.ctx.storage()
-      const realUpload = storage.upload.bind(storage)
-      storage.upload = (bucket, path, source, options = {}) =>
-        realUpload(bucket, path, source, {
-          ...options,
-          onProgress: (sent, total) => {
-            options.onProgress?.(sent, total)
-            if (sent >= 2 * 1024 * 1024) controller.abort()
-          },
-        })
+      const t = await interruptedAt2MB()
       await expect(upload.run(parse(upload.Options, { args: 'big.jsonl', user: USER }), t.ctx)).rejects.toThrow(/^Upload interrupted at 2\.0 MB of .*: dataset .* stays uploading; run the same command again to resume\.$/)
       const [interrupted] = await rows()
       expect(interrupted).toMatchObject({ status: 'uploading', validated_at: null })
@@ -212,18 +217,7 @@ for (const backend of backends) {
       await setup()
       const content = chatFile(60_000)
       writeFileSync(join(work, 'big.jsonl'), content)
-      const controller = new AbortController()
-      const t = context({ signal: controller.signal })
-      const storage = await t.ctx.storage()
-      const realUpload = storage.upload.bind(storage)
-      storage.upload = (bucket, path, source, options = {}) =>
-        realUpload(bucket, path, source, {
-          ...options,
-          onProgress: (sent, total) => {
-            options.onProgress?.(sent, total)
-            if (sent >= 2 * 1024 * 1024) controller.abort()
-          },
-        })
+      const t = await interruptedAt2MB()
       const error = await upload.run(parse(upload.Options, { args: 'big.jsonl', user: USER, json: true }), t.ctx).catch((e: { exitCode: number }) => e)
       expect(error).toMatchObject({ exitCode: 130 })
       const [row] = await rows()
