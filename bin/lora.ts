@@ -10,6 +10,19 @@ for (const stream of [process.stdout, process.stderr]) {
     throw error
   })
 }
+// A failure no code awaited would reach Node's default handler, which prints the raw
+// error, secrets and all. It gets the same treatment as any other error: one redacted
+// sentence (the stack with LORA_DEBUG=1), exit 1. A command that handles these itself
+// (the daemon rides out a dropped connection) adds its own listener and is left to it.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error: unknown) => {
+    if (process.listenerCount(event) > 1) return
+    void import('../src/cli.js').then(({ crashReport }) => {
+      process.stderr.write(crashReport(error, process.env.LORA_DEBUG === '1' || process.argv.includes('--verbose')))
+      process.exit(1)
+    })
+  })
+}
 // `lora --version` answers before anything else loads: scripts call it often.
 const rootHelp = argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {

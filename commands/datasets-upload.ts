@@ -26,15 +26,25 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const { printFields } = await import('../src/io/output.js')
   const { formatBytes } = await import('../src/datasets/progress.js')
 
-  const result = await uploadDataset(ctx, {
-    file: opts.args,
-    ...(opts.name ? { name: opts.name } : {}),
-    ...(opts.user ? { user: opts.user } : {}),
-    ...(opts.format ? { format: opts.format } : {}),
-    bucket: opts.bucket,
-    dryRun: opts.dryRun,
-    force: opts.force,
-  })
+  const { UploadInterruptedError } = await import('../src/datasets/upload.js')
+  let result: Awaited<ReturnType<typeof uploadDataset>>
+  try {
+    result = await uploadDataset(ctx, {
+      file: opts.args,
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.user ? { user: opts.user } : {}),
+      ...(opts.format ? { format: opts.format } : {}),
+      bucket: opts.bucket,
+      dryRun: opts.dryRun,
+      force: opts.force,
+    })
+  } catch (error) {
+    // A script reading stdout learns where the upload stopped; the sentence goes to stderr.
+    if (opts.json && error instanceof UploadInterruptedError) {
+      ctx.io.json({ outcome: 'interrupted', dataset_id: error.datasetId, offset: error.offset, file_size: error.size })
+    }
+    throw error
+  }
   const { validation } = result
 
   if (opts.json) {

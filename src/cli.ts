@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { COMMANDS, type CommandSpec, type ZodIssueLike } from '../commands/registry.js'
 import { EXIT_CODE_HELP, ExitCode, LoraError, UsageError } from './errors.js'
 import type { OutStream, InStream } from './io/streams.js'
+import { redact as redactText } from './redact.js'
 
 export interface MainDeps {
   env: Record<string, string | undefined>
@@ -41,6 +42,14 @@ async function reportError(deps: MainDeps, error: unknown, verbose: boolean): Pr
   if (verbose) deps.stderr.write(redact(stackOf(e)) + '\n')
   else deps.stderr.write('hint: run again with --verbose (or LORA_DEBUG=1) for the stack trace.\n')
   return ExitCode.failed
+}
+
+/** What a failure no code awaited prints: one redacted sentence, the stack on request. */
+export function crashReport(error: unknown, verbose: boolean): string {
+  const e = error instanceof Error ? error : new Error(String(error))
+  const head = redactText(`error: unexpected failure: ${e.message}\n`)
+  if (verbose) return head + redactText(stackOf(e)) + '\n'
+  return head + 'hint: run again with --verbose (or LORA_DEBUG=1) for the stack trace.\n'
 }
 
 function stackOf(error: Error): string {

@@ -2,6 +2,8 @@ import { readFile, stat } from 'node:fs/promises'
 import { dirname, join, resolve, isAbsolute } from 'node:path'
 import { UsageError } from '../errors.js'
 import { registerSecret } from '../redact.js'
+import { databaseTls } from '../db/tls.js'
+import { isLoopbackHost } from '../loopback.js'
 import {
   ConfigFile,
   DEFAULTS,
@@ -187,7 +189,9 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
     layers.push({ source: path, values })
     if (file.readableByOthers) {
       for (const [key, value] of Object.entries(values)) {
-        if (SECRET_KEYS.test(key) && typeof value === 'string' && !value.startsWith('env:')) {
+        if (typeof value !== 'string' || value.startsWith('env:')) continue
+        // A database URL is a secret when it carries a password.
+        if (SECRET_KEYS.test(key) || (key === 'database.url' && safePassword(value))) {
           warnings.push(
             `${path} holds a literal secret at profiles.${profile}.${key} and is readable by group or others: chmod 600 it, or use "env:NAME".`,
           )
@@ -232,6 +236,13 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
   if (config.embedded && config.database?.dir && config.database.dir !== join(config.stateDir, 'db')) {
     // An embedded:DIR named explicitly is found where it is named.
     config.stackFound = await stat(config.database.dir).then((s) => s.isDirectory(), () => false)
+  }
+  if (config.database && !config.database.embedded) {
+    const tls = databaseTls(config.database.url, inputs.env)
+    const host = new URL(config.database.url).hostname
+    if (tls.mode === 'disable' && !isLoopbackHost(host)) {
+      warnings.push(`${sources['database.url']}: database.url sets sslmode=disable for ${host}: the connection, password included, crosses the network unencrypted.`)
+    }
   }
   return { config, files, warnings }
 }
@@ -283,7 +294,13 @@ function resolveConfig(
         hint: 'Set SUPABASE_SERVICE_ROLE_KEY, or storage.serviceRoleKey: "env:SUPABASE_SERVICE_ROLE_KEY".',
       })
     }
-    storage = { kind: 'supabase', url: values['storage.supabaseUrl'] as string, serviceRoleKey: key, quotaBytes }
+    storage = {
+      kind: 'supabase',
+      url: values['storage.supabaseUrl'] as string,
+      serviceRoleKey: key,
+      quotaBytes,
+      ...(values['storage.timeout'] !== undefined ? { timeoutMs: num(values, 'storage.timeout', 0, sources) } : {}),
+    }
   } else if (values['storage.dir']) {
     const dir = values['storage.dir'] as string
     storage = { kind: 'folder', dir: isAbsolute(dir) ? dir : resolve(cwd, dir), quotaBytes }
@@ -320,6 +337,22 @@ function resolveConfig(
       ...(fallback ? { fallback } : {}),
     }
   })
+  // A key sent over plain http to another machine can be read on the way.
+  const insecureOk = values.allowInsecureHttp === true || values.allowInsecureHttp === 'true'
+  const refuseInsecure = (url: string, key: string, what: string) => {
+    let u: URL
+    try {
+      u = new URL(url)
+    } catch {
+      return
+    }
+    if (insecureOk || u.protocol !== 'http:' || isLoopbackHost(u.hostname)) return
+    throw new UsageError(`${sources[key]}: ${key} is plain http to ${u.hostname}, so ${what} would cross the network unencrypted: use https, or set allowInsecureHttp: true in the profile.`, {
+      code: 'config_insecure_http',
+    })
+  }
+  if (storage?.kind === 'supabase') refuseInsecure(storage.url, 'storage.supabaseUrl', 'the service-role key')
+  for (const c of clusters) if (c.apiKey && c.url !== 'simulator') refuseInsecure(c.url, `clusters.${c.name}.url`, 'its API key')
   for (const c of clusters) {
     if (c.fallback && !clusterNames.has(c.fallback)) {
       throw new UsageError(`${sources[`clusters.${c.name}.fallback`]}: cluster "${c.name}" falls back to "${c.fallback}", which is not defined.`, {
@@ -335,6 +368,12 @@ function resolveConfig(
       requestTimeoutMs: DEFAULTS.requestTimeoutMs,
     })
     sources['clusters.simulator.url'] = 'default (embedded)'
+  }
+
+  const artifactHosts = values['artifacts.allowedHosts']
+  const artifacts = {
+    maxBytes: num(values, 'artifacts.maxSizeGb', DEFAULTS.artifactMaxGb, sources) * 1024 ** 3,
+    allowedHosts: Array.isArray(artifactHosts) ? artifactHosts.map(String) : typeof artifactHosts === 'string' ? artifactHosts.split(',').map((h) => h.trim()).filter(Boolean) : [],
   }
 
   const gpuPrices: Record<string, number> = { ...DEFAULTS.gpuPrices }
@@ -366,6 +405,7 @@ function resolveConfig(
       maxAttempts: num(values, 'training.maxAttempts', DEFAULTS.training.maxAttempts, sources),
     },
     gpuPrices,
+    artifacts,
     alerts: resolveAlerts(values, sources, num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources)),
     sources,
   }

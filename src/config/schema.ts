@@ -42,6 +42,7 @@ const StorageFile = z
     serviceRoleKey: z.string().optional(),
     dir: z.string().optional(),
     quotaGb: z.number().positive().optional(),
+    timeout: Duration.optional(),
   })
   .strict()
 
@@ -64,6 +65,13 @@ const TrainingFile = z
     timeout: Duration.optional(),
     lease: Duration.optional(),
     maxAttempts: z.number().int().positive().optional(),
+  })
+  .strict()
+
+const ArtifactsFile = z
+  .object({
+    maxSizeGb: z.number().positive().optional(),
+    allowedHosts: z.array(z.string().min(1)).optional(),
   })
   .strict()
 
@@ -112,7 +120,10 @@ export const ProfileFile = z
     limits: LimitsFile.optional(),
     training: TrainingFile.optional(),
     gpuPrices: z.record(z.string(), z.number().positive()).optional(),
+    artifacts: ArtifactsFile.optional(),
     alerts: AlertsFile.optional(),
+    /** Lets keys travel over plain http to another host (a private network that has no TLS). */
+    allowInsecureHttp: z.boolean().optional(),
   })
   .strict()
 
@@ -144,7 +155,7 @@ export interface BreakerConfig {
 }
 
 export type StorageConfig =
-  | { kind: 'supabase'; url: string; serviceRoleKey: string; quotaBytes: number }
+  | { kind: 'supabase'; url: string; serviceRoleKey: string; quotaBytes: number; timeoutMs?: number }
   | { kind: 'folder'; dir: string; quotaBytes: number }
 
 export interface DatabaseConfig {
@@ -206,6 +217,8 @@ export interface ResolvedConfig {
   limits?: { timezone: string }
   training: { timeoutMs: number; leaseMs: number; maxAttempts: number }
   gpuPrices: Record<string, number>
+  /** Artifact downloads: the size cap, the hosts besides the cluster's own. Defaults when absent. */
+  artifacts?: { maxBytes: number; allowedHosts: string[] }
   /**
    * Alert thresholds and sinks. Optional so that hand-built configurations (tests)
    * need not spell it out: read it through alertsConfig(), which fills the defaults.
@@ -227,6 +240,7 @@ export const DEFAULTS = {
   budget: { monthlyUsd: 200, warnRatio: 0.75 },
   training: { timeoutMs: 2 * 3_600_000, leaseMs: 5 * 60_000, maxAttempts: 3 },
   storageQuotaGb: 100,
+  artifactMaxGb: 5,
   alerts: {
     repeatIntervalMs: 4 * 3_600_000,
     failureRate: { warning: 0.1, critical: 0.2, minJobs: 5 },
@@ -243,6 +257,24 @@ export const DEFAULTS = {
   pagerDutyUrl: 'https://events.pagerduty.com/v2/enqueue',
   gpuPrices: { 'A100-80GB': 3.5, 'A100-40GB': 2.9, H100: 4.5, A10G: 1.1, L4: 0.8 } as Record<string, number>,
 } as const
+
+/**
+ * What a daemon may download as a job's artifacts: from the cluster's own host (the
+ * URL it actually uses) and the configured hosts, up to the size cap.
+ */
+export function artifactLimits(config: Pick<ResolvedConfig, 'artifacts'>, clusterUrls: string[]): { maxBytes: number; allowedHosts: string[] } {
+  const own = clusterUrls.flatMap((u) => {
+    try {
+      return [new URL(u).host]
+    } catch {
+      return []
+    }
+  })
+  return {
+    maxBytes: config.artifacts?.maxBytes ?? DEFAULTS.artifactMaxGb * 1024 ** 3,
+    allowedHosts: [...own, ...(config.artifacts?.allowedHosts ?? [])],
+  }
+}
 
 /**
  * The alert settings of a configuration, defaults filled in. The spend alert fires

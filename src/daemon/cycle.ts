@@ -1,6 +1,6 @@
 import type { Db } from '../db/types.js'
 import type { Clock } from '../clock.js'
-import type { ResolvedConfig } from '../config/schema.js'
+import { artifactLimits, type ResolvedConfig } from '../config/schema.js'
 import type { Log } from '../log.js'
 import type { Storage } from '../storage/types.js'
 import type { ClusterHandle, ClusterSet } from '../cluster/index.js'
@@ -292,7 +292,8 @@ async function pollOne(env: CycleEnv, handle: ClusterHandle, job: RunningJob): P
   const point = pointOf(job, status)
   if (status.status === 'completed') {
     const storage = await env.storage()
-    const artifact = await copyArtifacts(storage, job, status.artifacts!, { clock: env.clock, ...(env.fetch ? { fetch: env.fetch } : {}), ...(env.signal ? { signal: env.signal } : {}) })
+    const limits = artifactLimits(env.config, [handle.url])
+    const artifact = await copyArtifacts(storage, job, status.artifacts!, { clock: env.clock, limits, ...(env.fetch ? { fetch: env.fetch } : {}), ...(env.signal ? { signal: env.signal } : {}) })
     if (artifact.status === 'upload_failed') env.log.error('artifact copy failed; kept for `lora cleanup uploads`', { job_id: job.id, error: artifact.upload_error })
     const update = terminalUpdate(env, job, 'completed', null, null, null, status)
     update.artifact_id = artifact.id

@@ -8,6 +8,7 @@ import { beatHeart, countJobsByStatus, markDaemonStopped } from '../db/queries/h
 import { releaseDaemonLeases } from '../db/queries/jobs.js'
 import { LoraError } from '../errors.js'
 import { rideOutStrayConnectionFailures } from '../db/failures.js'
+import { systemClock } from '../clock.js'
 import type { HealthState } from './server.js'
 
 export interface DaemonOptions extends CycleOptions {
@@ -17,6 +18,8 @@ export interface DaemonOptions extends CycleOptions {
   logFormat?: 'json' | 'pretty'
   /** Run after each successful cycle (alert evaluation, periodic tasks), drained on exit. */
   hooks?: import('./hooks.js').DaemonHooks
+  /** The clock of the heartbeat (real time unless a test says otherwise); see keeper.ts. */
+  keeperClock?: import('../clock.js').Clock
 }
 
 /** Backoff after failed cycles: the interval doubled per failure, at most 5 minutes. */
@@ -94,6 +97,15 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     const { serveFolderStorage } = await import('../storage/server.js')
     storageServer = await serveFolderStorage(config.storage.dir, { clock: ctx.clock })
   }
+  if (config.storage) {
+    // A fresh project has no buckets: without them every artifact copy would fail.
+    try {
+      const { ensurePlatformBuckets } = await import('../storage/buckets.js')
+      await ensurePlatformBuckets(await ctx.storage())
+    } catch (error) {
+      log.warn('could not create the storage buckets; artifact copies fail until they exist', { error: (error as Error).message })
+    }
+  }
   const env: CycleEnv = {
     db,
     clusters,
@@ -105,6 +117,18 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     signal: ctx.signal,
   }
   log.info('daemon started', { daemon_id: daemonId, profile: config.profile, clusters: clusters.list.map((c) => c.config.name), once: options.once })
+  const { startKeeper } = await import('./keeper.js')
+  const keeper = await startKeeper({
+    db,
+    daemonId,
+    host: hostname(),
+    pid: process.pid,
+    version: LORA_VERSION,
+    cycleIntervalMs: options.intervalMs,
+    leaseMs: config.training.leaseMs,
+    clock: options.keeperClock ?? systemClock,
+    log,
+  })
 
   let lastError: string | null = null
   while (!ctx.signal.aborted) {
@@ -148,6 +172,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   }
 
   await options.hooks?.drain()
+  await keeper.stop()
   stopRiding()
   try {
     const released = await releaseDaemonLeases(db, daemonId)

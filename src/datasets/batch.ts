@@ -44,6 +44,9 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
   const MAX_SHOWN = 20
   const FIRST = 10
   const CHARS_PER_TOKEN = 4
+  const MAX_NESTING = 64
+  const OPEN_ARRAY = 91
+  const OPEN_OBJECT = 123
 
   let errors: LineError[] = []
   let errorCount = 0
@@ -223,6 +226,36 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
     return text.charAt(0).toLowerCase() + text.slice(1)
   }
 
+  /** How many of `byte` the line holds, counted natively, up to `limit`. */
+  const countUpTo = (line: Buffer, byte: number, limit: number): number => {
+    let n = 0
+    for (let i = line.indexOf(byte); i !== -1 && n <= limit; i = line.indexOf(byte, i + 1)) n++
+    return n
+  }
+
+  /**
+   * Whether the line opens more than MAX_NESTING arrays and objects at once, found
+   * before JSON.parse builds them. Most lines hold few brackets, which two native
+   * searches tell; only a line with many is walked byte by byte, strings skipped.
+   */
+  const nestedTooDeep = (line: Buffer): boolean => {
+    const arrays = countUpTo(line, OPEN_ARRAY, MAX_NESTING)
+    if (arrays + countUpTo(line, OPEN_OBJECT, MAX_NESTING - arrays) <= MAX_NESTING) return false
+    let depth = 0
+    let inString = false
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i]!
+      if (inString) {
+        if (c === 92) i++
+        else if (c === 34) inString = false
+      } else if (c === 34) inString = true
+      else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+        if (++depth > MAX_NESTING) return true
+      } else if (c === 93 || c === 125) depth--
+    }
+    return false
+  }
+
   return (bytes: Buffer, forced: number): BatchResult => {
     errors = []
     errorCount = 0
@@ -254,6 +287,8 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
         const start = p
         const stop = end
         addError(line, 'invalid_utf8', () => `is not valid UTF-8 (at byte ${badUtf8At(bytes, start, stop) + 1} of the line): save the file as UTF-8`)
+      } else if (nestedTooDeep(bytes.subarray(p, end))) {
+        addError(line, 'nested_too_deep', `is nested deeper than ${MAX_NESTING} levels: no training record is (is this JSONL?)`)
       } else {
         let value: unknown
         let parsed = true

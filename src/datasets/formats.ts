@@ -16,6 +16,7 @@ export type ErrorKind =
   | 'wrong_encoding'
   | 'no_records'
   | 'line_too_long'
+  | 'nested_too_deep'
   | 'invalid_utf8'
   | 'invalid_json'
   | 'not_object'
@@ -43,5 +44,11 @@ export interface LineError {
 export const MAX_SHOWN_ERRORS = 20
 /** A line longer than this is an error, skipped without being held in memory. */
 export const MAX_LINE_BYTES = 32 * 1024 * 1024
+/**
+ * A line nested deeper than this is an error, found before it is parsed: a training
+ * record nests 4 levels at most, and parsing millions of nested arrays takes gigabytes.
+ * (Also written inside createBatchValidator, which may refer to nothing outside itself.)
+ */
+export const MAX_NESTING = 64
 /** The format is the most common among the first records that have one. */
 export const DETECTION_RECORDS = 10

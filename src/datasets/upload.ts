@@ -35,6 +35,21 @@ export interface UploadRequest {
   force: boolean
 }
 
+/**
+ * An upload stopped by Ctrl-C or a signal: exit 130, and with --json its object
+ * (`outcome: interrupted`) says where it stopped, for a script to run it again.
+ */
+export class UploadInterruptedError extends InterruptedError {
+  constructor(
+    message: string,
+    readonly datasetId: string | null,
+    readonly offset: number,
+    readonly size: number,
+  ) {
+    super(message)
+  }
+}
+
 export type UploadResult =
   | { outcome: 'invalid'; validation: ValidationReport }
   | { outcome: 'dry_run'; validation: ValidationReport; bucket: string; user: string | null; file_name: string }
@@ -65,6 +80,14 @@ function fileSource(path: string, size: number): UploadSource {
   return { size, contentType: CONTENT_TYPE, open: (start) => createReadStream(path, { start, highWaterMark: 1024 * 1024 }) }
 }
 
+function workerMemoryFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.LORA_VALIDATE_MEMORY_MB
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 8 || n > 65536) throw new UsageError(`LORA_VALIDATE_MEMORY_MB must be a whole number of MB from 8 to 65536, got "${raw}".`)
+  return n
+}
+
 function threadsFromEnv(env: Record<string, string | undefined>): number | undefined {
   const raw = env.LORA_VALIDATE_THREADS
   if (raw === undefined || raw === '') return undefined
@@ -88,17 +111,19 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
 
   const validating = byteProgress(ctx.io, ctx.clock, `validating ${label}`)
   const threads = threadsFromEnv(ctx.env)
+  const workerMemoryMb = workerMemoryFromEnv(ctx.env)
   let validation: ValidationReport
   try {
     validation = await validateFile(path, {
       displayPath: request.file,
       ...(request.format ? { format: request.format } : {}),
       ...(threads !== undefined ? { threads } : {}),
+      ...(workerMemoryMb !== undefined ? { workerMemoryMb } : {}),
       signal: ctx.signal,
       onProgress: (done, total) => validating.update(done, total),
     })
   } catch (error) {
-    if (ctx.signal.aborted) throw new InterruptedError('Validation interrupted: nothing was uploaded.')
+    if (ctx.signal.aborted) throw new UploadInterruptedError('Validation interrupted: nothing was uploaded.', null, 0, before?.size ?? 0)
     throw error
   } finally {
     validating.done()
@@ -174,8 +199,11 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
   } catch (error) {
     uploading.done()
     if (ctx.signal.aborted || (error as Error).name === 'AbortError') {
-      throw new InterruptedError(
+      throw new UploadInterruptedError(
         `Upload interrupted at ${formatBytes(sent)} of ${formatBytes(validation.bytes)}: dataset ${row.id} stays uploading; run the same command again to resume.`,
+        row.id,
+        sent,
+        validation.bytes,
       )
     }
     // Another process is uploading this very content: its row is not ours to fail.

@@ -22,6 +22,8 @@ export interface ValidateOptions {
   /** Worker threads; by default one per core but this one (at most 4) for files of 8 MB and more, else none. */
   threads?: number
   batchBytes?: number
+  /** Each worker's heap limit in MB (default WORKER_MEMORY_MB). */
+  workerMemoryMb?: number
 }
 
 /** The outcome of validating a file: the `validation` object of --json. */
@@ -78,7 +80,7 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
   const keepSpare = (buffer: ArrayBuffer) => {
     if (spare.length < threads * 2 + 3) spare.push(buffer)
   }
-  const pool = threads > 0 ? new BatchPool(threads, keepSpare) : null
+  const pool = threads > 0 ? new BatchPool(threads, keepSpare, options.workerMemoryMb) : null
   const inline = pool ? null : createBatchValidator(isUtf8)
   const inflight: Promise<BatchResult>[] = []
   const maxInflight = Math.max(2, threads * 2)
@@ -92,7 +94,10 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
         merger.add(inline!(batch, forced))
         return keepSpare(batch.buffer as ArrayBuffer)
       }
-      inflight.push(pool.run(batch, forced))
+      const result = pool.run(batch, forced)
+      // Awaited in order below; a failure before its turn is not an unhandled one.
+      result.catch(() => {})
+      inflight.push(result)
       if (inflight.length >= maxInflight) merger.add(await inflight.shift()!)
     }
     const addResult = (result: BatchResult) => {

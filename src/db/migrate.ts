@@ -6,6 +6,7 @@ import platform from './migrations/0001_platform.sql'
 import operations from './migrations/0002_operations.sql'
 import observability from './migrations/0003_observability.sql'
 import costs from './migrations/0004_costs.sql'
+import liveness from './migrations/0005_liveness.sql'
 
 export interface Migration {
   version: number
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration(2, 'operations', operations),
   migration(3, 'observability', observability),
   migration(4, 'costs', costs),
+  migration(5, 'liveness', liveness),
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

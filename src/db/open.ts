@@ -40,7 +40,9 @@ export async function openDatabase(config: ResolvedConfig, options: OpenOptions)
     })
   }
   const { openPostgres } = await import('./postgres.js')
-  const db = await openPostgres({ url: database.url, pooler: database.pooler })
+  const { databaseTls } = await import('./tls.js')
+  const tls = databaseTls(database.url, options.env)
+  const db = await openPostgres({ url: tls.url, pooler: database.pooler, ssl: tls.ssl })
   try {
     await db.query('SELECT 1')
   } catch (error) {
@@ -60,6 +62,12 @@ export function describeConnectionError(url: string, error: unknown): LoraError 
     // Keep the generic name.
   }
   const reasons: Record<string, string> = {
+    DEPTH_ZERO_SELF_SIGNED_CERT: "the server's certificate is not trusted (self-signed); give its CA with sslrootcert or LORA_DATABASE_CA",
+    SELF_SIGNED_CERT_IN_CHAIN: "the server's certificate is not trusted; give its CA with sslrootcert or LORA_DATABASE_CA",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's certificate is not trusted; give its CA with sslrootcert or LORA_DATABASE_CA",
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the server's certificate is not trusted; give its CA with sslrootcert or LORA_DATABASE_CA",
+    ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate is for another host name",
+    CERT_HAS_EXPIRED: "the server's certificate has expired",
     ECONNREFUSED: 'connection refused',
     ENOTFOUND: 'host not found',
     ETIMEDOUT: 'timed out',

@@ -10,6 +10,8 @@ export interface PostgresOptions {
   max?: number
   connectTimeoutSeconds?: number
   kind?: Db['kind']
+  /** TLS for the connection (see databaseTls); the URL's own sslmode when absent. */
+  ssl?: import('./tls.js').DriverSsl
 }
 
 /** A Db over the `postgres` driver: server Postgres, Supabase, or an embedded socket. */
@@ -33,7 +35,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
   }
   const sql = options.socketPath
     ? postgres({ ...config, path: options.socketPath, user: 'postgres', database: 'postgres', ssl: false })
-    : postgres(options.url!, config)
+    : postgres(options.url!, options.ssl === undefined ? config : { ...config, ssl: options.ssl })
 
   type Sql = typeof sql
   type Unsafe = Pick<Sql, 'unsafe'>

@@ -56,6 +56,8 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
   'lora_ops.daemon_heartbeats': {
     daemon_id: 'text', host: 'text', pid: 'int4', version: 'text', started_at: 'timestamptz',
     last_cycle_at: 'timestamptz', last_cycle_ms: 'int4', jobs_touched: 'int4', status: 'text', last_error: 'text',
+    // 0005
+    beat_at: 'timestamptz', beat_interval_ms: 'int4',
   },
   'lora_ops.alert_state': {
     fingerprint: 'text', rule: 'text', subject: 'text', severity: 'text', status: 'text', value: 'float8',

@@ -2,7 +2,7 @@ import type { Context } from '../context.js'
 import type { Db } from '../db/types.js'
 import type { AlertsConfig, ResolvedConfig } from '../config/schema.js'
 import type { Storage } from '../storage/types.js'
-import { BUCKETS } from '../storage/types.js'
+import { PLATFORM_BUCKETS } from '../storage/buckets.js'
 import { schemaStatus } from '../db/migrate.js'
 import { countActiveJobs, countJobOutcomes, listStuckJobs } from '../db/queries/metrics.js'
 import { countOpenOrphans, pingDatabase, readLatestHeartbeat } from '../db/queries/health.js'
@@ -32,7 +32,7 @@ export type CheckName = (typeof CHECK_NAMES)[number]
 /** A database round trip slower than this is a warning. */
 export const DB_LATENCY_WARNING_MS = 1_000
 /** The buckets the platform cannot work without (seed 000's health check, and the validation images). */
-export const REQUIRED_BUCKETS = [BUCKETS.datasets, BUCKETS.models, BUCKETS.validationImages] as const
+export const REQUIRED_BUCKETS = PLATFORM_BUCKETS
 
 export interface CheckEnv {
   ctx: Context

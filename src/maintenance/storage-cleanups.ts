@@ -1,5 +1,7 @@
 import type { Context } from '../context.js'
 import { BUCKETS } from '../storage/types.js'
+import { ensurePlatformBuckets } from '../storage/buckets.js'
+import { artifactLimits } from '../config/schema.js'
 import { copyArtifacts, type Fetch } from '../daemon/artifacts.js'
 import {
   clearValidationImages,
@@ -63,6 +65,10 @@ export async function retryFailedUploads(ctx: Context, dryRun: boolean, fetch?: 
   const pending = await findFailedUploads(db, UPLOAD_ATTEMPTS)
   if (dryRun) return { pending, results: [] }
   const storage = await ctx.storage()
+  // Copies that failed for want of a bucket (a fresh project) succeed once it exists.
+  if (pending.length > 0) await ensurePlatformBuckets(storage)
+  // The hosts the copies may come from: every configured cluster's, and the listed ones.
+  const limits = artifactLimits(await ctx.config(), pending.length > 0 ? await ctx.clusters().then((set) => set.list.map((c) => c.url), () => []) : [])
   const results: UploadRetry[] = []
   for (const row of pending) {
     const sizes = row.artifacts.validation_image_sizes ?? []
@@ -74,7 +80,7 @@ export async function retryFailedUploads(ctx: Context, dryRun: boolean, fetch?: 
         adapter_size: row.artifacts.lora_adapter_size ?? 0,
         validation_images: row.source_urls.validation_image_urls.map((url, n) => ({ url, size: sizes[n] ?? 0 })),
       },
-      { clock: ctx.clock, signal: ctx.signal, ...(fetch ? { fetch } : {}) },
+      { clock: ctx.clock, signal: ctx.signal, limits, ...(fetch ? { fetch } : {}) },
     )
     if (record.status === 'stored') {
       await markUploadStored(db, row.id, record.storage_path!, record.validation_image_urls, ctx.clock.now())

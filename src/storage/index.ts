@@ -17,7 +17,12 @@ export async function openStorage(ctx: Context): Promise<Storage> {
   }
   if (storage.kind === 'supabase') {
     const { SupabaseStorage } = await import('./supabase.js')
-    return new SupabaseStorage({ url: storage.url, serviceRoleKey: storage.serviceRoleKey, stateDir: config.stateDir })
+    return new SupabaseStorage({
+      url: storage.url,
+      serviceRoleKey: storage.serviceRoleKey,
+      stateDir: config.stateDir,
+      ...(storage.timeoutMs !== undefined ? { timeoutMs: storage.timeoutMs } : {}),
+    })
   }
   const { FolderStorage } = await import('./folder.js')
   return new FolderStorage(storage.dir, ctx.clock)

@@ -19,7 +19,12 @@ export interface SupabaseStorageOptions {
   /** Delays between retries of a failed TUS request (ms). */
   retryDelays?: number[]
   directUploadLimit?: number
+  /** Each Storage API call's deadline: for the answer, then for each pause in its body. */
+  timeoutMs?: number
 }
+
+/** The default deadline of a Storage API call (storage.timeout). */
+export const STORAGE_TIMEOUT_MS = 60_000
 
 type StorageClient = import('@supabase/supabase-js').SupabaseClient['storage']
 interface ApiError {
@@ -45,6 +50,8 @@ export class SupabaseStorage implements Storage {
       const { createClient } = await import('@supabase/supabase-js')
       const client = createClient(this.options.url, this.options.serviceRoleKey, {
         auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+        // The client waits forever by itself: a hung storage call would hold a daemon's cycle.
+        global: { fetch: fetchWithDeadline(this.options.timeoutMs ?? STORAGE_TIMEOUT_MS) },
         // lora never subscribes to realtime; Node 20 has no WebSocket for it to build.
         realtime: { transport: NoRealtime as never },
       })
@@ -226,6 +233,48 @@ export class SupabaseStorage implements Storage {
   }
 }
 
+/**
+ * fetch with a deadline of our own: the answer within `timeoutMs`, then no pause longer
+ * than that while its body streams (a large download takes as long as it needs, as
+ * long as bytes keep coming). Socket time is real time, not the injected clock's.
+ */
+export function fetchWithDeadline(timeoutMs: number): typeof fetch {
+  return async (input, init = {}) => {
+    const controller = new AbortController()
+    const expired = () => controller.abort(new Error(`Supabase Storage did not answer within ${timeoutMs} ms`))
+    // Unref'd: a body nobody reads must not keep a finished command alive.
+    const arm = () => setTimeout(expired, timeoutMs).unref()
+    let timer = arm()
+    const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal
+    let response: Response
+    try {
+      response = await fetch(input, { ...init, signal })
+    } catch (error) {
+      clearTimeout(timer)
+      throw error
+    }
+    if (!response.body) {
+      clearTimeout(timer)
+      return response
+    }
+    clearTimeout(timer)
+    timer = arm()
+    const watched = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, out) {
+          clearTimeout(timer)
+          timer = arm()
+          out.enqueue(chunk)
+        },
+        flush() {
+          clearTimeout(timer)
+        },
+      }),
+    )
+    return new Response(watched, { status: response.status, statusText: response.statusText, headers: response.headers })
+  }
+}
+
 class NoRealtime {
   constructor() {
     throw new Error('lora does not use Supabase Realtime')
@@ -252,6 +301,17 @@ function storageError(what: string, error: ApiError): LoraError {
   return new LoraError(`${what}: ${error.message}${status}.`, { code: 'storage_failed', cause: error })
 }
 
+/**
+ * Supabase lets one client at a time write to an upload. The other is told so in
+ * more than one way: 409 on a PATCH, 423 Locked, or (storage v1.x) 400 "Request
+ * aborted due to lock acquired". None of them means the upload itself is broken.
+ */
+export function isUploadLocked(status: number, message: string, method: string | undefined): boolean {
+  if (status === 423) return true
+  if (status === 409 && method === 'PATCH') return true
+  return status === 400 && /lock acquired|locked/i.test(message)
+}
+
 function tusError(bucket: string, path: string, error: Error): Error {
   if (error.name === 'AbortError') return error
   const detailed = error as {
@@ -269,8 +329,7 @@ function tusError(bucket: string, path: string, error: Error): Error {
       // Not JSON: keep the text.
     }
     detail = `${message.slice(0, 200)} (HTTP ${response.getStatus()})`
-    // Supabase lets one client at a time write to an upload: the other gets 409.
-    if (response.getStatus() === 409 && detailed.originalRequest?.getMethod() === 'PATCH') {
+    if (isUploadLocked(response.getStatus(), message, detailed.originalRequest?.getMethod())) {
       return new LoraError(`Another process is uploading ${bucket}/${path} right now.`, {
         code: 'upload_in_progress',
         hint: 'Wait for it to finish, or stop it and run again to resume.',

@@ -4,6 +4,8 @@ import { buildSinks, deliver, type LogWriter } from '../../src/alerts/sinks/inde
 import type { AlertNotification } from '../../src/alerts/types.js'
 import { alertsConfig } from '../../src/config/schema.js'
 import { testConfig } from '../helpers/context.js'
+import { clearSecrets, registerSecret } from '../../src/redact.js'
+import { documentedVerifier } from './verifier.js'
 import { AutoClock, alertmanagerProblem, pagerDutyProblem, slackProblem, startReceiver, type Receiver } from './helpers.js'
 
 const at = new Date('2026-01-15T12:00:00Z')
@@ -39,6 +41,63 @@ describe('alert sinks against local receivers that check their real counterpart'
   }
   const sinksFor = (sinks: ReturnType<typeof alertsConfig>['sinks']) =>
     buildSinks({ ...alertsConfig(testConfig()), sinks }, { profile: 'prod', alertmanagerHoldMs: 8 * 3_600_000 })
+
+  it('passes every alert through the redaction: a secret in its text reaches no sink, the log included', async () => {
+    registerSecret('cluster-key-9f8e7d6c5b4a')
+    try {
+      const leaky: AlertNotification = {
+        ...fired,
+        subject: 'postgres://lora:Db-Pa55word@db.example.com/postgres',
+        message: 'GPU cluster said: invalid key cluster-key-9f8e7d6c5b4a for https://x.test/a?token=abcdef123456 (Bearer eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZSJ9.c2lnbmF0dXJlMTIz)',
+      }
+      const [slack, pd, hook, am] = await Promise.all([receiver(slackProblem), receiver(pagerDutyProblem, { status: 202 }), receiver(), receiver(alertmanagerProblem)])
+      const log = memoryLog()
+      const results = await deliver(
+        sinksFor({
+          slack: { webhookUrl: `${slack.url}/services/T/B/X`, minSeverity: 'info' },
+          pagerduty: { routingKey: 'R0UT1NGKEY', url: `${pd.url}/v2/enqueue`, minSeverity: 'info' },
+          webhook: { url: `${hook.url}/hook`, secret: 'whsec', minSeverity: 'info' },
+          alertmanager: { url: am.url, minSeverity: 'info' },
+        }),
+        [leaky],
+        { clock: new AutoClock(at), log },
+      )
+      expect(results.every((r) => r.ok)).toBe(true)
+      const bodies = [slack, pd, hook, am].map((r) => r.requests.map((q) => q.body).join('\n'))
+      for (const text of [...bodies, log.lines.join('\n')]) {
+        expect(text).not.toContain('cluster-key-9f8e7d6c5b4a')
+        expect(text).not.toContain('Db-Pa55word')
+        expect(text).not.toContain('abcdef123456')
+        expect(text).not.toContain('eyJyb2xlIjoic2VydmljZSJ9')
+        expect(text).toContain('***')
+      }
+      // The sink's own credential is not alert text: PagerDuty still gets its routing key.
+      expect((pd.requests[0]!.json as { routing_key: string }).routing_key).toBe('R0UT1NGKEY')
+    } finally {
+      clearSecrets()
+    }
+  })
+
+  it('signs each attempt afresh, and the README\'s verifier refuses a delivery replayed after 5 minutes, or tampered with', async () => {
+    const verify = await documentedVerifier()
+    const hook = await receiver()
+    hook.respond({ status: 503 }, { status: 200 })
+    const clock = new AutoClock(at)
+    await deliver(sinksFor({ webhook: { url: `${hook.url}/h`, secret: 'hook-secret', minSeverity: 'info' } }), [fired], { clock, log: memoryLog() })
+    const [first, retry] = hook.requests
+    const sig = (r: typeof first) => String(r!.headers['x-lora-signature'])
+    // The retry went out a second later on the clock: its own timestamp, its own signature.
+    expect(sig(first)).toBe(`t=${at.getTime() / 1000},v1=${createHmac('sha256', 'hook-secret').update(`${at.getTime() / 1000}.${first!.body}`).digest('hex')}`)
+    expect(sig(retry)).not.toBe(sig(first))
+    const sentAt = at.getTime() / 1000
+    expect(verify(sig(first), first!.body, 'hook-secret', sentAt + 10)).toBe(true)
+    // Captured and sent again later: refused.
+    expect(verify(sig(first), first!.body, 'hook-secret', sentAt + 301)).toBe(false)
+    // A fresh timestamp on the old signature, another body, another secret: refused.
+    expect(verify(sig(first).replace(/^t=\d+/, `t=${sentAt + 600}`), first!.body, 'hook-secret', sentAt + 600)).toBe(false)
+    expect(verify(sig(first), first!.body.replace('critical', 'info'), 'hook-secret', sentAt)).toBe(false)
+    expect(verify(sig(first), first!.body, 'other-secret', sentAt)).toBe(false)
+  })
 
   it('Slack: an incoming-webhook payload with text and Block Kit blocks', async () => {
     const slack = await receiver(slackProblem)
@@ -80,10 +139,13 @@ describe('alert sinks against local receivers that check their real counterpart'
     expect(resolve).toEqual({ routing_key: 'R0UT1NGKEY', event_action: 'resolve', dedup_key: fired.fingerprint })
   })
 
-  it('the JSON webhook: a documented body, signed with HMAC-SHA256 over the exact bytes', async () => {
+  it('the JSON webhook: a documented body, signed with a timestamp and HMAC-SHA256 over "t.body", checked by the README\'s verifier', async () => {
+    const verify = await documentedVerifier()
     const hook = await receiver((r) => {
-      const expected = `sha256=${createHmac('sha256', 'hook-secret').update(r.body).digest('hex')}`
-      return r.headers['x-lora-signature'] === expected ? null : 'bad signature'
+      const header = String(r.headers['x-lora-signature'])
+      const t = Number(/^t=(\d+),v1=[0-9a-f]{64}$/.exec(header)?.[1])
+      const expected = `t=${t},v1=${createHmac('sha256', 'hook-secret').update(`${t}.${r.body}`).digest('hex')}`
+      return header === expected && verify(header, r.body, 'hook-secret', at.getTime() / 1000) ? null : 'bad signature'
     })
     const results = await deliver(sinksFor({ webhook: { url: `${hook.url}/hooks/lora`, secret: 'hook-secret', minSeverity: 'info' } }), [fired], { clock: new AutoClock(at), log: memoryLog() })
     expect(results.find((r) => r.sink === 'webhook')).toMatchObject({ ok: true, status: 200 })

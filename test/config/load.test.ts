@@ -147,4 +147,61 @@ profiles:
     chmodSync(rc, 0o600)
     expect((await load(w)).warnings).toEqual([])
   })
+
+  it('counts a password in database.url as a secret: warned about in a readable file, redacted everywhere', async () => {
+    const w = workspace()
+    const rc = join(w.project, '.lorarc')
+    writeFileSync(rc, 'profiles:\n  default:\n    database: { url: "postgres://lora:Sup3r-Secret-Pw@db.abcdefgh.supabase.co:5432/postgres" }\n')
+    chmodSync(rc, 0o644)
+    expect((await load(w)).warnings).toEqual([
+      `${rc} holds a literal secret at profiles.default.database.url and is readable by group or others: chmod 600 it, or use "env:NAME".`,
+    ])
+    expect(redact('failed: Sup3r-Secret-Pw')).toBe('failed: ***')
+    // Without a password there is nothing secret in the URL.
+    writeFileSync(rc, 'profiles:\n  default:\n    database: { url: "postgres://lora@db.abcdefgh.supabase.co:5432/postgres" }\n')
+    expect((await load(w)).warnings).toEqual([])
+  })
+
+  it('refuses a key over plain http to another machine unless the profile sets allowInsecureHttp, exit 2', async () => {
+    const w = workspace()
+    expect(await failing(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', GPU_CLUSTER_API_URL: 'http://gpu.example.com', GPU_CLUSTER_API_KEY: 'k-123456' })).toBe(
+      'env GPU_CLUSTER_API_URL: clusters.primary.url is plain http to gpu.example.com, so its API key would cross the network unencrypted: use https, or set allowInsecureHttp: true in the profile.',
+    )
+    expect(await failing(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', SUPABASE_URL: 'http://storage.example.com', SUPABASE_SERVICE_ROLE_KEY: 'srk-123456' })).toBe(
+      'env SUPABASE_URL: storage.supabaseUrl is plain http to storage.example.com, so the service-role key would cross the network unencrypted: use https, or set allowInsecureHttp: true in the profile.',
+    )
+    // This machine, https, or no key at all: nothing to protect on the way.
+    for (const env of <Record<string, string>[]>[
+      { GPU_CLUSTER_API_URL: 'http://127.0.0.1:8080', GPU_CLUSTER_API_KEY: 'k-123456' },
+      { GPU_CLUSTER_API_URL: 'https://gpu.example.com', GPU_CLUSTER_API_KEY: 'k-123456' },
+      { GPU_CLUSTER_API_URL: 'http://gpu.example.com' },
+    ]) {
+      expect((await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', ...env })).config.clusters).toHaveLength(1)
+    }
+    writeFileSync(join(w.project, '.lorarc'), 'profiles:\n  default:\n    allowInsecureHttp: true\n')
+    const allowed = await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres', GPU_CLUSTER_API_URL: 'http://gpu.example.com', GPU_CLUSTER_API_KEY: 'k-123456' })
+    expect(allowed.config.clusters[0]!.url).toBe('http://gpu.example.com')
+  })
+
+  it('reads the artifact limits: a size cap (default 5 GB) and the hosts besides the cluster\'s own', async () => {
+    const { artifactLimits } = await import('../../src/config/schema.js')
+    const w = workspace()
+    const plain = await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres' })
+    expect(artifactLimits(plain.config, ['https://gpu.example.com/api'])).toEqual({ maxBytes: 5 * 1024 ** 3, allowedHosts: ['gpu.example.com'] })
+    writeFileSync(join(w.project, '.lorarc'), 'profiles:\n  default:\n    artifacts: { maxSizeGb: 0.5, allowedHosts: [cdn.example.com, "10.0.0.7:9000"] }\n')
+    const set = await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres' })
+    expect(artifactLimits(set.config, ['http://127.0.0.1:8080'])).toEqual({ maxBytes: 0.5 * 1024 ** 3, allowedHosts: ['127.0.0.1:8080', 'cdn.example.com', '10.0.0.7:9000'] })
+  })
+
+  it('warns of plaintext to a remote database only when sslmode=disable says so, and refuses an unknown sslmode', async () => {
+    const w = workspace()
+    expect((await load(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres' })).warnings).toEqual([])
+    expect((await load(w, { DATABASE_URL: 'postgres://lora@127.0.0.1/postgres?sslmode=disable' })).warnings).toEqual([])
+    expect((await load(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres?sslmode=disable' })).warnings).toEqual([
+      'env DATABASE_URL: database.url sets sslmode=disable for db.example.com: the connection, password included, crosses the network unencrypted.',
+    ])
+    expect(await failing(w, { DATABASE_URL: 'postgres://lora@db.example.com/postgres?sslmode=on' })).toBe(
+      'database.url has sslmode=on: expected one of disable, allow, prefer, require, verify-ca, verify-full.',
+    )
+  })
 })

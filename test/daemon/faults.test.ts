@@ -158,6 +158,50 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
     }
   }, 240_000)
 
+  it('takes over the running jobs of a daemon killed with SIGKILL within 30 s, though their 5-minute leases run on, without a second submission', async () => {
+    // Its own folder (the default 5-minute lease) and a simulator in real time (the jobs keep running).
+    const own = tempDir('lora-takeover-')
+    const slow = await startSimulator({ speed: 1, seed: 5 })
+    const url = await freshDatabase(pgUrl)
+    const storageDir = join(own.path, 'storage')
+    const { db, ids } = await seed_(url, storageDir, 4)
+    const env = daemonEnv(url, storageDir, slow.url)
+    const startDaemon = () => startLora(['daemon', '--interval', '1s', '--log-format', 'json'], { cwd: own.path, env })
+    const holders = async () => db.query<{ claimed_by: string | null; n: number }>(`SELECT claimed_by, count(*)::int AS n FROM training_jobs WHERE status = 'running' GROUP BY claimed_by`)
+    const a = startDaemon()
+    let b: ReturnType<typeof startDaemon> | undefined
+    try {
+      let held: { claimed_by: string | null; n: number }[] = []
+      for (let i = 0; i < 300 && !(held.length === 1 && held[0]!.n === 4) && a.child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        held = await holders()
+      }
+      expect(held).toEqual([{ claimed_by: expect.any(String), n: 4 }])
+      const dead = held[0]!.claimed_by!
+      b = startDaemon()
+      await a.stop('SIGKILL')
+      const killedAt = Date.now()
+      let takenOver = false
+      while (!takenOver && Date.now() - killedAt < 45_000 && b.child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 250))
+        const now = await holders()
+        takenOver = now.length === 1 && now[0]!.n === 4 && now[0]!.claimed_by !== dead && now[0]!.claimed_by !== null
+      }
+      const elapsed = Date.now() - killedAt
+      expect(takenOver).toBe(true)
+      expect(elapsed).toBeLessThan(30_000)
+      const [lease] = await db.query<{ left: number }>(`SELECT min(extract(epoch FROM lease_expires_at - now()))::float8 AS left FROM training_jobs`)
+      expect(lease!.left).toBeGreaterThan(60)
+      for (const id of ids) expect(slow.submissions(id)).toBe(1)
+    } finally {
+      await a.stop('SIGKILL')
+      await b?.stop('SIGTERM')
+      await db.close()
+      await slow.close()
+      own.remove()
+    }
+  }, 120_000)
+
   it('stops on SIGTERM within a bounded time, exit 0, its leases released', async () => {
     const url = await freshDatabase(pgUrl)
     const storageDir = join(dir.path, 'storage-term')

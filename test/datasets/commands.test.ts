@@ -86,6 +86,22 @@ for (const backend of backends) {
       contexts.push(t)
       return t
     }
+    /** A context whose upload is interrupted (as by Ctrl-C) once 2 MB have been stored. */
+    async function interruptedAt2MB() {
+      const controller = new AbortController()
+      const t = context({ signal: controller.signal })
+      const storage = await t.ctx.storage()
+      const realUpload = storage.upload.bind(storage)
+      storage.upload = (bucket, path, source, options = {}) =>
+        realUpload(bucket, path, source, {
+          ...options,
+          onProgress: (sent, total) => {
+            options.onProgress?.(sent, total)
+            if (sent >= 2 * 1024 * 1024) controller.abort()
+          },
+        })
+      return t
+    }
     const rows = () => db!.query<Record<string, unknown>>('SELECT * FROM datasets WHERE user_id = ANY($1::uuid[]) ORDER BY created_at, id', [[USER, OTHER]])
 
     it('validates, then uploads: uploading -> ready with statistics, validated_at and the object in place', async () => {
@@ -180,18 +196,7 @@ for (const backend of backends) {
       const content = chatFile(60_000)
       expect(content.length).toBeGreaterThan(4 * 1024 * 1024)
       writeFileSync(join(work, 'big.jsonl'), content)
-      const controller = new AbortController()
-      const t = context({ signal: controller.signal })
-      const storage = await t.ctx.storage()
-      const realUpload = storage.upload.bind(storage)
-      storage.upload = (bucket, path, source, options = {}) =>
-        realUpload(bucket, path, source, {
-          ...options,
-          onProgress: (sent, total) => {
-            options.onProgress?.(sent, total)
-            if (sent >= 2 * 1024 * 1024) controller.abort()
-          },
-        })
+      const t = await interruptedAt2MB()
       await expect(upload.run(parse(upload.Options, { args: 'big.jsonl', user: USER }), t.ctx)).rejects.toThrow(/^Upload interrupted at 2\.0 MB of .*: dataset .* stays uploading; run the same command again to resume\.$/)
       const [interrupted] = await rows()
       expect(interrupted).toMatchObject({ status: 'uploading', validated_at: null })
@@ -206,6 +211,20 @@ for (const backend of backends) {
       expect(await rows()).toHaveLength(1)
       const stored = readFileSync(join(storageDir, 'lora-datasets', String(interrupted!.storage_path)))
       expect(createHash('sha256').update(stored).digest('hex')).toBe(interrupted!.sha256)
+    })
+
+    it('prints its JSON object when interrupted with --json: outcome interrupted, where it stopped, exit 130', async () => {
+      await setup()
+      const content = chatFile(60_000)
+      writeFileSync(join(work, 'big.jsonl'), content)
+      const t = await interruptedAt2MB()
+      const error = await upload.run(parse(upload.Options, { args: 'big.jsonl', user: USER, json: true }), t.ctx).catch((e: { exitCode: number }) => e)
+      expect(error).toMatchObject({ exitCode: 130 })
+      const [row] = await rows()
+      const out = JSON.parse(t.stdout())
+      expect(out).toEqual({ outcome: 'interrupted', dataset_id: row!.id, offset: expect.any(Number), file_size: Buffer.byteLength(content) })
+      expect(out.offset).toBeGreaterThanOrEqual(2 * 1024 * 1024)
+      expect(out.offset).toBeLessThan(Buffer.byteLength(content))
     })
 
     it('makes one dataset of two uploads of the same content at once', async () => {

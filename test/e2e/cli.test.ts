@@ -142,7 +142,7 @@ describe('the built lora binary', () => {
         expect(before.code).toBe(1)
         expect(before.stderr).toContain('the database has no lora schema yet: run `lora db migrate`')
         const migrated = await runLora(['db', 'migrate', '--json'], { cwd: dir.path, env: { DATABASE_URL: url } })
-        expect(JSON.parse(migrated.stdout)).toEqual({ applied: MIGRATIONS.map((m) => ({ version: m.version, name: m.name })), version: LATEST_VERSION })
+        expect(JSON.parse(migrated.stdout)).toEqual({ applied: MIGRATIONS.map((m) => ({ version: m.version, name: m.name })), version: LATEST_VERSION, buckets: null })
         const after = await runLora(['db', 'status', '--json'], { cwd: dir.path, env: { DATABASE_URL: url } })
         expect(after.code).toBe(0)
         expect(JSON.parse(after.stdout).drift).toEqual([])

@@ -160,14 +160,14 @@ describe('the local service of the embedded stack (the built binary)', () => {
     expect(daemon.child.exitCode).toBeNull()
     // Every job committed before the kill is there and ends; each went to the cluster once.
     const until = Date.now() + 90_000
-    let jobs: { id: string; status: string }[] = []
+    let jobs: { id: string; status: string; error_message?: string | null }[] = []
     while (Date.now() < until) {
       const list = await runLora(['jobs', 'list', '--json', '--limit', '50'], { cwd: root, env })
       jobs = (JSON.parse(list.stdout) as { jobs: { id: string; status: string }[] }).jobs
       if (ids.every((id) => jobs.find((j) => j.id === id)?.status === 'completed')) break
       await new Promise((r) => setTimeout(r, 500))
     }
-    expect(ids.map((id) => jobs.find((j) => j.id === id)?.status)).toEqual(['completed', 'completed', 'completed', 'completed'])
+    expect(ids.map((id) => jobs.find((j) => j.id === id)?.status), JSON.stringify(jobs.filter((j) => j.status !== 'completed'))).toEqual(['completed', 'completed', 'completed', 'completed'])
     daemon.child.kill('SIGTERM')
     expect(await daemon.exited).toBe(0)
     expect((await runLora(['local', 'stop'], { cwd: root })).code).toBe(0)

@@ -111,7 +111,7 @@ describe('lora metrics, health and alerts (the built binary, embedded profile)',
 
     const sent = await lora(['alerts', 'test', 'webhook'], { LORA_ALERT_WEBHOOK_URL: hook.url, LORA_ALERT_WEBHOOK_SECRET: 'e2e-secret' })
     expect(sent).toMatchObject({ code: 0, stdout: 'test alert sent to webhook (HTTP 200, 1 attempt)\n' })
-    expect(hook.requests[0]!.headers['x-lora-signature']).toMatch(/^sha256=[0-9a-f]{64}$/)
+    expect(hook.requests[0]!.headers['x-lora-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/)
     expect(await lora(['alerts', 'test', 'slack'])).toEqual({
       code: 2,
       stdout: '',

@@ -34,6 +34,13 @@ export async function startStorageStandIn(key: string) {
   /** PATCH requests to fail with 500 (counted from 1), to exercise retries. */
   const failPatches = new Set<number>()
   let patches = 0
+  /**
+   * Another writer holds the upload: PATCHes are answered as Supabase Storage v1.11
+   * does (400 "Request aborted due to lock acquired"), or with 423 Locked. 0: no lock.
+   */
+  const lock = { status: 0 as 0 | 400 | 423 }
+  /** "METHOD /path" prefixes of requests to leave unanswered. */
+  const hangs = new Set<string>()
   let nextUpload = 1
 
   const server = createServer(async (req, res) => {
@@ -43,6 +50,8 @@ export async function startStorageStandIn(key: string) {
     const url = new URL(req.url ?? '/', 'http://standin')
     const path = decodeURIComponent(url.pathname)
     requests.push({ method: req.method!, path, headers: req.headers, bodyBytes: body.length })
+    // A storage that hangs: these requests are never answered.
+    if ([...hangs].some((prefix) => `${req.method} ${path}`.startsWith(prefix))) return
     const isTus = path.startsWith('/storage/v1/upload/resumable')
     if (req.headers.authorization !== `Bearer ${key}`) {
       violations.push(`${req.method} ${path}: authorization is not the service-role key`)
@@ -156,6 +165,11 @@ export async function startStorageStandIn(key: string) {
       const last = offset + body.length === upload.length
       if (!last && body.length !== TUS_CHUNK) violations.push(`PATCH of ${body.length} bytes: Supabase wants 6 MB chunks but the last`)
       if (offset + body.length > upload.length) violations.push('PATCH past Upload-Length')
+      if (lock.status === 400) return json(res, 400, { statusCode: '400', error: 'Bad Request', message: 'Request aborted due to lock acquired' })
+      if (lock.status === 423) {
+        res.writeHead(423, tusHeaders)
+        return void res.end('Locked')
+      }
       if (failPatches.has(patches)) {
         res.writeHead(500, tusHeaders)
         return void res.end('Internal error (injected)')
@@ -184,6 +198,8 @@ export async function startStorageStandIn(key: string) {
     requests,
     violations,
     failPatches,
+    lock,
+    hangs,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())

@@ -5,6 +5,8 @@ export interface HttpRequest {
   url: string
   body: string
   headers: Record<string, string>
+  /** Headers computed at each attempt from the sending time (a timestamped signature). */
+  sign?: (now: Date) => Record<string, string>
 }
 
 export interface HttpOutcome {
@@ -23,7 +25,7 @@ export const SINK_TIMEOUT_MS = 10_000
  * POSTs one body. Socket time is real time: the deadline is an AbortSignal timer,
  * while the waits between attempts go through the injected clock (deliver.ts).
  */
-export async function post(request: HttpRequest, options: { dispatcher?: Dispatcher; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<HttpOutcome> {
+export async function post(request: HttpRequest, options: { now: Date; dispatcher?: Dispatcher; signal?: AbortSignal; timeoutMs?: number }): Promise<HttpOutcome> {
   const { request: send } = await import('undici')
   const timeoutMs = options.timeoutMs ?? SINK_TIMEOUT_MS
   const deadline = AbortSignal.timeout(timeoutMs)
@@ -34,7 +36,7 @@ export async function post(request: HttpRequest, options: { dispatcher?: Dispatc
   try {
     const response = await send(request.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'lora', ...request.headers },
+      headers: { 'content-type': 'application/json', 'user-agent': 'lora', ...request.headers, ...request.sign?.(options.now) },
       body: request.body,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

@@ -4,6 +4,7 @@ import type { AlertsConfig } from '../../config/schema.js'
 import type { IO } from '../../io/streams.js'
 import { SEVERITY_RANK, type AlertNotification, type AlertSeverity, type DeliveryResult, type SinkName } from '../types.js'
 import { post, type HttpOutcome, type HttpRequest } from './http.js'
+import { redactValue } from '../../redact.js'
 import { alertmanagerRequest, headline, pagerDutyRequest, slackRequest, webhookRequest, type PayloadContext } from './payloads.js'
 
 /** The structured log the log sink writes to: the daemon's logger fits, so does defaultLogWriter. */
@@ -102,8 +103,12 @@ export interface DeliverDeps {
  * with backoff through the injected clock, then given up on with a log line: it never
  * throws, and never holds back the other sinks.
  */
-export async function deliver(sinks: Sink[], notifications: AlertNotification[], deps: DeliverDeps): Promise<DeliveryResult[]> {
-  if (notifications.length === 0) return []
+export async function deliver(sinks: Sink[], given: AlertNotification[], deps: DeliverDeps): Promise<DeliveryResult[]> {
+  if (given.length === 0) return []
+  // An alert's text quotes errors, URLs and subjects: it leaves through the same
+  // redaction as the rest of the output, before any sink builds its payload. (The
+  // sinks' own credentials, a PagerDuty routing key, are added after, by the payload.)
+  const notifications = given.map((n) => redactValue(n))
   const needsHttp = sinks.some((s) => s.request) && notifications.length > 0
   let dispatcher = deps.dispatcher
   let owned: Dispatcher | undefined
@@ -144,7 +149,7 @@ async function sendWithRetry(sink: Sink, n: AlertNotification, deps: DeliverDeps
   const attempts = SINK_BACKOFF_MS.length + 1
   let outcome: HttpOutcome = { ok: false, retryable: false }
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    outcome = await post(request, { ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}), ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}) })
+    outcome = await post(request, { now: deps.clock.now(), ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}), ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.timeoutMs ? { timeoutMs: deps.timeoutMs } : {}) })
     const result = { sink: sink.name, fingerprint: n.fingerprint, kind: n.kind, attempts: attempt, ...(outcome.status ? { status: outcome.status } : {}) }
     if (outcome.ok) return { ...result, ok: true }
     if (!outcome.retryable || attempt === attempts || deps.signal?.aborted) {

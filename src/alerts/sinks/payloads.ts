@@ -112,12 +112,21 @@ export function webhookRequest(n: AlertNotification, url: string, secret: string
     // The same for every retry of one notification: receivers can drop duplicates.
     'x-lora-delivery': `${n.fingerprint}.${n.kind}.${n.at.getTime()}`,
   }
-  if (secret) headers['x-lora-signature'] = `sha256=${signBody(body, secret)}`
-  return { url, body, headers }
+  // Signed at each attempt (the timestamp is the sending time): see webhookSignature.
+  return { url, body, headers, ...(secret ? { sign: (now: Date) => ({ 'x-lora-signature': webhookSignature(body, secret, now) }) } : {}) }
 }
 
-export function signBody(body: string, secret: string): string {
-  return createHmac('sha256', secret).update(body).digest('hex')
+/** How old a signed delivery may be before receivers refuse it as a replay (README). */
+export const WEBHOOK_REPLAY_WINDOW_S = 300
+
+/**
+ * `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`: the timestamp is signed with the
+ * body, so a captured delivery cannot be replayed once the receiver's window (5 minutes)
+ * has passed, nor given a fresh timestamp without the secret.
+ */
+export function webhookSignature(body: string, secret: string, now: Date): string {
+  const t = Math.floor(now.getTime() / 1000)
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`
 }
 
 /** Prometheus Alertmanager API v2: POST /api/v2/alerts with a list of postable alerts. */

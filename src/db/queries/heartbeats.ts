@@ -27,6 +27,34 @@ export async function beatHeart(
   )
 }
 
+/**
+ * A daemon's sign of life, every few seconds while it runs: its heartbeat on the
+ * database's clock, and the leases of the jobs it holds renewed before a third of
+ * the lease is gone (rows are rewritten every lease/3, not every beat). Returns how
+ * many leases it renewed.
+ */
+export async function keepAlive(
+  q: Queryable,
+  beat: { daemonId: string; host: string; pid: number; version: string; intervalMs: number; leaseMs: number },
+): Promise<number> {
+  const [row] = await q.query<{ renewed: number }>(
+    `WITH beat AS (
+       INSERT INTO lora_ops.daemon_heartbeats (daemon_id, host, pid, version, beat_at, beat_interval_ms)
+       VALUES ($1, $2, $3, $4, now(), $5)
+       ON CONFLICT (daemon_id) DO UPDATE SET beat_at = now(), beat_interval_ms = $5, status = 'running'
+     ),
+     renewed AS (
+       UPDATE training_jobs SET lease_expires_at = now() + make_interval(secs => $6::float8 / 1000)
+        WHERE claimed_by = $1 AND status IN ('initializing', 'running')
+          AND lease_expires_at < now() + make_interval(secs => $6::float8 * 2 / 3000)
+       RETURNING id
+     )
+     SELECT count(*)::int AS renewed FROM renewed`,
+    [beat.daemonId, beat.host, beat.pid, beat.version, beat.intervalMs, beat.leaseMs],
+  )
+  return row?.renewed ?? 0
+}
+
 export async function markDaemonStopped(q: Queryable, daemonId: string): Promise<void> {
   await q.query(`UPDATE lora_ops.daemon_heartbeats SET status = 'stopped' WHERE daemon_id = $1`, [daemonId])
 }

@@ -59,7 +59,7 @@ export async function claimQueuedJobs(q: Queryable, daemonId: string, now: Date,
      )
      UPDATE training_jobs j
         SET status = 'initializing', current_stage = 'initializing', claimed_by = $1,
-            lease_expires_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000),
+            lease_expires_at = now() + make_interval(secs => $3::float8 / 1000),
             attempts = j.attempts + 1, wait_reason = NULL, updated_at = $2
        FROM claimable c, datasets d
       WHERE j.id = c.id AND d.id = j.dataset_id
@@ -88,7 +88,7 @@ export async function markJobsRunning(q: Queryable, daemonId: string, now: Date,
        UPDATE training_jobs j
           SET status = 'running', current_stage = 'training', external_job_id = v.external_job_id,
               cluster_name = v.cluster_name, started_at = $2, updated_at = $2,
-              lease_expires_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000)
+              lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
          FROM v
         WHERE j.id = v.id AND j.status = 'initializing' AND j.claimed_by = $1
        RETURNING j.id, j.user_id, v.message
@@ -166,7 +166,16 @@ function failedToStartTail(now: string): string {
 }
 
 /**
- * Initializing jobs whose daemon fell silent past the lease: back to the queue, or
+ * Whether the daemon holding a job is gone: past its lease, or dead by its heartbeat
+ * (silent for three of its beat intervals, at least 15 s). Leases and heartbeats are
+ * on the database's clock, which every daemon shares, never on a daemon's own.
+ */
+const HOLDER_GONE = `(j.lease_expires_at < now() OR j.claimed_by IN (
+       SELECT h.daemon_id FROM lora_ops.daemon_heartbeats h
+        WHERE h.beat_at < now() - make_interval(secs => greatest(3 * h.beat_interval_ms, 15000) / 1000.0)))`
+
+/**
+ * Initializing jobs whose daemon fell silent (HOLDER_GONE): back to the queue, or
  * failed after the last attempt. Resubmission is safe: the job id is the cluster's
  * idempotency key.
  */
@@ -183,7 +192,7 @@ export async function expireInitializingLeases(q: Queryable, now: Date, maxAttem
               final_cost = CASE WHEN j.attempts >= $2 THEN 0 ELSE NULL END,
               wait_reason = CASE WHEN j.attempts >= $2 THEN NULL ELSE 'previous attempt lost its daemon; retrying' END,
               claimed_by = NULL, lease_expires_at = NULL, updated_at = $1
-        WHERE j.status = 'initializing' AND j.lease_expires_at < $1
+        WHERE j.status = 'initializing' AND ${HOLDER_GONE}
        RETURNING j.id, j.user_id, j.status, j.error_message, j.counts_toward_limit
      ),
      ${failedToStartTail('$1')}`,
@@ -192,22 +201,23 @@ export async function expireInitializingLeases(q: Queryable, now: Date, maxAttem
 }
 
 /**
- * The running jobs this daemon polls this cycle: its own, and any whose owner's lease
- * expired (a daemon that died). Renews the lease on all of them.
+ * The running jobs this daemon polls this cycle: its own, and any whose holder is gone
+ * (HOLDER_GONE: a daemon that died is taken over at once). Renews the lease on all of
+ * them. `_now` is the caller's clock, unused: leases are on the database's.
  */
-export async function claimRunningJobs(q: Queryable, daemonId: string, now: Date, leaseMs: number, limit: number): Promise<RunningJob[]> {
+export async function claimRunningJobs(q: Queryable, daemonId: string, _now: Date, leaseMs: number, limit: number): Promise<RunningJob[]> {
   return q.query<RunningJob>(
     `WITH mine AS (
-       SELECT id FROM training_jobs
-        WHERE status = 'running' AND (claimed_by = $1 OR claimed_by IS NULL OR lease_expires_at < $2)
-        ORDER BY started_at LIMIT $4 FOR UPDATE SKIP LOCKED
+       SELECT id FROM training_jobs j
+        WHERE status = 'running' AND (claimed_by = $1 OR claimed_by IS NULL OR ${HOLDER_GONE})
+        ORDER BY started_at LIMIT $3 FOR UPDATE SKIP LOCKED
      )
      UPDATE training_jobs j
-        SET claimed_by = $1, lease_expires_at = $2::timestamptz + make_interval(secs => $3::float8 / 1000)
+        SET claimed_by = $1, lease_expires_at = now() + make_interval(secs => $2::float8 / 1000)
        FROM mine WHERE j.id = mine.id
      RETURNING j.id, j.user_id, j.external_job_id, j.cluster_name, j.gpu_config, j.hyperparameters, j.started_at, j.current_step, j.progress,
                j.current_cost, j.cost_as_of, j.cost_by_month, j.billed_gpu_seconds`,
-    [daemonId, now, leaseMs, limit],
+    [daemonId, leaseMs, limit],
   )
 }
 
