@@ -68,11 +68,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   // to ride out, not a reason to die. Anything else is still fatal.
   const stopRiding = rideOutStrayConnectionFailures(
     (error) => log.warn('a database connection failed outside a cycle; it is reopened on next use', { error: error.message }),
-    (error) => {
-      log.error('unexpected failure; the daemon stops', { error: (error as Error)?.stack ?? String(error) })
-      process.exitCode = 1
-      throw error
-    },
+    (error) => log.error('unexpected failure; the daemon stops', { error: (error as Error)?.stack ?? String(error) }),
   )
   let db: Awaited<ReturnType<Context['db']>>
   let clusters: Awaited<ReturnType<Context['clusters']>>

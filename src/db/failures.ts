@@ -43,22 +43,28 @@ export function isStrayConnectionFailure(error: unknown): boolean {
  * For a long-running command: a connection failure that surfaces outside any awaited
  * call (a socket dying between two statements while the database restarts) is
  * reported through `onRiddenOut` and the command carries on; it reopens connections
- * on next use. Anything else goes to `onFatal`, which decides (the daemon stops).
- * Returns the function that removes the handlers.
+ * on next use. Anything else is told to `onFatal` (to log it), then handed on, as if
+ * these handlers were not there, to the process's own (bin/lora.ts: one redacted
+ * sentence, exit 1). Returns the function that removes the handlers.
  */
-export function rideOutStrayConnectionFailures(onRiddenOut: (error: Error) => void, onFatal: (error: unknown) => void): () => void {
+export function rideOutStrayConnectionFailures(onRiddenOut: (error: Error) => void, onFatal: (error: unknown) => void = () => {}): () => void {
   // The built binary bundles the driver: with source maps on, its frames name its own
   // files, so the classification above holds there as in the tests. Set before the
   // database is opened, so that the driver's code is loaded with its map.
   process.setSourceMapsEnabled(true)
-  const onStray = (error: unknown) => {
-    if (isStrayConnectionFailure(error)) onRiddenOut(error as Error)
-    else onFatal(error)
+  const events = ['uncaughtException', 'unhandledRejection'] as const
+  const handlers = events.map((event) => {
+    const handler = (error: unknown) => {
+      if (isStrayConnectionFailure(error)) return onRiddenOut(error as Error)
+      onFatal(error)
+      stop()
+      process.emit(event as 'uncaughtException', error as Error)
+    }
+    process.on(event, handler)
+    return [event, handler] as const
+  })
+  const stop = () => {
+    for (const [event, handler] of handlers) process.off(event, handler)
   }
-  process.on('uncaughtException', onStray)
-  process.on('unhandledRejection', onStray)
-  return () => {
-    process.off('uncaughtException', onStray)
-    process.off('unhandledRejection', onStray)
-  }
+  return stop
 }

@@ -66,12 +66,7 @@ export async function watchJob(ctx: Context, id: string, options: WatchOptions):
   // A connection that dies outside a read (the database restarting) is an outage the
   // reads below ride out, not a crash.
   let notice = (text: string) => ctx.io.err(text)
-  const stopRiding = rideOutStrayConnectionFailures(
-    (error) => notice(`lost a database connection (${error.message}); it is reopened on the next read`),
-    (error) => {
-      throw error
-    },
-  )
+  const stopRiding = rideOutStrayConnectionFailures((error) => notice(`lost a database connection (${error.message}); it is reopened on the next read`))
   try {
     return await watchJobThrough(ctx, id, options, (n) => (notice = n))
   } finally {
