@@ -9,6 +9,7 @@ import { startPgServer, type PgServer } from '../helpers/pg-server.js'
 import { openPostgres } from '../../src/db/postgres.js'
 import { migrate } from '../../src/db/migrate.js'
 import { startSimulator, type Simulator } from '../../src/cluster/simulator.js'
+import { mulberry32 } from '../../src/cluster/simulator-model.js'
 import { submitJob } from '../../src/jobs/submit.js'
 import { PRESETS } from '../../src/jobs/presets.js'
 import { testConfig } from '../helpers/context.js'
@@ -50,18 +51,6 @@ function daemonEnv(url: string, storageDir: string, simUrl: string): Record<stri
   return { DATABASE_URL: url, LORA_STORAGE_DIR: storageDir, GPU_CLUSTER_API_URL: simUrl, LORA_ACTOR: 'test' }
 }
 
-/** A small seeded generator (mulberry32), so that a failing campaign can be replayed. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function campaignSeed(name: string): number {
   const seed = process.env.LORA_TEST_SEED ? Number(process.env.LORA_TEST_SEED) : Math.floor(Math.random() * 2 ** 31)
   process.stderr.write(`${name}: seed ${seed} (LORA_TEST_SEED=${seed} replays it)\n`)
@@ -93,7 +82,7 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
 
   it('killed with SIGKILL at random points, many times over: no job trains twice, no fact is written twice, none is stuck', async () => {
     const seed = campaignSeed('kill campaign')
-    const random = seededRandom(seed)
+    const random = mulberry32(seed)
     const url = await freshDatabase(pgUrl)
     const storageDir = join(dir.path, 'storage-kill')
     const { db, ids } = await seed_(url, storageDir, 30)
@@ -224,7 +213,7 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
 
   it(`rides out ${RESTART_ROUNDS} database restarts at random points of its cycles without dying, and serves /healthz and /metrics meanwhile`, async () => {
     const seed = campaignSeed('restart campaign')
-    const random = seededRandom(seed)
+    const random = mulberry32(seed)
     const server: PgServer | null = await startPgServer()
     expect(server).not.toBeNull()
     try {
