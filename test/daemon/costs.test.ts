@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { backends } from '../helpers/db.js'
-import { daemonHarness, drainJobs as drain, type DaemonHarness } from '../helpers/daemon.js'
+import { daemonHarness, drainJobs as drain, lapseLeases, type DaemonHarness } from '../helpers/daemon.js'
 import { testContext } from '../helpers/context.js'
 import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
 import { readMonthSpend } from '../../src/metrics/series.js'
@@ -117,8 +117,10 @@ for (const backend of backends) {
       h = await daemonHarness(backend)
       const [id] = await h.submit(1, 'fast')
       await runCycle(await h.env('daemon-dies'), OPTIONS)
-      // The run ends on the cluster within two hours; the daemon is gone for six.
+      // The run ends on the cluster within two hours; the daemon is gone for six, and
+      // its lease (on the database's clock) has run out.
       h.clock.advance(6 * 60 * MIN)
+      await lapseLeases(h)
       await runCycle(await h.env('daemon-2'), OPTIONS)
       const done = await job(h, id!)
       expect(done.status).toBe('completed')

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { backends } from '../helpers/db.js'
-import { daemonHarness, USER, type DaemonHarness } from '../helpers/daemon.js'
+import { lapseLeases, daemonHarness, USER, type DaemonHarness } from '../helpers/daemon.js'
 import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
 import { claimQueuedJobs } from '../../src/db/queries/jobs.js'
 import { createClusterClient } from '../../src/cluster/client.js'
@@ -14,10 +14,6 @@ async function statuses(h: DaemonHarness) {
   return h.db.query<{ id: string; status: string }>('SELECT id, status FROM training_jobs ORDER BY created_at')
 }
 
-/** Leases are on the database's clock, not the fake one: the lease of every held job runs out. */
-async function lapseLeases(h: DaemonHarness) {
-  await h.db.query(`UPDATE training_jobs SET lease_expires_at = now() - interval '1 second' WHERE lease_expires_at IS NOT NULL`)
-}
 
 /** Cycles every `stepMs` of fake time until no job is active (bounded). */
 async function drain(h: DaemonHarness, stepMs = 10 * MIN, maxCycles = 40) {

@@ -100,3 +100,8 @@ export async function drainJobs(h: DaemonHarness, env: import('../../src/daemon/
   }
   throw new Error('jobs still active after the cycle budget')
 }
+
+/** Leases are on the database's clock, not the fake one: the lease of every held job runs out. */
+export async function lapseLeases(h: Pick<DaemonHarness, 'db'>): Promise<void> {
+  await h.db.query(`UPDATE training_jobs SET lease_expires_at = now() - interval '1 second' WHERE lease_expires_at IS NOT NULL`)
+}
