@@ -44,21 +44,9 @@ export async function createMetrics(clusterNames: string[]): Promise<Metrics> {
   const { CLUSTER_ERROR_KINDS } = await import('../cluster/client.js')
   const registry = new prom.Registry()
   prom.collectDefaultMetrics({ register: registry })
-  // prom-client names three gauges with a counter's _total suffix, which the exposition
-  // format's own checker rejects: they are served under gauge names instead.
-  for (const name of ['active_handles', 'active_requests', 'active_resources'] as const) {
-    const old = registry.getSingleMetric(`nodejs_${name}_total`) as unknown as { get(): Promise<{ values: { value: number }[] }> } | undefined
-    if (!old) continue
-    registry.removeSingleMetric(`nodejs_${name}_total`)
-    new prom.Gauge({
-      name: `nodejs_${name}`,
-      help: `Number of ${name.replace('_', ' ')} (libuv)`,
-      registers: [registry],
-      async collect() {
-        this.set((await old.get()).values.reduce((sum, v) => sum + v.value, 0))
-      },
-    })
-  }
+  // prom-client serves three gauges twice, once with a counter's _total suffix, which the
+  // exposition format's checker rejects: only the gauge names are kept.
+  for (const name of ['active_handles', 'active_requests', 'active_resources']) registry.removeSingleMetric(`nodejs_${name}_total`)
   const metrics: Metrics = {
     registry,
     cycle: new prom.Histogram({ name: 'lora_daemon_cycle_duration_seconds', help: 'Duration of daemon cycles', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
