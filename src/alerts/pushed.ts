@@ -96,8 +96,13 @@ export async function raiseAlert(ctx: Context, alert: RaisedAlert, options: { lo
   let notification: AlertNotification | null
   if (decided) {
     notification = notificationOf(decided.decision, decided.prev, now)
-    // Already announced from memory during the outage: not announced twice.
-    if (notification?.kind === 'fired' && !decided.prev && memoryOf(ctx).has(fingerprint)) notification = null
+    // Announced from memory during the outage: not announced twice; the stored row
+    // (notified) carries it from here, and resolves like any other.
+    const memory = memoryOf(ctx)
+    if (memory.has(fingerprint)) {
+      if (notification?.kind === 'fired' && (!decided.prev || decided.prev.status === 'resolved')) notification = null
+      memory.delete(fingerprint)
+    }
   } else {
     const memory = memoryOf(ctx)
     const held = memory.get(fingerprint)
@@ -138,15 +143,15 @@ export async function resolveAlert(ctx: Context, alert: { rule: string; subject?
   const now = ctx.clock.now()
   const fingerprint = fingerprintOf(alert.rule, alert.subject ?? '')
   const held = memoryOf(ctx).get(fingerprint)
-  const n = await db.transaction(async (tx): Promise<AlertNotification | null> => {
+  const outcome = await db.transaction(async (tx): Promise<{ n: AlertNotification | null } | null> => {
     await lockAlertState(tx)
     const [row] = (await readOpenAlertStates(tx, [fingerprint])).filter((r) => r.fingerprint === fingerprint)
     if (row?.status === 'firing') {
       const d: Decided = { prev: row, decision: decide(row, null, now, { repeatIntervalMs: s.alerts.repeatIntervalMs, silenced: false }) }
       await writeDecisions(tx, [d])
       // Announced from memory only (the row was written before the outage, unnotified): still resolved at the sinks.
-      if (!d.decision.notify && held) return resolvedNotification(row, new Date(held.firstNotifiedAt), now)
-      return notificationOf(d.decision, d.prev, now)
+      if (!d.decision.notify && held) return { n: resolvedNotification(row, new Date(held.firstNotifiedAt), now) }
+      return { n: notificationOf(d.decision, d.prev, now) }
     }
     if (!held) return null
     const a = held.alert
@@ -156,11 +161,11 @@ export async function resolveAlert(ctx: Context, alert: { rule: string; subject?
       message: a.message, first_fired_at: firedAt, last_notified_at: new Date(held.lastNotifiedAt), resolved_at: now, updated_at: now,
       active_since: firedAt, notified_severity: a.severity, source: 'pushed', notifications: 1,
     }])
-    return resolvedNotification({ fingerprint, ...a, value: a.value ?? null, threshold: a.threshold ?? null }, firedAt, now)
+    return { n: resolvedNotification({ fingerprint, ...a, value: a.value ?? null, threshold: a.threshold ?? null }, firedAt, now) }
   })
   memoryOf(ctx).delete(fingerprint)
-  if (!n) return { resolved: false, deliveries: [] }
-  return { resolved: true, deliveries: await deliver(s.sinks, [n], { clock: ctx.clock, log: s.log, signal: ctx.signal }) }
+  if (!outcome) return { resolved: false, deliveries: [] }
+  return { resolved: true, deliveries: outcome.n ? await deliver(s.sinks, [outcome.n], { clock: ctx.clock, log: s.log, signal: ctx.signal }) : [] }
 }
 
 /**
