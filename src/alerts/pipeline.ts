@@ -3,6 +3,7 @@ import type { Queryable } from '../db/types.js'
 import { alertsConfig, type AlertsConfig, type ResolvedConfig } from '../config/schema.js'
 import { readOpenAlertStates, writeAlertStates, deleteAlertStates, type AlertStateRow, type SilenceRow } from '../db/queries/alerts.js'
 import { decide, fingerprintOf, isSilenced, type Decision } from './state.js'
+import { resolvedMessage } from './rules.js'
 import { buildSinks, defaultLogWriter, deliver, type LogWriter, type Sink } from './sinks/index.js'
 import type { AlertNotification, AlertSeverity, DeliveryResult, Observation } from './types.js'
 
@@ -68,19 +69,7 @@ export function notificationOf(decision: Decision, prev: AlertStateRow | null, n
   if (!decision.notify) return null
   if (decision.notify === 'resolved') {
     const p = prev!
-    return {
-      kind: 'resolved',
-      fingerprint: p.fingerprint,
-      rule: p.rule,
-      subject: p.subject,
-      severity: p.notified_severity ?? p.severity,
-      message: p.message,
-      value: p.value,
-      threshold: p.threshold,
-      startsAt: p.first_fired_at ?? p.active_since ?? now,
-      endsAt: now,
-      at: now,
-    }
+    return resolvedNotification(p, p.first_fired_at ?? p.active_since ?? now, now)
   }
   const n = decision.next as AlertStateRow
   return {
@@ -96,6 +85,28 @@ export function notificationOf(decision: Decision, prev: AlertStateRow | null, n
     endsAt: null,
     at: now,
     ...(decision.previousSeverity ? { previousSeverity: decision.previousSeverity } : {}),
+  }
+}
+
+/** A resolved notification: its text says what changed and for how long; the firing text goes in details. */
+export function resolvedNotification(
+  a: { fingerprint: string; rule: string; subject: string; severity: AlertSeverity; notified_severity?: AlertSeverity | null; message: string; value: number | null; threshold: number | null },
+  startsAt: Date,
+  now: Date,
+): AlertNotification {
+  return {
+    kind: 'resolved',
+    fingerprint: a.fingerprint,
+    rule: a.rule,
+    subject: a.subject,
+    severity: a.notified_severity ?? a.severity,
+    message: resolvedMessage(a.rule, a.subject, startsAt, now),
+    value: a.value,
+    threshold: a.threshold,
+    startsAt,
+    endsAt: now,
+    at: now,
+    details: { firing_message: a.message },
   }
 }
 

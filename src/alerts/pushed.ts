@@ -1,7 +1,7 @@
 import type { Context } from '../context.js'
-import { listActiveSilences, lockAlertState, readOpenAlertStates } from '../db/queries/alerts.js'
+import { listActiveSilences, lockAlertState, readOpenAlertStates, writeAlertStates } from '../db/queries/alerts.js'
 import { decide, fingerprintOf } from './state.js'
-import { decideAll, notificationOf, setup, writeDecisions, type Decided, type Setup } from './pipeline.js'
+import { decideAll, notificationOf, resolvedNotification, setup, writeDecisions, type Decided, type Setup } from './pipeline.js'
 import { defaultLogWriter, deliver, type LogWriter } from './sinks/index.js'
 import type { AlertNotification, AlertSeverity, DeliveryResult, Observation } from './types.js'
 
@@ -31,8 +31,15 @@ export interface RaiseResult {
   deliveries: DeliveryResult[]
 }
 
-/** Per context (a daemon holds one): fingerprint -> when it was last notified without the database. */
-const notifiedInMemory = new WeakMap<Context, Map<string, number>>()
+/** An alert notified while its state could not be stored: what a later resolve needs. */
+interface HeldAlert {
+  alert: RaisedAlert & { subject: string }
+  firstNotifiedAt: number
+  lastNotifiedAt: number
+}
+
+/** Per context (a daemon holds one): fingerprint -> the alert notified without the database. */
+const notifiedInMemory = new WeakMap<Context, Map<string, HeldAlert>>()
 const memoryOf = (ctx: Context) => {
   let m = notifiedInMemory.get(ctx)
   if (!m) notifiedInMemory.set(ctx, (m = new Map()))
@@ -82,7 +89,6 @@ export async function raiseAlert(ctx: Context, alert: RaisedAlert, options: { lo
       })
     })
     stored = true
-    memoryOf(ctx).delete(fingerprint)
   } catch (error) {
     s.log.warn(`alert state not stored (${(error as Error).message}): deduplicating in this process`, { rule: alert.rule, fingerprint })
   }
@@ -90,13 +96,22 @@ export async function raiseAlert(ctx: Context, alert: RaisedAlert, options: { lo
   let notification: AlertNotification | null
   if (decided) {
     notification = notificationOf(decided.decision, decided.prev, now)
+    // Announced from memory during the outage: not announced twice; the stored row
+    // (notified) carries it from here, and resolves like any other.
+    const memory = memoryOf(ctx)
+    if (memory.has(fingerprint)) {
+      if (notification?.kind === 'fired' && (!decided.prev || decided.prev.status === 'resolved')) notification = null
+      memory.delete(fingerprint)
+    }
   } else {
     const memory = memoryOf(ctx)
-    const last = memory.get(fingerprint)
-    const kind = last === undefined ? 'fired' : now.getTime() - last >= s.alerts.repeatIntervalMs ? 'repeated' : null
-    if (kind) memory.set(fingerprint, now.getTime())
+    const held = memory.get(fingerprint)
+    const kind = held === undefined ? 'fired' : now.getTime() - held.lastNotifiedAt >= s.alerts.repeatIntervalMs ? 'repeated' : null
+    const firstNotifiedAt = held?.firstNotifiedAt ?? now.getTime()
+    // Kept until resolveAlert reconciles it with the stored state and sends the resolve.
+    memory.set(fingerprint, { alert: { ...alert, subject }, firstNotifiedAt, lastNotifiedAt: kind ? now.getTime() : (held?.lastNotifiedAt ?? now.getTime()) })
     notification = kind
-      ? { kind, fingerprint, rule: alert.rule, subject, severity: alert.severity, message: alert.message, value: observation.value!, threshold: observation.threshold!, startsAt: now, endsAt: null, at: now }
+      ? { kind, fingerprint, rule: alert.rule, subject, severity: alert.severity, message: alert.message, value: observation.value!, threshold: observation.threshold!, startsAt: new Date(firstNotifiedAt), endsAt: null, at: now }
       : null
   }
   if (!notification) {
@@ -116,24 +131,41 @@ export async function raiseAlert(ctx: Context, alert: RaisedAlert, options: { lo
   return { fingerprint, notified: notification.kind as 'fired' | 'repeated', stored, deliveries }
 }
 
-/** Resolves a pushed alert now (the daemon reconnected), notifying if it was announced. */
+/**
+ * Resolves a pushed alert now (the daemon reconnected), notifying if it was announced:
+ * in the stored state, or only from this process's memory during an outage. Memory is
+ * reconciled with alert_state: an alert held only in memory gets a resolved row, and
+ * its resolve is sent once. Throws (keeping the memory) while the database is down.
+ */
 export async function resolveAlert(ctx: Context, alert: { rule: string; subject?: string }, options: { log?: LogWriter } = {}): Promise<{ resolved: boolean; deliveries: DeliveryResult[] }> {
   const s = await setup(ctx, options.log)
   const db = await ctx.db()
   const now = ctx.clock.now()
   const fingerprint = fingerprintOf(alert.rule, alert.subject ?? '')
-  memoryOf(ctx).delete(fingerprint)
-  const decided = await db.transaction(async (tx) => {
+  const held = memoryOf(ctx).get(fingerprint)
+  const outcome = await db.transaction(async (tx): Promise<{ n: AlertNotification | null } | null> => {
     await lockAlertState(tx)
     const [row] = (await readOpenAlertStates(tx, [fingerprint])).filter((r) => r.fingerprint === fingerprint)
-    if (!row || row.status !== 'firing') return null
-    const d: Decided = { prev: row, decision: decide(row, null, now, { repeatIntervalMs: s.alerts.repeatIntervalMs, silenced: false }) }
-    await writeDecisions(tx, [d])
-    return d
+    if (row?.status === 'firing') {
+      const d: Decided = { prev: row, decision: decide(row, null, now, { repeatIntervalMs: s.alerts.repeatIntervalMs, silenced: false }) }
+      await writeDecisions(tx, [d])
+      // Announced from memory only (the row was written before the outage, unnotified): still resolved at the sinks.
+      if (!d.decision.notify && held) return { n: resolvedNotification(row, new Date(held.firstNotifiedAt), now) }
+      return { n: notificationOf(d.decision, d.prev, now) }
+    }
+    if (!held) return null
+    const a = held.alert
+    const firedAt = new Date(held.firstNotifiedAt)
+    await writeAlertStates(tx, [{
+      fingerprint, rule: a.rule, subject: a.subject, severity: a.severity, status: 'resolved', value: a.value ?? null, threshold: a.threshold ?? null,
+      message: a.message, first_fired_at: firedAt, last_notified_at: new Date(held.lastNotifiedAt), resolved_at: now, updated_at: now,
+      active_since: firedAt, notified_severity: a.severity, source: 'pushed', notifications: 1,
+    }])
+    return { n: resolvedNotification({ fingerprint, ...a, value: a.value ?? null, threshold: a.threshold ?? null }, firedAt, now) }
   })
-  if (!decided) return { resolved: false, deliveries: [] }
-  const n = notificationOf(decided.decision, decided.prev, now)
-  return { resolved: true, deliveries: n ? await deliver(s.sinks, [n], { clock: ctx.clock, log: s.log, signal: ctx.signal }) : [] }
+  memoryOf(ctx).delete(fingerprint)
+  if (!outcome) return { resolved: false, deliveries: [] }
+  return { resolved: true, deliveries: outcome.n ? await deliver(s.sinks, [outcome.n], { clock: ctx.clock, log: s.log, signal: ctx.signal }) : [] }
 }
 
 /**

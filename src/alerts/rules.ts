@@ -290,3 +290,20 @@ export const RULES: RuleSpec[] = [
 
 export const RULE_NAMES = RULES.map((r) => r.name)
 export const EVALUATED_RULES = RULES.filter((r): r is RuleSpec & { evaluate: NonNullable<RuleSpec['evaluate']> } => Boolean(r.evaluate))
+
+/**
+ * What a resolved notification says: what changed, when, and after how long
+ * ("breaker for primary closed at 14:02 UTC after 31m open"), instead of the firing text.
+ */
+export function resolvedMessage(rule: string, subject: string, startsAt: Date, endsAt: Date): string {
+  const at = `${endsAt.toISOString().slice(11, 16)} UTC`
+  const lasted = formatDuration(Math.max(0, endsAt.getTime() - startsAt.getTime()))
+  switch (rule) {
+    case 'breaker-open':
+      return `breaker for ${subject} closed at ${at} after ${lasted} open`
+    case 'database-errors':
+      return `the daemon's cycles succeed again since ${at}, after ${lasted} of failures`
+    default:
+      return `${rule}${subject ? ` (${subject})` : ''} no longer holds since ${at}, after ${lasted} firing`
+  }
+}

@@ -16,14 +16,8 @@ import {
   type JobSummary,
 } from './contract.js'
 
-export type ClusterErrorKind =
-  | 'network'
-  | 'timeout'
-  | 'http_5xx'
-  | 'rate_limited'
-  | 'unauthorized'
-  | 'client_error'
-  | 'malformed'
+export const CLUSTER_ERROR_KINDS = ['network', 'timeout', 'http_5xx', 'rate_limited', 'unauthorized', 'client_error', 'malformed'] as const
+export type ClusterErrorKind = (typeof CLUSTER_ERROR_KINDS)[number]
 
 /**
  * Whether a failure says something about the cluster's health, and so feeds its

@@ -64,14 +64,24 @@ export interface CycleReport {
   pollErrors: number
   waitReason: string | null
   clusterErrors: Record<string, number>
+  /** Failed cluster calls by cluster, then kind. */
+  clusterCallErrors: Record<string, Record<string, number>>
+  /** Jobs submitted, by cluster. */
+  submittedTo: Record<string, number>
   breakerTransitions: { cluster: string; from: string; to: string }[]
+}
+
+function countClusterError(report: CycleReport, error: { kind: string; cluster: string }): void {
+  report.clusterErrors[error.kind] = (report.clusterErrors[error.kind] ?? 0) + 1
+  const byKind = (report.clusterCallErrors[error.cluster] ??= {})
+  byKind[error.kind] = (byKind[error.kind] ?? 0) + 1
 }
 
 function emptyReport(): CycleReport {
   return {
     leasesExpired: 0, claimed: 0, submitted: 0, released: 0, cancelledWhileSubmitting: 0, polled: 0,
     completed: 0, failed: 0, cancelled: 0, timedOut: 0, pollErrors: 0, waitReason: null,
-    clusterErrors: {}, breakerTransitions: [],
+    clusterErrors: {}, clusterCallErrors: {}, submittedTo: {}, breakerTransitions: [],
   }
 }
 
@@ -138,7 +148,7 @@ async function submitQueued(env: CycleEnv, options: CycleOptions, report: CycleR
     } catch (error) {
       released.push(releaseFor(job, error, cluster))
       if (isClusterError(error)) {
-        report.clusterErrors[error.kind] = (report.clusterErrors[error.kind] ?? 0) + 1
+        countClusterError(report, error)
         if (error.countsAgainstCluster) failures.push(error)
       }
     }
@@ -146,6 +156,7 @@ async function submitQueued(env: CycleEnv, options: CycleOptions, report: CycleR
 
   const moved = new Set(await markJobsRunning(db, env.daemonId, clock.now(), config.training.leaseMs, submitted))
   report.submitted = moved.size
+  if (moved.size > 0) report.submittedTo[cluster.config.name] = moved.size
   for (const job of submitted) {
     if (moved.has(job.id)) {
       log.info('job submitted', { job_id: job.id, external_job_id: job.external_job_id, cluster: job.cluster_name })
@@ -242,7 +253,7 @@ async function pollRunning(env: CycleEnv, options: CycleOptions, report: CycleRe
       return outcome
     } catch (error) {
       if (isClusterError(error)) {
-        report.clusterErrors[error.kind] = (report.clusterErrors[error.kind] ?? 0) + 1
+        countClusterError(report, error)
         if (error.countsAgainstCluster) failuresByCluster.set(handle.config.name, [...(failuresByCluster.get(handle.config.name) ?? []), error])
         if (error.status === 404) {
           // The cluster does not know the job: it cannot finish, so it fails, with the reason.

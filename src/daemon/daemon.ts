@@ -27,7 +27,7 @@ export function failureBackoffMs(intervalMs: number, failures: number): number {
   return Math.min(intervalMs * 2 ** Math.min(failures, 10), 5 * 60_000)
 }
 
-interface Metrics {
+export interface Metrics {
   registry: import('prom-client').Registry
   cycle: import('prom-client').Histogram
   jobs: import('prom-client').Gauge
@@ -38,20 +38,36 @@ interface Metrics {
   cycleFailures: import('prom-client').Counter
 }
 
-async function createMetrics(): Promise<Metrics> {
+/**
+ * The daemon's Prometheus registry: Node's process metrics under their standard names
+ * (process_*, nodejs_*), lora's own under lora_. Every series labelled by cluster starts
+ * at 0 for each configured cluster, so rate() works from the first scrape.
+ */
+export async function createMetrics(clusterNames: string[]): Promise<Metrics> {
   const prom = await import('prom-client')
+  const { CLUSTER_ERROR_KINDS } = await import('../cluster/client.js')
   const registry = new prom.Registry()
-  prom.collectDefaultMetrics({ register: registry, prefix: 'lora_daemon_process_' })
-  return {
+  prom.collectDefaultMetrics({ register: registry })
+  // prom-client serves three gauges twice, once with a counter's _total suffix, which the
+  // exposition format's checker rejects: only the gauge names are kept.
+  for (const name of ['active_handles', 'active_requests', 'active_resources']) registry.removeSingleMetric(`nodejs_${name}_total`)
+  const metrics: Metrics = {
     registry,
     cycle: new prom.Histogram({ name: 'lora_daemon_cycle_duration_seconds', help: 'Duration of daemon cycles', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry] }),
     jobs: new prom.Gauge({ name: 'lora_jobs', help: 'Training jobs by status', labelNames: ['status'], registers: [registry] }),
     submissions: new prom.Counter({ name: 'lora_daemon_submissions_total', help: 'Jobs submitted to a GPU cluster', labelNames: ['cluster'], registers: [registry] }),
-    clusterErrors: new prom.Counter({ name: 'lora_cluster_call_errors_total', help: 'Failed GPU cluster calls by kind', labelNames: ['kind'], registers: [registry] }),
+    clusterErrors: new prom.Counter({ name: 'lora_cluster_call_errors_total', help: 'Failed GPU cluster calls by cluster and kind', labelNames: ['cluster', 'kind'], registers: [registry] }),
     breaker: new prom.Gauge({ name: 'lora_cluster_breaker_state', help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open', labelNames: ['cluster'], registers: [registry] }),
     lastSuccess: new prom.Gauge({ name: 'lora_daemon_last_successful_cycle_timestamp_seconds', help: 'Unix time of the last successful cycle', registers: [registry] }),
     cycleFailures: new prom.Counter({ name: 'lora_daemon_cycle_failures_total', help: 'Cycles that failed', registers: [registry] }),
   }
+  for (const cluster of clusterNames) {
+    metrics.submissions.inc({ cluster }, 0)
+    metrics.breaker.set({ cluster }, 0)
+    for (const kind of CLUSTER_ERROR_KINDS) metrics.clusterErrors.inc({ cluster, kind }, 0)
+  }
+  metrics.cycleFailures.inc(0)
+  return metrics
 }
 
 /**
@@ -79,8 +95,8 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
     stopRiding()
     throw error
   }
-  const metrics = options.listen ? await createMetrics() : null
-  const health: HealthState = { failures: 0, lastSuccess: null }
+  const metrics = options.listen ? await createMetrics(clusters.list.map((c) => c.config.name)) : null
+  const health: HealthState = { failures: 0, lastSuccess: null, lastCycle: null, clusters: clusters.list.map((c) => ({ name: c.config.name, breaker: 'closed', openUntil: null, lastError: null })) }
   let server: { url: string; close(): Promise<void> } | null = null
   if (options.listen && metrics) {
     const { startDaemonServer } = await import('./server.js')
@@ -144,8 +160,9 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
       }
       health.failures = 0
       health.lastSuccess = ctx.clock.now()
+      health.lastCycle = { at: started, ok: true, ms, error: null }
       lastError = null
-      if (metrics) await updateMetrics(metrics, report, clusters.list.map((c) => c.breaker), db, ctx.clock.now())
+      if (metrics) await updateMetrics(metrics, health, report, clusters.list.map((c) => c.breaker), db, ctx.clock.now())
       endTimer?.()
       log.info('cycle done', { ms, ...summary(report) })
     } catch (error) {
@@ -153,6 +170,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
       health.failures += 1
       metrics?.cycleFailures.inc()
       lastError = error instanceof LoraError ? error.message : (error as Error).message
+      health.lastCycle = { at: started, ok: false, ms: ctx.clock.now().getTime() - started.getTime(), error: lastError }
       log.error('cycle failed; backing off', { error: lastError, consecutive_failures: health.failures })
       await options.hooks?.onCycleError(ctx, log, lastError, health.failures).catch((e: Error) => log.error('could not raise the alert', { error: e.message }))
       await beatHeart(db, { daemonId, host: hostname(), pid: process.pid, version: LORA_VERSION, now: ctx.clock.now(), cycleMs: null, jobsTouched: 0, error: lastError }).catch(() => {})
@@ -190,14 +208,26 @@ function summary(report: CycleReport): Record<string, unknown> {
   return out
 }
 
-async function updateMetrics(metrics: Metrics, report: CycleReport, breakers: { cluster: string; read(): Promise<{ state: string } | null> }[], db: import('../db/types.js').Db, now: Date): Promise<void> {
+async function updateMetrics(
+  metrics: Metrics,
+  health: HealthState,
+  report: CycleReport,
+  breakers: { cluster: string; read(): Promise<import('../db/queries/breakers.js').BreakerRow | null> }[],
+  db: import('../db/types.js').Db,
+  now: Date,
+): Promise<void> {
   metrics.lastSuccess.set(now.getTime() / 1000)
-  if (report.submitted) metrics.submissions.inc(report.submitted)
-  for (const [kind, n] of Object.entries(report.clusterErrors)) metrics.clusterErrors.inc({ kind }, n)
+  for (const [cluster, n] of Object.entries(report.submittedTo)) metrics.submissions.inc({ cluster }, n)
+  for (const [cluster, kinds] of Object.entries(report.clusterCallErrors)) {
+    for (const [kind, n] of Object.entries(kinds)) metrics.clusterErrors.inc({ cluster, kind }, n)
+  }
   const counts = await countJobsByStatus(db)
   for (const status of ['queued', 'initializing', 'running', 'completed', 'failed', 'cancelled']) metrics.jobs.set({ status }, counts[status] ?? 0)
+  const seen: HealthState['clusters'] = []
   for (const breaker of breakers) {
     const row = await breaker.read()
     metrics.breaker.set({ cluster: breaker.cluster }, row?.state === 'open' ? 2 : row?.state === 'half_open' ? 1 : 0)
+    seen.push({ name: breaker.cluster, breaker: row?.state ?? 'closed', openUntil: row?.open_until ?? null, lastError: row?.last_error ?? null })
   }
+  health.clusters = seen
 }

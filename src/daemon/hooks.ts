@@ -23,9 +23,16 @@ const CYCLE_FAILURES_BEFORE_ALERT = 3
  */
 export async function daemonHooks(_ctx: Context, options: { once: boolean }): Promise<DaemonHooks> {
   const { Scheduler, SCHEDULE } = await import('../maintenance/schedule.js')
-  const { evaluateAlerts, raiseAlert, flushAlertDeliveries } = await import('../alerts/engine.js')
+  const { evaluateAlerts, raiseAlert, resolveAlert, flushAlertDeliveries } = await import('../alerts/engine.js')
   const scheduler = new Scheduler(SCHEDULE, processIdentity())
+  // Raised by this process and not yet resolved: the first successful cycle resolves it
+  // (from memory too, when it was raised while the database was down).
+  let databaseErrorsRaised = false
   const alerts: Hook = async (ctx, log) => {
+    if (databaseErrorsRaised) {
+      await resolveAlert(ctx, { rule: 'database-errors' }, { log })
+      databaseErrorsRaised = false
+    }
     const evaluation = await evaluateAlerts(ctx, { log, awaitDelivery: options.once })
     for (const error of evaluation.errors) log.warn('an alert rule could not be evaluated', { rule: error.rule, error: error.message })
   }
@@ -37,6 +44,7 @@ export async function daemonHooks(_ctx: Context, options: { once: boolean }): Pr
     afterCycle: [alerts, periodic],
     async onCycleError(ctx, log, message, consecutive) {
       if (consecutive < CYCLE_FAILURES_BEFORE_ALERT) return
+      databaseErrorsRaised = true
       await raiseAlert(ctx, { rule: 'database-errors', severity: 'critical', message: `The daemon's last ${consecutive} cycles failed: ${message}`, value: consecutive }, { log })
     },
     async drain() {

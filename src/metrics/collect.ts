@@ -24,8 +24,8 @@ export type Period = keyof typeof PERIODS
 const DEFAULT_WINDOWS = {
   uploadSuccess: '24h',
   validationTime: '7d',
-  successRate: '7d',
-  failureRate: '24h',
+  /** The success and failure rates: one window, one denominator (the jobs of the window that finished). */
+  outcomes: '24h',
   trainingDuration: '30d',
   jobsSeries: '30d',
   costSeries: '30d',
@@ -54,11 +54,20 @@ export interface Series<P extends SeriesPoint> {
 export interface JobsMetrics {
   queue_depth: number
   active: { queued: number; initializing: number; running: number }
-  success_rate: { value: number | null; completed: number; failed: number; window: Period }
-  failure_rate: { value: number | null; failed: number; total: number; window: Period }
+  /** Both rates over the same denominator: jobs created in the window that finished (completed or failed). */
+  success_rate: JobOutcomeRate
+  failure_rate: JobOutcomeRate
   avg_training_hours: { value: number | null; jobs: number; window: Period }
   stuck: { count: number; threshold_hours: number; jobs: { id: string; user_id: string; cluster_name: string | null; started_at: string; running_hours: number }[] }
   series: Series<SeriesPoint & { created: number; completed: number; failed: number }>
+}
+
+export interface JobOutcomeRate {
+  value: number | null
+  completed: number
+  failed: number
+  finished: number
+  window: Period
 }
 
 export interface DatasetsMetrics {
@@ -127,25 +136,25 @@ type Point = { start: number; values: BucketValues }
 const iso = (ms: number) => new Date(ms).toISOString()
 
 async function jobs(i: Input): Promise<JobsMetrics> {
-  const w = { success: i.window('successRate'), failure: i.window('failureRate'), duration: i.window('trainingDuration'), series: i.window('jobsSeries') }
+  const w = { outcomes: i.window('outcomes'), duration: i.window('trainingDuration'), series: i.window('jobsSeries') }
   const stuckBefore = new Date(i.now.getTime() - i.alerts.stuckAfterMs)
-  const [active, success, failure, series, durationSeries, stuck] = await Promise.all([
+  const [active, outcomes, series, durationSeries, stuck] = await Promise.all([
     m.countActiveJobs(i.db),
-    m.countJobOutcomes(i.db, i.since(w.success)),
-    w.failure === w.success ? null : m.countJobOutcomes(i.db, i.since(w.failure)),
+    m.countJobOutcomes(i.db, i.since(w.outcomes)),
     readSeries(i.db, 'jobs', i.since(w.series), i.now, i.bucket(w.series)),
     w.duration === w.series ? null : readSeries(i.db, 'jobs', i.since(w.duration), i.now, i.bucket(w.duration)),
     m.listStuckJobs(i.db, stuckBefore, STUCK_LIMIT),
   ])
-  const f = failure ?? success
+  const finished = outcomes.completed + outcomes.failed
+  const outcome = (part: number): JobOutcomeRate => ({ value: rate(part, finished), completed: outcomes.completed, failed: outcomes.failed, finished, window: w.outcomes })
   const trainedPoints: Point[] = durationSeries ?? series
   const seconds = trainedPoints.reduce((n, p) => n + (p.values.training_seconds ?? 0), 0)
   const trained = trainedPoints.reduce((n, p) => n + (p.values.trained ?? 0), 0)
   return {
     queue_depth: active.queued,
     active,
-    success_rate: { value: rate(success.completed, success.completed + success.failed), completed: success.completed, failed: success.failed, window: w.success },
-    failure_rate: { value: rate(f.failed, f.total), failed: f.failed, total: f.total, window: w.failure },
+    success_rate: outcome(outcomes.completed),
+    failure_rate: outcome(outcomes.failed),
     avg_training_hours: { value: trained ? round(seconds / trained / 3600, 3) : null, jobs: trained, window: w.duration },
     stuck: {
       count: stuck.length,

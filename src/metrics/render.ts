@@ -86,8 +86,9 @@ export async function printMetrics(io: IO, r: MetricsReport): Promise<void> {
       ['Queue depth', j.queue_depth],
       ['Initializing', j.active.initializing],
       ['Running', j.active.running],
-      [`Success rate (${j.success_rate.window})`, `${pct(j.success_rate.value)} (${j.success_rate.completed} completed, ${j.success_rate.failed} failed)`],
-      [`Failure rate (${j.failure_rate.window})`, `${pct(j.failure_rate.value)} (${j.failure_rate.failed} of ${j.failure_rate.total})`],
+      [`Finished jobs (${j.success_rate.window})`, `${j.success_rate.finished} (${j.success_rate.completed} completed, ${j.success_rate.failed} failed)`],
+      [`Success rate (${j.success_rate.window})`, `${pct(j.success_rate.value)} (${j.success_rate.completed} of ${j.success_rate.finished} finished)`],
+      [`Failure rate (${j.failure_rate.window})`, `${pct(j.failure_rate.value)} (${j.failure_rate.failed} of ${j.failure_rate.finished} finished)`],
       [`Avg training duration (${j.avg_training_hours.window})`, j.avg_training_hours.value === null ? '-' : `${j.avg_training_hours.value} h (${j.avg_training_hours.jobs} jobs)`],
       [`Stuck jobs (running > ${j.stuck.threshold_hours} h)`, j.stuck.count],
     ])

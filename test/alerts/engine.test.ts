@@ -272,6 +272,46 @@ for (const backend of backends) {
       expect(lines.filter((l) => l.msg.includes('The daemon cannot reach the database'))).toHaveLength(3)
     })
 
+    it('an alert notified from memory during an outage resolves once the database is back: memory reconciled with alert_state', async () => {
+      let up = true
+      const down = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'))
+      const flaky: Db = {
+        ...db,
+        query: ((sql: string, params?: unknown[]) => (up ? db.query(sql, params) : down())) as Db['query'],
+        transaction: ((fn: never) => (up ? db.transaction(fn) : down())) as Db['transaction'],
+      }
+      const clock = new AutoClock(NOW)
+      const t = context(flaky, clock)
+      await t.ctx.db()
+      up = false
+      const alert = { rule: 'database-errors', severity: 'critical' as const, message: 'The daemon cannot reach the database: connection refused.' }
+      expect(await raiseAlert(t.ctx, alert)).toMatchObject({ notified: 'fired', stored: false })
+      clock.advance(MIN)
+      expect(await raiseAlert(t.ctx, alert)).toMatchObject({ notified: null, stored: false })
+      // Still down: resolving fails and keeps what it must resolve.
+      await expect(resolveAlert(t.ctx, { rule: 'database-errors' })).rejects.toThrow('ECONNREFUSED')
+      up = true
+      clock.advance(30 * MIN)
+      expect(await resolveAlert(t.ctx, { rule: 'database-errors' })).toMatchObject({ resolved: true })
+      expect(events()).toEqual(['alert.fired database-errors critical', 'alert.resolved database-errors critical'])
+      const resolved = hook.requests.at(-1)!.json as Hook & { alert: { message: string; starts_at: string } }
+      expect(resolved.alert.message).toBe("the daemon's cycles succeed again since 12:31 UTC, after 31m of failures")
+      expect(resolved.alert.starts_at).toBe(NOW.toISOString())
+      const rows = await db.query<{ status: string; first_fired_at: Date; resolved_at: Date }>(`SELECT status, first_fired_at, resolved_at FROM lora_ops.alert_state WHERE rule = 'database-errors'`)
+      expect(rows).toEqual([{ status: 'resolved', first_fired_at: NOW, resolved_at: clock.now() }])
+      // Reconciled once: nothing more to resolve.
+      expect(await resolveAlert(t.ctx, { rule: 'database-errors' })).toMatchObject({ resolved: false })
+
+      // Announced from memory, then stored when the database answers again: not announced twice.
+      up = false
+      clock.advance(H)
+      expect(await raiseAlert(t.ctx, alert)).toMatchObject({ notified: 'fired', stored: false })
+      up = true
+      expect(await raiseAlert(t.ctx, alert)).toMatchObject({ notified: null, stored: true })
+      expect(await resolveAlert(t.ctx, { rule: 'database-errors' })).toMatchObject({ resolved: true })
+      expect(events().slice(2)).toEqual(['alert.fired database-errors critical', 'alert.resolved database-errors critical'])
+    })
+
     it('the daily summary goes to the sinks that take info', async () => {
       const d = await platform()
       const clock = new AutoClock(NOW)

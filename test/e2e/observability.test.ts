@@ -84,7 +84,7 @@ describe('lora metrics, health and alerts (the built binary, embedded profile)',
     expect(r.code).toBe(0)
     const report = JSON.parse(r.stdout)
     expect(report.sections).toEqual(['jobs', 'datasets', 'cost', 'storage', 'errors', 'users'])
-    expect(report.jobs).toMatchObject({ queue_depth: 1, failure_rate: { failed: 1, total: 4 } })
+    expect(report.jobs).toMatchObject({ queue_depth: 1, success_rate: { completed: 1, finished: 2, value: 50 }, failure_rate: { failed: 1, finished: 2, value: 50 } })
     expect(report.errors.by_type.types).toEqual([{ error_type: 'TIMEOUT_ERROR', count: 1, last_occurred: expect.any(String) }])
     expect(report.storage.datasets).toEqual({ bytes: 1048576, gb: 0.001, count: 1 })
     const jobs = await lora(['metrics', 'jobs', '--period', '24h'])

@@ -21,15 +21,15 @@ for (const backend of backends) {
     })
     const config = testConfig()
 
-    it('jobs: queue, success rate (7 d), failure rate (24 h), training duration, stuck jobs, jobs per day', async () => {
+    it('jobs: queue, success and failure rates over one denominator (the jobs of 24 h that finished), training duration, stuck jobs, jobs per day', async () => {
       const r = await collectMetrics({ db, config, now: NOW }, { sections: ['jobs'] })
       const j = r.jobs!
       expect(j.queue_depth).toBe(2)
       expect(j.active).toEqual({ queued: 2, initializing: 0, running: 2 })
-      // Created in 7 d: j1, j2 completed; j3, j4, j11, j12 failed -> 2 / 6.
-      expect(j.success_rate).toEqual({ value: 33.33, completed: 2, failed: 4, window: '7d' })
-      // Created in 24 h: j1 j3 j4 j5 j6 j7 j8 j9, of which j3 and j4 failed -> 2 / 8.
-      expect(j.failure_rate).toEqual({ value: 25, failed: 2, total: 8, window: '24h' })
+      // Created in 24 h: j1 j3 j4 j5 j6 j7 j8 j9; finished: j1 completed, j3 and j4 failed.
+      // Both rates share that denominator (3), so they add up to 100 %.
+      expect(j.success_rate).toEqual({ value: 33.33, completed: 1, failed: 2, finished: 3, window: '24h' })
+      expect(j.failure_rate).toEqual({ value: 66.67, completed: 1, failed: 2, finished: 3, window: '24h' })
       // Completed in 30 d: j1 (1 h) and j2 (2 h); j10 is 40 days old.
       expect(j.avg_training_hours).toEqual({ value: 1.5, jobs: 2, window: '30d' })
       expect(j.stuck).toEqual({ count: 1, threshold_hours: 2, jobs: [{ id: J.j5, user_id: U.u3, cluster_name: 'primary', started_at: ago(4 * H).toISOString(), running_hours: 4 }] })
@@ -141,7 +141,7 @@ for (const backend of backends) {
 
     it('--period sets every window, with hourly buckets up to 24 h', async () => {
       const r = await collectMetrics({ db, config, now: NOW }, { period: '24h' })
-      expect(r.jobs!.success_rate).toEqual({ value: 33.33, completed: 1, failed: 2, window: '24h' })
+      expect(r.jobs!.success_rate).toEqual({ value: 33.33, completed: 1, failed: 2, finished: 3, window: '24h' })
       expect(r.jobs!.avg_training_hours).toEqual({ value: 1, jobs: 1, window: '24h' })
       expect(r.jobs!.series.bucket_size).toBe('hour')
       expect(r.jobs!.series.points).toHaveLength(25)
@@ -163,7 +163,7 @@ for (const backend of backends) {
       const status = Object.fromEntries(r.indicators.map((i) => [i.name, [i.value, i.status]]))
       expect(status).toEqual({
         'jobs.queue_depth': [2, 'ok'],
-        'jobs.failure_rate': [25, 'critical'],
+        'jobs.failure_rate': [66.67, 'critical'],
         'jobs.success_rate': [33.33, 'critical'],
         'jobs.stuck': [1, 'warning'],
         'datasets.avg_validation_minutes': [7, 'warning'],
