@@ -191,7 +191,9 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
     const parsed = module.Options.safeParse(input)
     if (!parsed.success) throw optionIssueToError(parsed.error.issues)
     const path = spec.path.join(' ')
-    if (!STACK_CREATORS.has(path) && !STACK_FREE.has(path)) {
+    // A dry-run upload validates the file and touches no database: it needs no stack.
+    const needsNoDatabase = path === 'datasets upload' && (parsed.data as { dryRun?: boolean }).dryRun === true
+    if (!STACK_CREATORS.has(path) && !STACK_FREE.has(path) && !needsNoDatabase) {
       const config = await context.config()
       if (config.embedded && config.stackFound === false) throw (await import('./local-client.js')).noStack(config, deps.cwd)
     }

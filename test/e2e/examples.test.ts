@@ -152,6 +152,8 @@ describe('the examples', () => {
     const url = (JSON.parse(serving) as { url: string }).url
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
 
+    // Every series starts at 0 for each cluster; the scrape follows a real submission.
+    await daemon.waitFor('stderr', /"msg":"job submitted"/)
     // Scrape until every series the dashboard reads has a sample (bounded; the daemon's exit ends it).
     const samples = (text: string, series: string) =>
       text.split('\n').filter((line) => line.startsWith(`${series}{`) || line.startsWith(`${series} `))
