@@ -146,6 +146,11 @@ describe('the examples', () => {
     } finally {
       await db.close()
     }
+    // The stack's service without a job processor of its own: the daemon under test is
+    // the one that claims and submits the queued job.
+    const service = startLora(['local', 'start', '--no-daemon'], { cwd })
+    cleanups.push(() => service.stop('SIGTERM'))
+    await service.waitFor('stdout', /left to `lora daemon`/)
     const daemon = startLora(['daemon', '--listen', '127.0.0.1:0', '--interval', '200ms'], { cwd })
     cleanups.push(() => daemon.stop())
     const serving = (await daemon.waitFor('stderr', /serving \/healthz and \/metrics.*\n/)).split('\n').find((l) => l.includes('serving /healthz and /metrics'))!
