@@ -41,15 +41,60 @@ export async function startStorageStandIn(key: string) {
   const lock = { status: 0 as 0 | 400 | 423 }
   /** "METHOD /path" prefixes of requests to leave unanswered. */
   const hangs = new Set<string>()
+  /**
+   * A storage that stops reading mid-upload: every PATCH from number `fromPatch` on
+   * (counted from 1; 0: none) is read up to `afterBytes`, then neither read further
+   * nor answered.
+   */
+  const stall = { fromPatch: 0, afterBytes: 0 }
+  /**
+   * A slow but steady storage: the first `bytes` of each PATCH body are read a socket
+   * chunk at a time with `pauseMs` between, the rest at full speed.
+   */
+  const slowPatch = { bytes: 0, pauseMs: 0 }
+  /** How long each PATCH took to arrive, first byte of the request to its last (ms). */
+  const patchMs: number[] = []
   let nextUpload = 1
+  let patchesSeen = 0
+
+  /** The request's body, or as much of it as was read before the stand-in stalled. */
+  function readBody(req: IncomingMessage): Promise<{ body: Buffer; stalled: boolean }> {
+    const isPatch = req.method === 'PATCH'
+    if (isPatch) patchesSeen++
+    const stallAt = isPatch && stall.fromPatch > 0 && patchesSeen >= stall.fromPatch ? stall.afterBytes : Infinity
+    let slow = isPatch ? slowPatch.bytes : 0
+    const started = Date.now()
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let seen = 0
+      req.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        seen += chunk.length
+        if (seen >= stallAt) {
+          // Paused, not destroyed: the connection stays open and nothing more is read.
+          req.pause()
+          return resolve({ body: Buffer.concat(chunks), stalled: true })
+        }
+        if (slow > 0) {
+          slow -= chunk.length
+          req.pause()
+          setTimeout(() => req.resume(), slowPatch.pauseMs)
+        }
+      })
+      req.on('end', () => {
+        if (isPatch) patchMs.push(Date.now() - started)
+        resolve({ body: Buffer.concat(chunks), stalled: false })
+      })
+      req.on('error', reject)
+    })
+  }
 
   const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
-    const body = Buffer.concat(chunks)
+    const { body, stalled } = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://standin')
     const path = decodeURIComponent(url.pathname)
     requests.push({ method: req.method!, path, headers: req.headers, bodyBytes: body.length })
+    if (stalled) return
     // A storage that hangs: these requests are never answered.
     if ([...hangs].some((prefix) => `${req.method} ${path}`.startsWith(prefix))) return
     const isTus = path.startsWith('/storage/v1/upload/resumable')
@@ -200,6 +245,9 @@ export async function startStorageStandIn(key: string) {
     failPatches,
     lock,
     hangs,
+    stall,
+    slowPatch,
+    patchMs,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
