@@ -47,13 +47,8 @@ export async function startStorageStandIn(key: string) {
    * nor answered.
    */
   const stall = { fromPatch: 0, afterBytes: 0 }
-  /**
-   * A slow but steady storage: the first `bytes` of each PATCH body are read a socket
-   * chunk at a time with `pauseMs` between, the rest at full speed.
-   */
-  const slowPatch = { bytes: 0, pauseMs: 0 }
-  /** How long each PATCH took to arrive, first byte of the request to its last (ms). */
-  const patchMs: number[] = []
+  /** A slow but working storage: each TUS request is answered this long after it arrived (ms). */
+  const tusDelay = { ms: 0 }
   let nextUpload = 1
   let patchesSeen = 0
 
@@ -62,9 +57,7 @@ export async function startStorageStandIn(key: string) {
     const isPatch = req.method === 'PATCH'
     if (isPatch) patchesSeen++
     const stallAt = isPatch && stall.fromPatch > 0 && patchesSeen >= stall.fromPatch ? stall.afterBytes : Infinity
-    let slow = isPatch ? slowPatch.bytes : 0
-    const started = Date.now()
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       const chunks: Buffer[] = []
       let seen = 0
       req.on('data', (chunk: Buffer) => {
@@ -75,17 +68,10 @@ export async function startStorageStandIn(key: string) {
           req.pause()
           return resolve({ body: Buffer.concat(chunks), stalled: true })
         }
-        if (slow > 0) {
-          slow -= chunk.length
-          req.pause()
-          setTimeout(() => req.resume(), slowPatch.pauseMs)
-        }
       })
-      req.on('end', () => {
-        if (isPatch) patchMs.push(Date.now() - started)
-        resolve({ body: Buffer.concat(chunks), stalled: false })
-      })
-      req.on('error', reject)
+      req.on('end', () => resolve({ body: Buffer.concat(chunks), stalled: false }))
+      // The client gave up on the request: there is no one left to answer.
+      req.on('error', () => resolve({ body: Buffer.concat(chunks), stalled: true }))
     })
   }
 
@@ -103,7 +89,10 @@ export async function startStorageStandIn(key: string) {
       return json(res, 401, { statusCode: '401', error: 'Unauthorized', message: 'Invalid JWT' })
     }
     if (req.headers.apikey !== key) violations.push(`${req.method} ${path}: apikey header is not the service-role key`)
-    if (isTus) return tus(req, res, path, body)
+    if (isTus) {
+      if (tusDelay.ms > 0) await new Promise((resolve) => setTimeout(resolve, tusDelay.ms))
+      return tus(req, res, path, body)
+    }
 
     let m: RegExpExecArray | null
     if (req.method === 'GET' && (m = /^\/storage\/v1\/bucket\/([^/]+)$/.exec(path))) {
@@ -246,8 +235,7 @@ export async function startStorageStandIn(key: string) {
     lock,
     hangs,
     stall,
-    slowPatch,
-    patchMs,
+    tusDelay,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
