@@ -41,7 +41,13 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   } catch (error) {
     // A script reading stdout learns where the upload stopped; the sentence goes to stderr.
     if (opts.json && error instanceof UploadInterruptedError) {
-      ctx.io.json({ outcome: 'interrupted', dataset_id: error.datasetId, offset: error.offset, file_size: error.size })
+      ctx.io.json({
+        outcome: 'interrupted',
+        dataset_id: error.datasetId,
+        offset: error.offset,
+        file_size: error.size,
+        ...(error.code === 'storage_timeout' ? { reason: 'storage_timeout' } : {}),
+      })
     }
     throw error
   }

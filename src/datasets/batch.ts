@@ -20,8 +20,12 @@ export interface BatchResult {
   first: number[]
 }
 
-/** Validates a buffer of whole lines; `forced` is the index of a --format, or -1. */
-export type BatchValidator = (bytes: Buffer, forced: number) => BatchResult
+/**
+ * Validates a buffer of whole lines; `forced` is the index of a --format, or -1.
+ * `startOfLine` judges the start of a line too long for one read: the line's result
+ * when its start alone already condemns it (nested too deep), else null.
+ */
+export type BatchValidator = ((bytes: Buffer, forced: number) => BatchResult) & { startOfLine(bytes: Buffer): BatchResult | null }
 
 /**
  * Builds the validator of one batch of JSONL lines. It is self-contained, on purpose:
@@ -47,6 +51,7 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
   const MAX_NESTING = 64
   const OPEN_ARRAY = 91
   const OPEN_OBJECT = 123
+  const TOO_DEEP = `is nested deeper than ${MAX_NESTING} levels: no training record is (is this JSONL?)`
 
   let errors: LineError[] = []
   let errorCount = 0
@@ -256,7 +261,24 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
     return false
   }
 
-  return (bytes: Buffer, forced: number): BatchResult => {
+  /**
+   * A prefix nested too deep is a line nested too deep: said at once, so that the
+   * reader skips the rest instead of holding a hostile line of up to 32 MB whole.
+   */
+  const startOfLine = (bytes: Buffer): BatchResult | null => {
+    if (!nestedTooDeep(bytes)) return null
+    return {
+      lines: 1,
+      blank: 0,
+      crlf: 0,
+      errorCount: 1,
+      errors: [{ line: 1, kind: 'nested_too_deep', message: TOO_DEEP }],
+      tallies: NAMES.map(() => ({ records: 0, pairs: 0, tokens: 0, lines: [] })),
+      first: [],
+    }
+  }
+
+  const validate = (bytes: Buffer, forced: number): BatchResult => {
     errors = []
     errorCount = 0
     const tallies: FormatTally[] = NAMES.map(() => ({ records: 0, pairs: 0, tokens: 0, lines: [] }))
@@ -288,7 +310,7 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
         const stop = end
         addError(line, 'invalid_utf8', () => `is not valid UTF-8 (at byte ${badUtf8At(bytes, start, stop) + 1} of the line): save the file as UTF-8`)
       } else if (nestedTooDeep(bytes.subarray(p, end))) {
-        addError(line, 'nested_too_deep', `is nested deeper than ${MAX_NESTING} levels: no training record is (is this JSONL?)`)
+        addError(line, 'nested_too_deep', TOO_DEEP)
       } else {
         let value: unknown
         let parsed = true
@@ -315,4 +337,5 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
     }
     return { lines: line, blank, crlf, errorCount, errors, tallies, first }
   }
+  return Object.assign(validate, { startOfLine })
 }

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import type { Context } from '../context.js'
-import { InterruptedError, LoraError, UsageError } from '../errors.js'
+import { ExitCode, LoraError, UsageError } from '../errors.js'
 import {
   lockDatasetsBySha256,
   getDataset,
@@ -36,17 +36,25 @@ export interface UploadRequest {
 }
 
 /**
- * An upload stopped by Ctrl-C or a signal: exit 130, and with --json its object
- * (`outcome: interrupted`) says where it stopped, for a script to run it again.
+ * An upload stopped before its end, its row left `uploading` for a re-run to resume:
+ * by Ctrl-C or a signal (exit 130), or by a storage that stopped answering
+ * (`storage_timeout`, exit 1). With --json its object (`outcome: interrupted`) says
+ * where it stopped, for a script to run it again.
  */
-export class UploadInterruptedError extends InterruptedError {
+export class UploadInterruptedError extends LoraError {
   constructor(
     message: string,
     readonly datasetId: string | null,
     readonly offset: number,
     readonly size: number,
+    options: { reason?: 'storage_timeout'; cause?: unknown } = {},
   ) {
-    super(message)
+    super(message, {
+      code: options.reason ?? 'interrupted',
+      exitCode: options.reason ? ExitCode.failed : ExitCode.interrupted,
+      ...(options.cause !== undefined ? { cause: options.cause } : {}),
+    })
+    this.name = 'UploadInterruptedError'
   }
 }
 
@@ -208,6 +216,16 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
     }
     // Another process is uploading this very content: its row is not ours to fail.
     if ((error as LoraError).code === 'upload_in_progress') throw error
+    // A storage that stopped answering has not refused the upload: a re-run resumes it.
+    if ((error as LoraError).code === 'storage_timeout') {
+      throw new UploadInterruptedError(
+        `${(error as Error).message.replace(/\.$/, '')}; dataset ${row.id} stays uploading: run the same command again to resume.`,
+        row.id,
+        sent,
+        validation.bytes,
+        { reason: 'storage_timeout', cause: error },
+      )
+    }
     const reason = (error as Error).message.replace(/\.$/, '')
     await markDatasetFailed(db, row.id, reason, ctx.clock.now())
     throw new LoraError(`Upload of ${label} failed: ${reason}; dataset ${row.id} is marked failed.`, {

@@ -81,7 +81,8 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
     if (spare.length < threads * 2 + 3) spare.push(buffer)
   }
   const pool = threads > 0 ? new BatchPool(threads, keepSpare, options.workerMemoryMb) : null
-  const inline = pool ? null : createBatchValidator(isUtf8)
+  // Validates the batches when there is no pool, and judges lines too long for one read.
+  const local = createBatchValidator(isUtf8)
   const inflight: Promise<BatchResult>[] = []
   const maxInflight = Math.max(2, threads * 2)
   const batchBytes = options.batchBytes ?? BATCH_BYTES
@@ -91,7 +92,7 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
   try {
     const dispatch = async (batch: Buffer) => {
       if (!pool) {
-        merger.add(inline!(batch, forced))
+        merger.add(local(batch, forced))
         return keepSpare(batch.buffer as ArrayBuffer)
       }
       const result = pool.run(batch, forced)
@@ -142,7 +143,17 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
       let batch: Buffer | null = null
       let carry: Buffer | null = null
       let longBefore = false
-      let longAfter = false
+      /** The result of a line cut at the end of this read and skipped: too long, or nested too deep already. */
+      let skipped: BatchResult | null = null
+      // A line that goes on past this read is judged on its start: condemned already, it
+      // is reported and skipped, not held whole (up to 32 MB) until its newline comes.
+      const carryOrSkip = (from: number) => {
+        const verdict = local.startOfLine(buffer.subarray(from, filled))
+        if (verdict) {
+          skipped = verdict
+          skippingLongLine = true
+        } else carry = Buffer.from(buffer.subarray(from, filled))
+      }
       if (skippingLongLine) {
         const newline = buffer.indexOf(10, start)
         if (newline !== -1 && newline < filled) {
@@ -168,11 +179,13 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
         } else {
           const lastNewline = buffer.lastIndexOf(10, filled - 1)
           if (lastNewline < start) {
-            if (filled - start > MAX_LINE_BYTES) longAfter = skippingLongLine = true
-            else if (filled > start) carry = Buffer.from(buffer.subarray(start, filled))
+            if (filled - start > MAX_LINE_BYTES) {
+              skipped = longLine()
+              skippingLongLine = true
+            } else if (filled > start) carryOrSkip(start)
           } else {
             batch = buffer.subarray(start, lastNewline + 1)
-            if (lastNewline + 1 < filled) carry = Buffer.from(buffer.subarray(lastNewline + 1, filled))
+            if (lastNewline + 1 < filled) carryOrSkip(lastNewline + 1)
           }
         }
       }
@@ -182,7 +195,9 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
       options.onProgress?.(position, size)
       if (longBefore) addResult(longLine())
       if (batch) await dispatch(batch)
-      if (longAfter) addResult(longLine())
+      if (skipped) addResult(skipped)
+      // A read that sent no batch (a line skipped through) is read into again.
+      if (!batch) keepSpare(buffer.buffer as ArrayBuffer)
       if (atEnd) break
     }
     while (inflight.length > 0) merger.add(await inflight.shift()!)

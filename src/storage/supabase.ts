@@ -4,7 +4,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { LoraError } from '../errors.js'
 import type { Storage, StoredObject, UploadOptions, UploadSource } from './types.js'
 import { checkBucket, checkObjectPath } from './paths.js'
-import { FileUrlStore, uploadSourceReader } from './tus.js'
+import { byteStream, FetchHttpStack, FileUrlStore, uploadSourceReader } from './tus.js'
 
 /** Supabase requires 6 MB chunks for resumable uploads (all but the last). */
 export const TUS_CHUNK_SIZE = 6 * 1024 * 1024
@@ -19,7 +19,10 @@ export interface SupabaseStorageOptions {
   /** Delays between retries of a failed TUS request (ms). */
   retryDelays?: number[]
   directUploadLimit?: number
-  /** Each Storage API call's deadline: for the answer, then for each pause in its body. */
+  /**
+   * Each Storage call's deadline (TUS requests included), on silence: no pause longer
+   * than this while its request body goes out, before the answer, or in the answer's body.
+   */
   timeoutMs?: number
 }
 
@@ -42,16 +45,20 @@ interface ApiError {
 export class SupabaseStorage implements Storage {
   readonly kind = 'supabase' as const
   private client: Promise<StorageClient> | undefined
+  /** Every request to Supabase Storage goes through this: the API client's and TUS's. */
+  private readonly fetch: typeof fetch
 
-  constructor(private readonly options: SupabaseStorageOptions) {}
+  constructor(private readonly options: SupabaseStorageOptions) {
+    // Neither client has a deadline of its own: a hung storage call would hold a daemon's cycle.
+    this.fetch = fetchWithDeadline(options.timeoutMs ?? STORAGE_TIMEOUT_MS)
+  }
 
   private storage(): Promise<StorageClient> {
     this.client ??= (async () => {
       const { createClient } = await import('@supabase/supabase-js')
       const client = createClient(this.options.url, this.options.serviceRoleKey, {
         auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-        // The client waits forever by itself: a hung storage call would hold a daemon's cycle.
-        global: { fetch: fetchWithDeadline(this.options.timeoutMs ?? STORAGE_TIMEOUT_MS) },
+        global: { fetch: this.fetch },
         // lora never subscribes to realtime; Node 20 has no WebSocket for it to build.
         realtime: { transport: NoRealtime as never },
       })
@@ -111,6 +118,10 @@ export class SupabaseStorage implements Storage {
         chunkSize: TUS_CHUNK_SIZE,
         uploadSize: source.size,
         retryDelays: this.options.retryDelays ?? [0, 1_000, 3_000, 5_000, 10_000],
+        // A request that passed storage.timeout has had its chance: the upload stops
+        // there (a re-run resumes it) rather than waiting out the deadline again per retry.
+        onShouldRetry: (error) => !deadlineOf(error) && retriable(error),
+        httpStack: new FetchHttpStack(this.fetch) as never,
         headers: { authorization: `Bearer ${key}`, apikey: key, 'x-upsert': options.upsert ? 'true' : 'false' },
         metadata: {
           bucketName: bucket,
@@ -233,22 +244,58 @@ export class SupabaseStorage implements Storage {
   }
 }
 
+/** A Storage call that passed storage.timeout: no byte moved for that long. */
+export class StorageDeadlineError extends Error {
+  constructor(timeoutMs: number) {
+    super(`Supabase Storage did not answer within ${timeoutMs} ms (storage.timeout)`)
+    this.name = 'StorageDeadlineError'
+  }
+}
+
 /**
- * fetch with a deadline of our own: the answer within `timeoutMs`, then no pause longer
- * than that while its body streams (a large download takes as long as it needs, as
- * long as bytes keep coming). Socket time is real time, not the injected clock's.
+ * fetch with a deadline of our own, on silence rather than on the whole call: no pause
+ * longer than `timeoutMs` while the request body goes out, then the answer within
+ * `timeoutMs` of its last byte, then no such pause while the answer's body streams. A
+ * large upload or download takes as long as it needs, as long as bytes keep moving.
+ * Socket time is real time, not the injected clock's.
  */
 export function fetchWithDeadline(timeoutMs: number): typeof fetch {
   return async (input, init = {}) => {
     const controller = new AbortController()
-    const expired = () => controller.abort(new Error(`Supabase Storage did not answer within ${timeoutMs} ms`))
+    const expired = () => controller.abort(new StorageDeadlineError(timeoutMs))
     // Unref'd: a body nobody reads must not keep a finished command alive.
     const arm = () => setTimeout(expired, timeoutMs).unref()
     let timer = arm()
+    const rearm = () => {
+      clearTimeout(timer)
+      timer = arm()
+    }
     const signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal
+    const request: RequestInit & { duplex?: 'half' } = { ...init, signal }
+    // A body in bytes goes out a slice at a time, each slice a sign of progress.
+    if (init.body instanceof Uint8Array) {
+      const headers = new Headers(init.headers)
+      headers.set('content-length', String(init.body.byteLength))
+      request.headers = headers
+      request.body = byteStream(init.body)
+    }
+    if (request.body instanceof ReadableStream) {
+      request.duplex = 'half'
+      request.body = (request.body as ReadableStream<Uint8Array>).pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, out) {
+            rearm()
+            out.enqueue(chunk)
+          },
+          flush() {
+            rearm()
+          },
+        }),
+      )
+    }
     let response: Response
     try {
-      response = await fetch(input, { ...init, signal })
+      response = await fetch(input, request)
     } catch (error) {
       clearTimeout(timer)
       throw error
@@ -257,13 +304,11 @@ export function fetchWithDeadline(timeoutMs: number): typeof fetch {
       clearTimeout(timer)
       return response
     }
-    clearTimeout(timer)
-    timer = arm()
+    rearm()
     const watched = response.body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, out) {
-          clearTimeout(timer)
-          timer = arm()
+          rearm()
           out.enqueue(chunk)
         },
         flush() {
@@ -296,9 +341,22 @@ function isNotFound(error: ApiError): boolean {
   return error.status === 404 || error.statusCode === '404' || /not.?found/i.test(error.message)
 }
 
-function storageError(what: string, error: ApiError): LoraError {
+function storageError(what: string, error: ApiError & { originalError?: unknown }): LoraError {
   const status = error.status ? ` (HTTP ${error.status})` : ''
-  return new LoraError(`${what}: ${error.message}${status}.`, { code: 'storage_failed', cause: error })
+  const code = error.originalError instanceof StorageDeadlineError ? 'storage_timeout' : 'storage_failed'
+  return new LoraError(`${what}: ${error.message}${status}.`, { code, cause: error })
+}
+
+/** The deadline a tus-js-client error reports, when its request passed storage.timeout. */
+function deadlineOf(error: Error): StorageDeadlineError | null {
+  const cause = (error as { causingError?: unknown }).causingError
+  return cause instanceof StorageDeadlineError ? cause : null
+}
+
+/** tus-js-client's own rule: network failures, 5xx, 409 and 423 are worth another try. */
+function retriable(error: Error): boolean {
+  const status = (error as { originalResponse?: { getStatus(): number } | null }).originalResponse?.getStatus() ?? 0
+  return status < 400 || status >= 500 || status === 409 || status === 423
 }
 
 /**
@@ -314,6 +372,10 @@ export function isUploadLocked(status: number, message: string, method: string |
 
 function tusError(bucket: string, path: string, error: Error): Error {
   if (error.name === 'AbortError') return error
+  const deadline = deadlineOf(error)
+  if (deadline) {
+    return new LoraError(`Resumable upload of ${bucket}/${path} stopped: ${deadline.message}.`, { code: 'storage_timeout', cause: error })
+  }
   const detailed = error as {
     originalRequest?: { getMethod(): string } | null
     originalResponse?: { getStatus(): number; getBody(): string } | null

@@ -136,3 +136,119 @@ export const uploadSourceReader = {
     return Promise.resolve(new SourceSlicer(input))
   },
 }
+
+/** The slices a request body is handed to the network in: each one is a sign of progress. */
+const BODY_SLICE = 64 * 1024
+
+/**
+ * Bytes as a stream pulled a slice at a time, so that whoever sends it sees each
+ * slice leave (a deadline on silence, a progress bar) rather than one opaque write.
+ */
+export function byteStream(bytes: Uint8Array, onSent?: (sent: number) => void): ReadableStream<Uint8Array> {
+  let offset = 0
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const end = Math.min(bytes.byteLength, offset + BODY_SLICE)
+        controller.enqueue(bytes.subarray(offset, end))
+        offset = end
+        onSent?.(offset)
+        if (offset >= bytes.byteLength) controller.close()
+      },
+    },
+    // Nothing read ahead: a slice is taken only when the network takes it.
+    { highWaterMark: 0 },
+  )
+}
+
+/**
+ * tus-js-client's HTTP stack over a fetch of lora's (the Storage client's, with its
+ * deadline), so that TUS requests obey storage.timeout as every other Storage call.
+ */
+export class FetchHttpStack {
+  constructor(private readonly fetch: typeof globalThis.fetch) {}
+
+  createRequest(method: string, url: string): FetchHttpRequest {
+    return new FetchHttpRequest(this.fetch, method, url)
+  }
+
+  getName(): string {
+    return 'FetchHttpStack'
+  }
+}
+
+class FetchHttpRequest {
+  private readonly headers: Record<string, string> = {}
+  private onSent: (sent: number) => void = () => {}
+  private readonly controller = new AbortController()
+
+  constructor(
+    private readonly fetch: typeof globalThis.fetch,
+    private readonly method: string,
+    private readonly url: string,
+  ) {}
+
+  getMethod(): string {
+    return this.method
+  }
+
+  getURL(): string {
+    return this.url
+  }
+
+  setHeader(header: string, value: string): void {
+    this.headers[header] = value
+  }
+
+  getHeader(header: string): string | undefined {
+    return this.headers[header]
+  }
+
+  setProgressHandler(handler: (sent: number) => void): void {
+    this.onSent = handler
+  }
+
+  async send(body?: Uint8Array | null): Promise<FetchHttpResponse> {
+    const headers = { ...this.headers }
+    const init: RequestInit & { duplex?: 'half' } = { method: this.method, headers, signal: this.controller.signal }
+    if (body) {
+      headers['content-length'] = String(body.byteLength)
+      init.body = byteStream(body, this.onSent)
+      init.duplex = 'half'
+    }
+    const response = await this.fetch(this.url, init)
+    return new FetchHttpResponse(response, await response.text())
+  }
+
+  abort(): Promise<void> {
+    this.controller.abort()
+    return Promise.resolve()
+  }
+
+  getUnderlyingObject(): AbortController {
+    return this.controller
+  }
+}
+
+class FetchHttpResponse {
+  constructor(
+    private readonly response: Response,
+    private readonly body: string,
+  ) {}
+
+  getStatus(): number {
+    return this.response.status
+  }
+
+  getHeader(header: string): string | undefined {
+    return this.response.headers.get(header) ?? undefined
+  }
+
+  getBody(): string {
+    return this.body
+  }
+
+  getUnderlyingObject(): Response {
+    return this.response
+  }
+}

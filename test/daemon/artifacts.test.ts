@@ -8,6 +8,8 @@ import { InstantClock } from '../helpers/clock.js'
 import { FolderStorage } from '../../src/storage/folder.js'
 import { copyArtifacts, type ArtifactLimits } from '../../src/daemon/artifacts.js'
 import type { Artifacts } from '../../src/cluster/contract.js'
+import { SupabaseStorage } from '../../src/storage/supabase.js'
+import { startStorageStandIn, TUS_CHUNK } from '../storage/supabase-standin.js'
 
 const JOB = { id: '11111111-2222-4333-8444-555555555555', user_id: '00000000-0000-4000-8000-00000000a11c' }
 
@@ -126,4 +128,83 @@ describe('artifact copies: streamed, capped, from allowed hosts only (local HTTP
     expect(allowed).toMatchObject({ status: 'stored' })
     expect(foreign.hits).toEqual(['/secret'])
   })
+})
+
+describe('artifact copies over TUS: local HTTP servers stand in for the cluster and for Supabase Storage (no Supabase server runs here)', () => {
+  const KEY = 'service-role-key-for-the-stand-in'
+  const DEADLINE_MS = 200
+  const cleanups: (() => Promise<void> | void)[] = []
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  })
+
+  /** A large adapter (three TUS chunks), quick to make. */
+  const adapter = Buffer.alloc(2 * TUS_CHUNK + 4321)
+  for (let i = 0; i + 4 <= adapter.length; i += 4) adapter.writeUInt32LE(i, i)
+  const path = `${JOB.user_id}/${JOB.id}/adapter.safetensors`
+
+  async function setup(route: (res: import('node:http').ServerResponse) => void) {
+    const cluster = await serveFiles({ '/adapter': route })
+    cleanups.push(() => cluster.close())
+    const storageServer = await startStorageStandIn(KEY)
+    cleanups.push(() => storageServer.close())
+    const dir = tempDir('lora-artifacts-tus-')
+    cleanups.push(() => dir.remove())
+    const storage = new SupabaseStorage({ url: storageServer.url, serviceRoleKey: KEY, stateDir: dir.path, retryDelays: [0, 10], timeoutMs: DEADLINE_MS })
+    const artifacts: Artifacts = { adapter_url: `${cluster.url}/adapter`, adapter_size: adapter.length, validation_images: [] }
+    const copy = () => copyArtifacts(storage, JOB, artifacts, { clock: new InstantClock(), limits: { allowedHosts: [cluster.host], maxBytes: 1024 ** 3 } })
+    const tus = () => storageServer.requests.filter((r) => r.path.startsWith('/storage/v1/upload/resumable')).map((r) => `${r.method} ${r.headers['upload-offset'] ?? ''}`.trim())
+    return { cluster, storageServer, copy, tus }
+  }
+  const sendAll = (res: import('node:http').ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': adapter.length })
+    res.end(adapter)
+  }
+
+  it(
+    'fails each attempt at the deadline of the PATCH the storage stops reading, and keeps the record for retry',
+    async () => {
+      const { storageServer, copy, tus } = await setup(sendAll)
+      storageServer.stall.fromPatch = 1
+      storageServer.stall.afterBytes = 1
+      const started = Date.now()
+      const record = await copy()
+      expect(record).toMatchObject({
+        status: 'upload_failed',
+        upload_error: `Resumable upload of lora-models/${path} stopped: Supabase Storage did not answer within ${DEADLINE_MS} ms (storage.timeout).`,
+        source_urls: { adapter_url: expect.stringMatching(/\/adapter$/) },
+      })
+      expect(Date.now() - started).toBeLessThan(5_000)
+      // Three attempts, each a new upload (an artifact is not resumed) whose first PATCH stalls: none retried.
+      expect(tus()).toEqual(['POST', 'PATCH 0', 'POST', 'PATCH 0', 'POST', 'PATCH 0'])
+      expect(storageServer.objects.size).toBe(0)
+      expect(storageServer.violations).toEqual([])
+    },
+    10_000,
+  )
+
+  it(
+    'copies a large adapter that the cluster serves slowly but steadily, the whole transfer far longer than the deadline',
+    async () => {
+      // 512 KB every 40 ms: about a second in all, five times the deadline, no pause near it.
+      const { storageServer, copy, tus } = await setup((res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': adapter.length })
+        let offset = 0
+        const next = () => {
+          if (offset >= adapter.length) return void res.end()
+          res.write(adapter.subarray(offset, (offset += 512 * 1024)))
+          setTimeout(next, 40)
+        }
+        next()
+      })
+      const started = Date.now()
+      const record = await copy()
+      expect(record).toMatchObject({ status: 'stored', storage_path: path, upload_error: null })
+      expect(Date.now() - started).toBeGreaterThan(4 * DEADLINE_MS)
+      expect(tus()).toEqual(['POST', 'PATCH 0', `PATCH ${TUS_CHUNK}`, `PATCH ${2 * TUS_CHUNK}`])
+      expect(storageServer.objects.get(`lora-models/${path}`)!.bytes.equals(adapter)).toBe(true)
+      expect(storageServer.violations).toEqual([])
+    },
+    10_000,
+  )
 })

@@ -36,6 +36,21 @@ describe('hostile input to the validator', () => {
     })
   }
 
+  for (const threads of [0, 1]) {
+    it(`judges a line longer than one read on its start: nested too deep, it is reported and skipped, not held whole (${threads ? 'a worker' : 'this thread'})`, async () => {
+      // Reads of 4 KB: every line below but the good ones spans several.
+      const textBrackets = JSON.stringify({ prompt: '['.repeat(20_000), completion: '{'.repeat(20_000) })
+      const lines = [GOOD, nested(100_000), textBrackets, `${GOOD}\n${nested(40_000)}`, nested(MAX_NESTING), GOOD]
+      const report = await validateFile(file(lines.join('\n') + '\n'), { threads, batchBytes: 4096 })
+      expect(report.errors).toEqual([
+        { line: 2, kind: 'nested_too_deep', message: `is nested deeper than ${MAX_NESTING} levels: no training record is (is this JSONL?)` },
+        { line: 5, kind: 'nested_too_deep', message: `is nested deeper than ${MAX_NESTING} levels: no training record is (is this JSONL?)` },
+        expect.objectContaining({ line: 6, kind: 'not_object' }),
+      ])
+      expect(report).toMatchObject({ lines: 7, records: 4, error_count: 3 })
+    })
+  }
+
   it(`takes a line nested exactly ${MAX_NESTING} levels to the parser, which says what it is`, async () => {
     const report = await validateFile(file(`${GOOD}\n${nested(MAX_NESTING)}\n`))
     expect(report.errors).toEqual([expect.objectContaining({ line: 2, kind: 'not_object' })])
@@ -61,13 +76,18 @@ describe('hostile input to `lora datasets upload` (the built binary)', () => {
     expect(r.stderr).not.toContain('FATAL')
   })
 
-  it('validates a 133 MB file of deeply nested arrays within 150 MB of memory (maxRSS)', async () => {
-    const path = join(dir, 'nested.jsonl')
+  // Lines of 1 MB, and of 30 MB (near the 32 MB cap): a deep line is skipped on its
+  // start, never held whole.
+  it.each([1, 30])('validates a 133 MB file of deeply nested arrays in lines of %i MB within 150 MB of memory (maxRSS)', async (lineMb) => {
+    const path = join(dir, `nested-${lineMb}.jsonl`)
     const fd = openSync(path, 'w')
-    const line = `${nested(512 * 1024)}\n`
-    for (let i = 0; i < 133; i++) writeSync(fd, line)
+    // 133 MB in all: whole lines, then one shorter for the rest.
+    const sizes = Array.from({ length: Math.floor(133 / lineMb) }, () => lineMb)
+    if (133 % lineMb) sizes.push(133 % lineMb)
+    for (const mb of sizes) writeSync(fd, `${nested(mb * 512 * 1024)}\n`)
     closeSync(fd)
-    const rssFile = join(dir, 'rss')
+    const count = sizes.length
+    const rssFile = join(dir, `rss-${lineMb}`)
     // A module preloaded into the binary writes its peak memory when it exits.
     const preload = `import { writeFileSync } from 'node:fs'; process.on('exit', () => writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)))`
     const r = await runLora(['datasets', 'upload', '--dry-run', '--json', path], {
@@ -77,7 +97,7 @@ describe('hostile input to `lora datasets upload` (the built binary)', () => {
     })
     expect(r.code).toBe(1)
     const out = JSON.parse(r.stdout) as { validation: { error_count: number; errors: { kind: string }[] } }
-    expect(out.validation.error_count).toBe(133)
+    expect(out.validation.error_count).toBe(count)
     expect(out.validation.errors.every((e) => e.kind === 'nested_too_deep')).toBe(true)
     const maxRssKb = Number(readFileSync(rssFile, 'utf8'))
     expect(maxRssKb).toBeLessThan(150 * 1024)

@@ -161,9 +161,10 @@ describe('a Supabase Storage that does not answer (local stand-in that leaves re
     s.hangs.add('POST /storage/v1/object/sign/')
     const storage = new SupabaseStorage({ url: s.url, serviceRoleKey: KEY, stateDir: workDir(), timeoutMs: 300 })
     const started = Date.now()
-    await expect(storage.bucketExists('lora-models')).rejects.toThrow('Could not read bucket lora-models: Supabase Storage did not answer within 300 ms.')
+    await expect(storage.bucketExists('lora-models')).rejects.toMatchObject({ code: 'storage_timeout' })
+    await expect(storage.bucketExists('lora-models')).rejects.toThrow('Could not read bucket lora-models: Supabase Storage did not answer within 300 ms (storage.timeout).')
     await expect(storage.signedUrl('lora-datasets', 'u/d/x.jsonl', 60)).rejects.toThrow(
-      'Could not sign a URL for lora-datasets/u/d/x.jsonl: Supabase Storage did not answer within 300 ms.',
+      'Could not sign a URL for lora-datasets/u/d/x.jsonl: Supabase Storage did not answer within 300 ms (storage.timeout).',
     )
     expect(Date.now() - started).toBeLessThan(10_000)
   })

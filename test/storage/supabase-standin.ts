@@ -41,15 +41,46 @@ export async function startStorageStandIn(key: string) {
   const lock = { status: 0 as 0 | 400 | 423 }
   /** "METHOD /path" prefixes of requests to leave unanswered. */
   const hangs = new Set<string>()
+  /**
+   * A storage that stops reading mid-upload: every PATCH from number `fromPatch` on
+   * (counted from 1; 0: none) is read up to `afterBytes`, then neither read further
+   * nor answered.
+   */
+  const stall = { fromPatch: 0, afterBytes: 0 }
+  /** A slow but working storage: each TUS request is answered this long after it arrived (ms). */
+  const tusDelay = { ms: 0 }
   let nextUpload = 1
+  let patchesSeen = 0
+
+  /** The request's body, or as much of it as was read before the stand-in stalled. */
+  function readBody(req: IncomingMessage): Promise<{ body: Buffer; stalled: boolean }> {
+    const isPatch = req.method === 'PATCH'
+    if (isPatch) patchesSeen++
+    const stallAt = isPatch && stall.fromPatch > 0 && patchesSeen >= stall.fromPatch ? stall.afterBytes : Infinity
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = []
+      let seen = 0
+      req.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        seen += chunk.length
+        if (seen >= stallAt) {
+          // Paused, not destroyed: the connection stays open and nothing more is read.
+          req.pause()
+          return resolve({ body: Buffer.concat(chunks), stalled: true })
+        }
+      })
+      req.on('end', () => resolve({ body: Buffer.concat(chunks), stalled: false }))
+      // The client gave up on the request: there is no one left to answer.
+      req.on('error', () => resolve({ body: Buffer.concat(chunks), stalled: true }))
+    })
+  }
 
   const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
-    const body = Buffer.concat(chunks)
+    const { body, stalled } = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://standin')
     const path = decodeURIComponent(url.pathname)
     requests.push({ method: req.method!, path, headers: req.headers, bodyBytes: body.length })
+    if (stalled) return
     // A storage that hangs: these requests are never answered.
     if ([...hangs].some((prefix) => `${req.method} ${path}`.startsWith(prefix))) return
     const isTus = path.startsWith('/storage/v1/upload/resumable')
@@ -58,7 +89,10 @@ export async function startStorageStandIn(key: string) {
       return json(res, 401, { statusCode: '401', error: 'Unauthorized', message: 'Invalid JWT' })
     }
     if (req.headers.apikey !== key) violations.push(`${req.method} ${path}: apikey header is not the service-role key`)
-    if (isTus) return tus(req, res, path, body)
+    if (isTus) {
+      if (tusDelay.ms > 0) await new Promise((resolve) => setTimeout(resolve, tusDelay.ms))
+      return tus(req, res, path, body)
+    }
 
     let m: RegExpExecArray | null
     if (req.method === 'GET' && (m = /^\/storage\/v1\/bucket\/([^/]+)$/.exec(path))) {
@@ -200,6 +234,8 @@ export async function startStorageStandIn(key: string) {
     failPatches,
     lock,
     hangs,
+    stall,
+    tusDelay,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
