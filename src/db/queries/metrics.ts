@@ -50,8 +50,8 @@ export const METRICS_SQL = {
   // The per-user figures are by calendar month (UTC; $1 its first day), read from the
   // rollups of migration 0006 that triggers keep exact: the top ten are an index range.
   costPerUser: `
-    SELECT user_id, total_cost::float8 AS total_cost, jobs::int AS num_jobs FROM lora_ops.user_month_costs
-     WHERE month = $1::date AND records > 0 ORDER BY total_cost DESC, user_id LIMIT $2`,
+    SELECT c.user_id, c.total_cost::float8 AS total_cost, c.jobs::int AS num_jobs FROM lora_ops.user_month_costs c
+     WHERE c.month = $1::date AND c.records > 0 ORDER BY c.total_cost DESC, c.user_id LIMIT $2`,
   mostExpensiveJobs: `
     WITH top AS (
       SELECT job_id, sum(amount::float8) AS total_cost FROM cost_records
