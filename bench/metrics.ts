@@ -205,8 +205,11 @@ async function main() {
     printRows(rows, 50)
     process.stdout.write('\nFor the ratio, the per-user statements before the rollups, on the same whole month:\n')
     printRows(before, 50)
-    const ratio = (now: Row | undefined, then: Row) => (now ? `${(then.p95 / now.p95).toFixed(0)}x` : '?')
-    process.stdout.write(`p95 before / after: costPerUser ${ratio(rows.find((r) => r.name === 'costPerUser (a whole month)'), before[0]!)}, topUsers ${ratio(rows.find((r) => r.name === 'topUsers (a whole month)'), before[1]!)}\n`)
+    const ratio = (name: string, then: Row) => {
+      const after = rows.find((r) => r.name === name)!
+      return `p50 ${(then.p50 / after.p50).toFixed(1)}x, p95 ${(then.p95 / after.p95).toFixed(1)}x`
+    }
+    process.stdout.write(`before / after: costPerUser ${ratio('costPerUser (a whole month)', before[0]!)}; topUsers ${ratio('topUsers (a whole month)', before[1]!)}\n`)
     process.stdout.write('\nThe series as lora metrics reads them:\n')
     printRows(series, 50)
     process.stdout.write('\n')
