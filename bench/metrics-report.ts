@@ -11,16 +11,19 @@ export function percentile(sorted: number[], share: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(share * sorted.length) - 1)]!
 }
 
-/** A plain aligned table; `target` adds a column saying whether p95 is under it. */
+/**
+ * A plain aligned table; `target` adds the target, p95 as a share of it, and whether
+ * p95 is under it.
+ */
 export function printRows(rows: Row[], target: number | null): void {
-  const header = ['query', 'runs', 'p50 ms', 'p95 ms', 'max ms', ...(target === null ? [] : [`p95 < ${target} ms`])]
+  const header = ['query', 'runs', 'p50 ms', 'p95 ms', 'max ms', ...(target === null ? [] : ['target ms', 'p95/target', 'under'])]
   const lines = rows.map((r) => [
     r.name,
     String(r.runs),
     r.p50.toFixed(1),
     r.p95.toFixed(1),
     r.max.toFixed(1),
-    ...(target === null ? [] : [r.p95 < target ? 'yes' : 'NO']),
+    ...(target === null ? [] : [String(target), `${(r.p95 / target).toFixed(2)}x`, r.p95 < target ? 'yes' : 'NO']),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
   const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')

@@ -3,7 +3,11 @@
 // model artifacts) on a real Postgres server, started the way the test setup starts
 // one (or LORA_TEST_DATABASE_URL). It prints p50 and p95 of every query and of
 // `lora health --json` run end to end as a child process; it asserts nothing.
-// Targets: every query p95 < 50 ms, health < 500 ms.
+// Every statement `lora metrics` runs is here: the named statements of
+// src/db/queries/metrics.ts (the per-user ones read the monthly rollups of migration
+// 0006) and health.ts, the series as src/metrics/series.ts reads them, and the whole
+// of collectMetrics. Targets: every statement p95 < 50 ms, health < 500 ms; each row
+// shows its p95 beside the target and as a share of it.
 //
 // LORA_BENCH_JOBS (default 1000000) and LORA_BENCH_POINTS_PER_JOB (default 10) scale it.
 import { spawn } from 'node:child_process'
@@ -15,7 +19,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import setupPostgres from '../test/helpers/global-setup.js'
 import { openPostgres } from '../src/db/postgres.js'
-import { explainableMetricsQueries } from '../src/db/queries/metrics.js'
+import { cacheDays, explainableMetricsQueries, METRICS_SQL, monthKey } from '../src/db/queries/metrics.js'
 import { explainableHealthQueries } from '../src/db/queries/health.js'
 import { collectMetrics } from '../src/metrics/collect.js'
 import { readMonthSpend, readSeries } from '../src/metrics/series.js'
@@ -27,6 +31,25 @@ import { createContext } from '../src/context.js'
 import { runHealth } from '../src/health/run.js'
 import { analyzeLargePlatform, seedLargePlatform } from './metrics-seed.js'
 import { percentile, printRows, type Row } from './metrics-report.js'
+
+/** The per-user statements as they were before the rollups, for the ratio. */
+const LIVE_COST_PER_USER = `
+  WITH top AS (
+    SELECT user_id, sum(amount::float8) AS total_cost FROM cost_records
+     WHERE recorded_at >= $1 AND recorded_at < $2
+     GROUP BY user_id ORDER BY total_cost DESC, user_id LIMIT $3
+  )
+  SELECT top.user_id, top.total_cost,
+         (SELECT count(DISTINCT c.job_id) FROM cost_records c
+           WHERE c.user_id = top.user_id AND c.recorded_at >= $1 AND c.recorded_at < $2)::int AS num_jobs
+    FROM top ORDER BY top.total_cost DESC, top.user_id`
+const LIVE_TOP_USERS = `
+  SELECT user_id, count(*)::int AS jobs,
+         count(*) FILTER (WHERE status = 'completed')::int AS completed,
+         count(*) FILTER (WHERE status = 'failed')::int AS failed,
+         (count(*) OVER ())::int AS active_users
+    FROM training_jobs WHERE created_at >= $1 AND created_at < $2
+   GROUP BY user_id ORDER BY jobs DESC, user_id LIMIT $3`
 
 const JOBS = Number(process.env.LORA_BENCH_JOBS ?? 1_000_000)
 const POINTS_PER_JOB = Number(process.env.LORA_BENCH_POINTS_PER_JOB ?? 10)
@@ -98,6 +121,31 @@ async function main() {
       rows.push(await measure(q.name, () => db.query(q.sql, q.params)))
       log(`measured ${q.name}`)
     }
+    // The per-user statements on a whole month (the last one): what lora metrics reads
+    // on the last day of a month, beside the aggregate they replace (the statement before
+    // migration 0006, over the same month of cost records and jobs).
+    const lastMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1))
+    const lastMonthKey = monthKey(lastMonth)
+    const top = await db.query<{ user_id: string }>(METRICS_SQL.topUsers, [lastMonthKey, 10])
+    const wholeMonth = [
+      { name: 'costPerUser (a whole month)', sql: METRICS_SQL.costPerUser, params: [lastMonthKey, 10] },
+      { name: 'topUsers (a whole month)', sql: METRICS_SQL.topUsers, params: [lastMonthKey, 10] },
+      { name: 'costOfUsers (a whole month, the top ten)', sql: METRICS_SQL.costOfUsers, params: [lastMonthKey, top.map((u) => u.user_id)] },
+    ]
+    for (const q of wholeMonth) rows.push(await measure(q.name, () => db.query(q.sql, q.params)))
+    const monthEnd = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
+    const before: Row[] = [
+      await measure('costPerUser before the rollups (a whole month of cost_records)', () => db.query(LIVE_COST_PER_USER, [lastMonth, monthEnd, 10]), 10),
+      await measure('topUsers before the rollups (a whole month of training_jobs)', () => db.query(LIVE_TOP_USERS, [lastMonth, monthEnd, 10]), 10),
+    ]
+    log('measured the per-user statements on a whole month')
+    // The one write of lora metrics: the closed days of a 30-day series, stored once
+    // (later calls find them there and the insert does nothing).
+    const days = Array.from({ length: 30 }, (_, i) => ({
+      day: new Date(now.getTime() - (i + 1) * 86_400_000).toISOString().slice(0, 10),
+      data: { created: 2740, completed: 2300, failed: 270, training_seconds: 8.2e6, trained: 2300 },
+    }))
+    rows.push(await measure('cacheDays (30 closed days, already stored)', () => cacheDays(db, 'jobs', days, now)))
     // The daily series as `lora metrics` reads them: closed days from lora_ops.metrics_daily
     // (filled by the first call), today aggregated live.
     const series: Row[] = []
@@ -155,6 +203,13 @@ async function main() {
     process.stdout.write(`${Object.entries(counts!).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}\n\n`)
     process.stdout.write('Each statement as written (the series statements aggregate their whole 30-day window here):\n')
     printRows(rows, 50)
+    process.stdout.write('\nFor the ratio, the per-user statements before the rollups, on the same whole month:\n')
+    printRows(before, 50)
+    const ratio = (name: string, then: Row) => {
+      const after = rows.find((r) => r.name === name)!
+      return `p50 ${(then.p50 / after.p50).toFixed(1)}x, p95 ${(then.p95 / after.p95).toFixed(1)}x`
+    }
+    process.stdout.write(`before / after: costPerUser ${ratio('costPerUser (a whole month)', before[0]!)}; topUsers ${ratio('topUsers (a whole month)', before[1]!)}\n`)
     process.stdout.write('\nThe series as lora metrics reads them:\n')
     printRows(series, 50)
     process.stdout.write('\n')
@@ -170,7 +225,7 @@ async function main() {
       500,
     )
     process.stdout.write(`\nhealth checks of one run (ms): ${report.checks.map((c) => `${c.name} ${c.duration_ms}`).join(', ')}\n`)
-    process.stdout.write(`statements over the target: ${rows.filter((r) => r.p95 >= 50).map((r) => r.name).join(', ') || 'none'}\n`)
+    process.stdout.write(`statements over the target: ${[...rows, ...series].filter((r) => r.p95 >= 50).map((r) => r.name).join(', ') || 'none'}\n`)
     const [load] = await import('node:os').then((os) => os.loadavg())
     process.stdout.write(`load average while measuring: ${load!.toFixed(1)} on ${(await import('node:os')).availableParallelism()} CPUs\n`)
   } finally {

@@ -6,7 +6,6 @@ import { ERROR_TYPES } from '../jobs/error-types.js'
 import {
   averageValidationTime,
   countActiveJobs,
-  countJobOutcomes,
   listStuckJobs,
   sumCostPerJob,
   sumDatasetStorage,
@@ -14,6 +13,7 @@ import {
 } from '../db/queries/metrics.js'
 import { countTrainingTimeouts, listOpenOrphans, listUnclosedBreakers, readLatestHeartbeat } from '../db/queries/health.js'
 import { readMonthSpend } from '../metrics/series.js'
+import { readJobOutcomes } from '../metrics/outcomes.js'
 import { listCostOverruns } from '../db/queries/budget.js'
 import { gigabytes, minutes, money, percent, round } from '../metrics/format.js'
 import type { AlertSeverity, Observation } from './types.js'
@@ -62,7 +62,7 @@ export function storageQuotaBytes(config: ResolvedConfig): number {
   return config.storage?.quotaBytes ?? DEFAULTS.storageQuotaGb * 1024 ** 3
 }
 
-/** Failure rate over a window (seed 000): failed jobs among the jobs created in it, in percent. */
+/** Failure rate over a window (seed 000), in percent of the finished jobs created in it (readJobOutcomes). */
 export function failureRateLevel(rate: number, a: AlertsConfig): AlertSeverity | null {
   if (rate >= a.failureRate.critical * 100) return 'critical'
   if (rate >= a.failureRate.warning * 100) return 'warning'
@@ -105,16 +105,15 @@ export const RULES: RuleSpec[] = [
   },
   {
     name: 'failure-rate',
-    description: 'failed share of the jobs created in 24 h at or above alerts.failureRateWarning (10 %) / Critical (20 %)',
+    description: 'failed share of the jobs created in 24 h that finished, at or above alerts.failureRateWarning (10 %) / Critical (20 %)',
     async evaluate({ db, alerts, now }) {
-      const { failed, total } = await countJobOutcomes(db, new Date(now.getTime() - RULE_WINDOWS.failureRate))
-      if (total === 0 || total < alerts.failureRate.minJobs) return done([])
-      const rate = (failed * 100) / total
+      const { failed, finished, failureRate: rate } = await readJobOutcomes(db, new Date(now.getTime() - RULE_WINDOWS.failureRate))
+      if (rate === null || finished < alerts.failureRate.minJobs) return done([])
       const level = failureRateLevel(rate, alerts)
       if (!level) return done([])
       const threshold = (level === 'critical' ? alerts.failureRate.critical : alerts.failureRate.warning) * 100
       return done([
-        obs('failure-rate', level, `LoRA training failure rate is ${percent(rate)} over 24 h: ${failed} of ${total} jobs (threshold: ${percent(threshold, 0)}).`, {
+        obs('failure-rate', level, `LoRA training failure rate is ${percent(rate)} over 24 h: ${failed} of ${finished} finished jobs (threshold: ${percent(threshold, 0)}).`, {
           value: round(rate),
           threshold: round(threshold),
         }),

@@ -7,6 +7,7 @@ import operations from './migrations/0002_operations.sql'
 import observability from './migrations/0003_observability.sql'
 import costs from './migrations/0004_costs.sql'
 import liveness from './migrations/0005_liveness.sql'
+import userRollups from './migrations/0006_user_rollups.sql'
 
 export interface Migration {
   version: number
@@ -26,6 +27,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration(3, 'observability', observability),
   migration(4, 'costs', costs),
   migration(5, 'liveness', liveness),
+  migration(6, 'user_rollups', userRollups),
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

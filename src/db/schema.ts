@@ -90,4 +90,11 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
     task: 'text', last_slot: 'timestamptz', last_started_at: 'timestamptz', last_finished_at: 'timestamptz',
     last_status: 'text', last_error: 'text', run_by: 'text',
   },
+  // 0006
+  'lora_ops.user_month_costs': {
+    month: 'date', user_id: 'uuid', total_cost: 'numeric', records: 'int8', jobs: 'int8', updated_at: 'timestamptz',
+  },
+  'lora_ops.user_month_jobs': {
+    month: 'date', user_id: 'uuid', jobs: 'int8', updated_at: 'timestamptz',
+  },
 }

@@ -4,7 +4,8 @@ import type { AlertsConfig, ResolvedConfig } from '../config/schema.js'
 import type { Storage } from '../storage/types.js'
 import { PLATFORM_BUCKETS } from '../storage/buckets.js'
 import { schemaStatus } from '../db/migrate.js'
-import { countActiveJobs, countJobOutcomes, listStuckJobs } from '../db/queries/metrics.js'
+import { countActiveJobs, listStuckJobs } from '../db/queries/metrics.js'
+import { readJobOutcomes } from '../metrics/outcomes.js'
 import { countOpenOrphans, pingDatabase, readLatestHeartbeat } from '../db/queries/health.js'
 import { readMonthSpend } from '../metrics/series.js'
 import { storageQuotaBytes, failureRateLevel, RULE_WINDOWS } from '../alerts/rules.js'
@@ -113,12 +114,12 @@ export const CHECKS: Record<Exclude<CheckName, 'cluster'>, (env: CheckEnv) => Pr
 
   'failed-jobs': (env) =>
     withDb(env, async (db) => {
-      const { failed, total } = await countJobOutcomes(db, new Date(env.now.getTime() - RULE_WINDOWS.failureRate))
+      const { failed, finished, failureRate } = await readJobOutcomes(db, new Date(env.now.getTime() - RULE_WINDOWS.failureRate))
       const w = round(env.alerts.failureRate.warning * 100)
       const c = round(env.alerts.failureRate.critical * 100)
-      const rate = total ? (failed * 100) / total : 0
-      const text = `${failed} failed of ${total} created in 24 h (${percent(rate)})`
-      if (total < Math.max(1, env.alerts.failureRate.minJobs)) return result('ok', `${text}: too few jobs to rate`, round(rate), '%', w, c)
+      const rate = failureRate ?? 0
+      const text = `${failed} failed of ${finished} finished, created in 24 h (${percent(rate)})`
+      if (finished < Math.max(1, env.alerts.failureRate.minJobs)) return result('ok', `${text}: too few jobs to rate`, round(rate), '%', w, c)
       return result((failureRateLevel(rate, env.alerts) as CheckStatus | null) ?? 'ok', text, round(rate), '%', w, c)
     }),
 

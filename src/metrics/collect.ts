@@ -6,6 +6,7 @@ import { storageQuotaBytes } from '../alerts/rules.js'
 import { GB, round } from './format.js'
 import { buildIndicators, type Indicator } from './indicators.js'
 import { readMonthSpend, readSeries, type BucketValues } from './series.js'
+import { readJobOutcomes } from './outcomes.js'
 
 export const SECTIONS = ['jobs', 'datasets', 'cost', 'storage', 'errors', 'users'] as const
 export type Section = (typeof SECTIONS)[number]
@@ -33,7 +34,6 @@ const DEFAULT_WINDOWS = {
   costPerJob: '7d',
   storageGrowth: '30d',
   errorTypes: '7d',
-  users: '30d',
 } as const satisfies Record<string, Period>
 
 const LIST_LIMIT = 10
@@ -78,7 +78,8 @@ export interface DatasetsMetrics {
 
 export interface CostMetrics {
   series: Series<SeriesPoint & { total_cost: number; num_jobs: number }>
-  per_user: { window: Period | 'month'; users: { user_id: string; total_cost: number; num_jobs: number; avg_cost_per_job: number | null }[] }
+  /** By calendar month (UTC), whatever --period says: read from the per-user rollups. */
+  per_user: { window: 'month'; users: { user_id: string; total_cost: number; num_jobs: number; avg_cost_per_job: number | null }[] }
   most_expensive: { window: Period; jobs: { job_id: string; user_id: string; total_cost: number; status: string; created_at: string }[] }
   avg_cost_per_job: { value: number | null; total_cost: number; jobs: number; window: Period }
   month_to_date: { spent: number; recorded: number; running: number; budget: number; used_percent: number }
@@ -100,7 +101,8 @@ export interface ErrorsMetrics {
 }
 
 export interface UsersMetrics {
-  window: Period
+  /** By calendar month (UTC), whatever --period says: read from the per-user rollups. */
+  window: 'month'
   active: number
   new: number
   at_limit: number
@@ -140,21 +142,20 @@ async function jobs(i: Input): Promise<JobsMetrics> {
   const stuckBefore = new Date(i.now.getTime() - i.alerts.stuckAfterMs)
   const [active, outcomes, series, durationSeries, stuck] = await Promise.all([
     m.countActiveJobs(i.db),
-    m.countJobOutcomes(i.db, i.since(w.outcomes)),
+    readJobOutcomes(i.db, i.since(w.outcomes)),
     readSeries(i.db, 'jobs', i.since(w.series), i.now, i.bucket(w.series)),
     w.duration === w.series ? null : readSeries(i.db, 'jobs', i.since(w.duration), i.now, i.bucket(w.duration)),
     m.listStuckJobs(i.db, stuckBefore, STUCK_LIMIT),
   ])
-  const finished = outcomes.completed + outcomes.failed
-  const outcome = (part: number): JobOutcomeRate => ({ value: rate(part, finished), completed: outcomes.completed, failed: outcomes.failed, finished, window: w.outcomes })
+  const outcome = (value: number | null): JobOutcomeRate => ({ value: round(value), completed: outcomes.completed, failed: outcomes.failed, finished: outcomes.finished, window: w.outcomes })
   const trainedPoints: Point[] = durationSeries ?? series
   const seconds = trainedPoints.reduce((n, p) => n + (p.values.training_seconds ?? 0), 0)
   const trained = trainedPoints.reduce((n, p) => n + (p.values.trained ?? 0), 0)
   return {
     queue_depth: active.queued,
     active,
-    success_rate: outcome(outcomes.completed),
-    failure_rate: outcome(outcomes.failed),
+    success_rate: outcome(outcomes.successRate),
+    failure_rate: outcome(outcomes.failureRate),
     avg_training_hours: { value: trained ? round(seconds / trained / 3600, 3) : null, jobs: trained, window: w.duration },
     stuck: {
       count: stuck.length,
@@ -183,13 +184,11 @@ async function datasets(i: Input): Promise<DatasetsMetrics> {
   }
 }
 
-async function cost(i: Input, period: Period | null): Promise<CostMetrics> {
+async function cost(i: Input): Promise<CostMetrics> {
   const w = { series: i.window('costSeries'), expensive: i.window('mostExpensive'), perJob: i.window('costPerJob') }
-  const monthStart = monthStartOf(i.now)
-  const perUserFrom = period ? i.since(period) : monthStart
   const [series, perUser, expensive, perJob, spend] = await Promise.all([
     readSeries(i.db, 'cost', i.since(w.series), i.now, i.bucket(w.series)),
-    m.readCostPerUser(i.db, perUserFrom, new Date(i.now.getTime() + 1), LIST_LIMIT),
+    m.readCostPerUser(i.db, i.now, LIST_LIMIT),
     m.listMostExpensiveJobs(i.db, i.since(w.expensive), LIST_LIMIT),
     m.sumCostPerJob(i.db, i.since(w.perJob), new Date(i.now.getTime() + 1)),
     readMonthSpend(i.db, i.now),
@@ -202,7 +201,7 @@ async function cost(i: Input, period: Period | null): Promise<CostMetrics> {
       points: series.map((p) => ({ bucket: iso(p.start), total_cost: round(p.values.total_cost) ?? 0, num_jobs: p.values.num_jobs ?? 0 })),
     },
     per_user: {
-      window: period ?? 'month',
+      window: 'month',
       users: perUser.map((u) => ({ user_id: u.user_id, total_cost: round(u.total_cost) ?? 0, num_jobs: u.num_jobs, avg_cost_per_job: u.num_jobs ? round(u.total_cost / u.num_jobs) : null })),
     },
     most_expensive: {
@@ -259,12 +258,10 @@ async function errors(i: Input): Promise<ErrorsMetrics> {
 }
 
 async function users(i: Input): Promise<UsersMetrics> {
-  const w = i.window('users')
-  const since = i.since(w)
-  const [top, limits] = await Promise.all([m.listTopUsers(i.db, since, LIST_LIMIT), m.countUserLimits(i.db, since)])
-  const costs = new Map((await m.sumCostOfUsers(i.db, since, top.map((u) => u.user_id))).map((c) => [c.user_id, c.total_cost]))
+  const [top, limits] = await Promise.all([m.listTopUsers(i.db, i.now, LIST_LIMIT), m.countUserLimits(i.db, monthStartOf(i.now))])
+  const costs = new Map((await m.sumCostOfUsers(i.db, i.now, top.map((u) => u.user_id))).map((c) => [c.user_id, c.total_cost]))
   return {
-    window: w,
+    window: 'month',
     active: top[0]?.active_users ?? 0,
     new: limits.new_users,
     at_limit: limits.at_limit,
@@ -294,7 +291,7 @@ export async function collectMetrics(
   const [j, ds, c, st, e, u] = await Promise.all([
     want('jobs') ? jobs(i) : undefined,
     want('datasets') ? datasets(i) : undefined,
-    want('cost') ? cost(i, period) : undefined,
+    want('cost') ? cost(i) : undefined,
     want('storage') ? storage(i) : undefined,
     want('errors') ? errors(i) : undefined,
     want('users') ? users(i) : undefined,

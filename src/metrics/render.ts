@@ -127,7 +127,7 @@ export async function printMetrics(io: IO, r: MetricsReport): Promise<void> {
       { header: 'Total cost', value: (p) => p.total_cost.toFixed(2), align: 'right' },
       { header: 'Jobs', value: (p) => p.num_jobs, align: 'right' },
     ], (p) => p.total_cost)
-    title(io, `Cost per user (${c.per_user.window === 'month' ? 'this month' : c.per_user.window})`)
+    title(io, 'Cost per user (this month)')
     await printTable(io, [
       { header: 'User', value: (u) => u.user_id },
       { header: 'Total cost', value: (u) => u.total_cost.toFixed(2), align: 'right' },
@@ -181,13 +181,13 @@ export async function printMetrics(io: IO, r: MetricsReport): Promise<void> {
   }
   if (r.users) {
     const u = r.users
-    title(io, `Users (${u.window})`)
+    title(io, 'Users (this month)')
     fields(io, [
       ['Active users', u.active],
       ['New users', u.new],
       ['At their monthly limit', u.at_limit],
     ])
-    title(io, `Top users (${u.window})`)
+    title(io, 'Top users (this month)')
     await printTable(io, [
       { header: 'User', value: (t) => t.user_id },
       { header: 'Jobs', value: (t) => t.jobs, align: 'right' },

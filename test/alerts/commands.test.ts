@@ -8,7 +8,7 @@ import * as silence from '../../commands/alerts-silence.js'
 import * as test from '../../commands/alerts-test.js'
 import * as evaluate from '../../commands/alerts-evaluate.js'
 import type { CommandModule } from '../../commands/registry.js'
-import { NOW, seedPlatform } from '../metrics/fixture.js'
+import { FIXTURE_FAILURE_RATE, NOW, seedPlatform } from '../metrics/fixture.js'
 import { AutoClock, configWithAlerts, startReceiver, type Receiver } from './helpers.js'
 
 const H = 3_600_000
@@ -44,10 +44,10 @@ describe(`lora alerts list | silence | test | evaluate (${backend.name})`, () =>
   it('evaluate, then list: the firing alerts and the silences, as tables or --json', async () => {
     await open()
     const clock = new AutoClock(NOW)
-    const e = testContext({ db, clock })
+    const e = testContext({ db, clock, config: configWithAlerts({ failureRate: FIXTURE_FAILURE_RATE }) })
     expect(await evaluate.run(evaluate.Options.parse({ json: false }), e.ctx)).toBe(0)
     expect(e.stdout().split('\n')[0]).toBe('status\tseverity\trule\tsubject\tnotified\tmessage')
-    expect(e.stdout()).toContain('firing\tcritical\tfailure-rate\t\tfired\tLoRA training failure rate is 25.0 %')
+    expect(e.stdout()).toContain('firing\tcritical\tfailure-rate\t\tfired\tLoRA training failure rate is 66.7 %')
     expect(e.stderr().trim().split('\n').at(-1)).toBe('4 firing, 0 pending; notified 4 fired, 0 repeated, 0 resolved; 0 silenced')
 
     const s = testContext({ db, clock, env: { LORA_ACTOR: 'oncall@test' } })
@@ -80,7 +80,7 @@ describe(`lora alerts list | silence | test | evaluate (${backend.name})`, () =>
 
   it('evaluate --dry-run --json shows what would be notified and changes nothing', async () => {
     await open()
-    const t = testContext({ db, clock: new AutoClock(NOW), config: configWithAlerts({ sinks: { webhook: { url: hook.url, minSeverity: 'info' } } }) })
+    const t = testContext({ db, clock: new AutoClock(NOW), config: configWithAlerts({ failureRate: FIXTURE_FAILURE_RATE, sinks: { webhook: { url: hook.url, minSeverity: 'info' } } }) })
     expect(await evaluate.run(evaluate.Options.parse({ dryRun: true, json: true }), t.ctx)).toBe(0)
     const out = JSON.parse(t.stdout())
     expect(Object.keys(out)).toEqual(['dry_run', 'evaluated_at', 'firing', 'pending', 'notified', 'silenced', 'alerts', 'errors', 'deliveries'])
@@ -109,7 +109,7 @@ describe(`lora alerts list | silence | test | evaluate (${backend.name})`, () =>
 
   it('test sends a test alert to a configured sink: exit 0 when it gets through, 1 when it does not, 2 when not configured', async () => {
     await open()
-    const config = configWithAlerts({ sinks: { webhook: { url: hook.url, minSeverity: 'critical' } } })
+    const config = configWithAlerts({ failureRate: FIXTURE_FAILURE_RATE, sinks: { webhook: { url: hook.url, minSeverity: 'critical' } } })
     const ok = testContext({ db, clock: new AutoClock(NOW), config })
     expect(await test.run(test.Options.parse({ args: 'webhook', json: false }), ok.ctx)).toBe(0)
     expect(ok.stdout()).toBe('test alert sent to webhook (HTTP 200, 1 attempt)\n')

@@ -6,7 +6,7 @@ import { silenceAlert } from '../../src/alerts/manage.js'
 import { fingerprintOf } from '../../src/alerts/state.js'
 import type { AlertsConfig, ResolvedConfig } from '../../src/config/schema.js'
 import type { Db } from '../../src/db/types.js'
-import { GiB, J, NOW, seedPlatform } from '../metrics/fixture.js'
+import { FIXTURE_FAILURE_RATE, GiB, J, NOW, seedPlatform } from '../metrics/fixture.js'
 import { AutoClock, configWithAlerts, startReceiver, type Receiver } from './helpers.js'
 
 const MIN = 60_000
@@ -56,7 +56,7 @@ for (const backend of backends) {
       return db
     }
     const config = (alerts: Partial<AlertsConfig> = {}, base: Partial<ResolvedConfig> = {}) =>
-      configWithAlerts({ sinks: { webhook: { url: hook.url, minSeverity: 'info' } }, ...alerts }, base)
+      configWithAlerts({ failureRate: FIXTURE_FAILURE_RATE, sinks: { webhook: { url: hook.url, minSeverity: 'info' } }, ...alerts }, base)
     const context = (d: Db, clock: AutoClock, c: ResolvedConfig = config()) => testContext({ db: d, clock, config: c })
     const events = () => hook.requests.map((r) => r.json as Hook).map((h) => `${h.event} ${h.alert.rule}${h.alert.subject ? `/${h.alert.subject}` : ''} ${h.alert.severity}`)
 
@@ -75,7 +75,7 @@ for (const backend of backends) {
         ['training-timeout', '', 'warning', 'firing', 'fired'],
       ])
       expect(result).toMatchObject({ firing: 6, pending: 0, notified: { fired: 6, repeated: 0, resolved: 0 }, silenced: 0 })
-      expect(result.alerts.find((a) => a.rule === 'failure-rate')!.message).toBe('LoRA training failure rate is 25.0 % over 24 h: 2 of 8 jobs (threshold: 20 %).')
+      expect(result.alerts.find((a) => a.rule === 'failure-rate')!.message).toBe('LoRA training failure rate is 66.7 % over 24 h: 2 of 3 finished jobs (threshold: 20 %).')
       expect(result.alerts.find((a) => a.rule === 'worker-down')!.message).toBe('No daemon has ever completed a cycle while 4 jobs wait (2 queued).')
       expect(result.alerts.find((a) => a.rule === 'stuck-jobs')).toMatchObject({ value: 4, threshold: 2 })
       expect(events().sort()).toEqual([

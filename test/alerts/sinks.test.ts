@@ -15,7 +15,7 @@ const fired: AlertNotification = {
   rule: 'failure-rate',
   subject: '',
   severity: 'critical',
-  message: 'LoRA training failure rate is 25.0 % over 24 h: 2 of 8 jobs (threshold: 20 %).',
+  message: 'LoRA training failure rate is 25.0 % over 24 h: 2 of 8 finished jobs (threshold: 20 %).',
   value: 25,
   threshold: 20,
   startsAt: at,

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { backends } from '../helpers/db.js'
 import { daemonHarness, drainJobs as drain, lapseLeases, type DaemonHarness } from '../helpers/daemon.js'
 import { testContext } from '../helpers/context.js'
+import { userRollups } from '../helpers/rollups.js'
 import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
 import { readMonthSpend } from '../../src/metrics/series.js'
 import { budgetReport } from '../../src/jobs/budget.js'
@@ -40,6 +41,13 @@ async function clusterStatus(h: DaemonHarness, externalId: string): Promise<{ st
 
 const cents = (n: number) => Math.round(n * 100) / 100
 
+/** The per-user rollups equal the direct aggregates, and hold what the test wrote. */
+async function expectRollupsExact(h: DaemonHarness, costLines: number): Promise<void> {
+  const { rollup, direct } = await userRollups(h.db)
+  expect(rollup).toEqual(direct)
+  expect(rollup.costs).toHaveLength(costLines)
+}
+
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`costs from the cluster's billed GPU time (${backend.name})`, () => {
     let h: DaemonHarness | undefined
@@ -63,6 +71,7 @@ for (const backend of backends) {
       const records = await costRecords(h, id)
       expect(records).toHaveLength(1)
       expect(records[0]).toMatchObject({ amount: done.final_cost, billing_period: '2026-03-01', details: { source: 'cluster', billed_gpu_seconds: billed, status: 'completed', month: '2026-03' } })
+      await expectRollupsExact(h, 1)
     })
 
     it('a cluster that does not report billing: 40 jobs at --speed 3000 cost $0.00 by the wall clock, and each has its one record saying so', async () => {
@@ -73,6 +82,7 @@ for (const backend of backends) {
       const records = await costRecords(h)
       expect(records.map((r) => r.job_id).sort()).toEqual([...ids].sort())
       for (const record of records) expect(record).toMatchObject({ amount: 0, details: { source: 'wall_clock', billed_gpu_seconds: null } })
+      await expectRollupsExact(h, 1)
     })
 
     it('a cluster that does not report billing: cost from the wall clock', async () => {
@@ -111,6 +121,8 @@ for (const backend of backends) {
       h.clock.advance(10 * MIN)
       await runCycle(env, OPTIONS)
       expect(await costRecords(h)).toHaveLength(2)
+      // The cancel (jobs cancel) and the failure (the daemon) both kept the rollups.
+      await expectRollupsExact(h, 1)
     })
 
     it('a job whose daemon died is charged what the cluster billed until it ended, not until another daemon took it over', async () => {
@@ -171,6 +183,8 @@ for (const backend of backends) {
       expect(marchBudget.recorded).toBe(march.amount)
       expect(aprilBudget.recorded).toBe(april.amount)
       expect(marchBudget.daily.at(-1)).toEqual({ day: '2026-03-31', cost: march.amount })
+      // One line per month in the per-user rollup, each the month's record.
+      await expectRollupsExact(h, 2)
     })
   })
 }

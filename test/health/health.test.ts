@@ -13,7 +13,9 @@ import { FakeClock, systemClock } from '../../src/clock.js'
 import { alertsConfig, type ResolvedConfig } from '../../src/config/schema.js'
 import type { Db } from '../../src/db/types.js'
 import { UsageError } from '../../src/errors.js'
-import { GiB, J, NOW, seedPlatform } from '../metrics/fixture.js'
+import { FIXTURE_FAILURE_RATE, GiB, J, NOW, seedPlatform } from '../metrics/fixture.js'
+import { collectMetrics } from '../../src/metrics/collect.js'
+import { RULES } from '../../src/alerts/rules.js'
 
 const MIN = 60_000
 
@@ -64,7 +66,8 @@ for (const backend of backends) {
     const noClusterChecks = ['database', 'schema', 'buckets', 'queue', 'failed-jobs', 'stuck-jobs', 'daemon', 'orphans', 'budget', 'storage']
 
     it('reports each check with its figure and threshold on the seeded platform', async () => {
-      const t = ctxFor(testConfig())
+      const base = testConfig()
+      const t = ctxFor({ ...base, alerts: { ...alertsConfig(base), failureRate: FIXTURE_FAILURE_RATE } })
       const report = await runHealth(t.ctx, { checks: noClusterChecks, storage: bucketsStorage(ALL_BUCKETS) })
       expect(statusOf(report)).toEqual({
         database: 'ok',
@@ -81,7 +84,8 @@ for (const backend of backends) {
       expect(report.status).toBe('critical')
       expect(report.counts).toEqual({ ok: 7, warning: 1, critical: 2 })
       const by = Object.fromEntries(report.checks.map((c) => [c.name, c]))
-      expect(by['failed-jobs']).toMatchObject({ value: 25, unit: '%', threshold: { warning: 10, critical: 20 }, message: '2 failed of 8 created in 24 h (25.0 %)' })
+      // The denominator of lora metrics' rates: the 3 jobs of 24 h that finished.
+      expect(by['failed-jobs']).toMatchObject({ value: 66.67, unit: '%', threshold: { warning: 10, critical: 20 }, message: '2 failed of 3 finished, created in 24 h (66.7 %)' })
       expect(by.queue).toMatchObject({ value: 2, threshold: { warning: 50, critical: null }, message: '2 queued, 2 running' })
       expect(by.daemon!.message).toBe('no daemon has completed a cycle while 4 job(s) wait')
       expect(by.budget).toMatchObject({ value: 5.38, message: '$10.75 of $200.00 this month (5.4 %)' })
@@ -89,12 +93,25 @@ for (const backend of backends) {
       expect(by.schema!.message).toMatch(/^version \d+, current$/)
     })
 
+    it('rates failures over the denominator of lora metrics, as the failure-rate alert does: the jobs of 24 h that finished', async () => {
+      const base = testConfig()
+      const config = { ...base, alerts: { ...alertsConfig(base), failureRate: FIXTURE_FAILURE_RATE } }
+      const metrics = (await collectMetrics({ db, config, now: NOW }, { sections: ['jobs'] })).jobs!.failure_rate
+      const [check] = (await runHealth(ctxFor(config).ctx, { checks: ['failed-jobs'] })).checks
+      const rule = RULES.find((r) => r.name === 'failure-rate')!
+      const [alert] = (await rule.evaluate!({ db, config, alerts: config.alerts, now: NOW })).observations
+      // 8 jobs created in 24 h; j1 completed, j3 and j4 failed, the rest have not finished.
+      expect(metrics).toEqual({ value: 66.67, completed: 1, failed: 2, finished: 3, window: '24h' })
+      expect(check).toMatchObject({ name: 'failed-jobs', status: 'critical', value: 66.67, message: '2 failed of 3 finished, created in 24 h (66.7 %)' })
+      expect(alert).toMatchObject({ rule: 'failure-rate', severity: 'critical', value: 66.67, message: 'LoRA training failure rate is 66.7 % over 24 h: 2 of 3 finished jobs (threshold: 20 %).' })
+    })
+
     it('moves each check to warning and critical at the profile thresholds', async () => {
       const tight = (budget: number, quotaGb: number, extra: Partial<ReturnType<typeof alertsConfig>> = {}): ResolvedConfig => {
         const base = testConfig({ budget: { monthlyUsd: budget, warnRatio: 0.75 }, storage: { kind: 'folder', dir: '/x', quotaBytes: quotaGb * GiB } })
         return { ...base, alerts: { ...alertsConfig(base), ...extra } }
       }
-      const warn = await runHealth(ctxFor(tight(14, 3, { queueDepth: 1, failureRate: { warning: 0.25, critical: 0.5, minJobs: 5 } })).ctx, {
+      const warn = await runHealth(ctxFor(tight(14, 3, { queueDepth: 1, failureRate: { warning: 0.5, critical: 0.7, minJobs: 3 } })).ctx, {
         checks: ['queue', 'failed-jobs', 'budget', 'storage', 'buckets'],
         storage: bucketsStorage([BUCKETS.datasets]),
       })
@@ -102,7 +119,7 @@ for (const backend of backends) {
       expect(warn.checks.find((c) => c.name === 'buckets')!.message).toBe('missing: lora-models, lora-validation-images')
       const crit = await runHealth(ctxFor(tight(10, 2)).ctx, { checks: ['budget', 'storage'] })
       expect(statusOf(crit)).toEqual({ budget: 'critical', storage: 'critical' })
-      const calm = await runHealth(ctxFor(tight(200, 100, { failureRate: { warning: 0.3, critical: 0.5, minJobs: 5 } })).ctx, { checks: ['failed-jobs'] })
+      const calm = await runHealth(ctxFor(tight(200, 100, { failureRate: { warning: 0.7, critical: 0.8, minJobs: 3 } })).ctx, { checks: ['failed-jobs'] })
       expect(statusOf(calm)).toEqual({ 'failed-jobs': 'ok' })
     })
 
@@ -219,7 +236,7 @@ for (const backend of backends) {
       expect(strict.stdout()).toContain('stuck-jobs\twarning\t1 job\twarn 0\t')
       expect(strict.stderr()).toMatch(/^health: warning \(7 ok, 1 warning, 0 critical\); exit 1 with --fail-on warning\n$/)
 
-      const failing = ctxFor(config)
+      const failing = ctxFor({ ...config, alerts: { ...alertsConfig(config), failureRate: FIXTURE_FAILURE_RATE } })
       expect(await run(Options.parse({ check: 'failed-jobs', json: false }), failing.ctx)).toBe(1)
     })
 

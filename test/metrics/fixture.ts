@@ -8,6 +8,13 @@ export const NOW = new Date('2026-01-15T12:00:00Z')
 const H = 3_600_000
 const MIN = 60_000
 export const ago = (ms: number) => new Date(NOW.getTime() - ms)
+/**
+ * The failure-rate thresholds the alert and health tests rate this platform by: of the
+ * jobs created in 24 h, 3 finished (j1 completed, j3 and j4 failed), fewer than the
+ * default minimum of 5, so the minimum is lowered to rate them (2 of 3: 66.7 %), and
+ * to 2 so that they are still rated 4 h later, once j1 has left the window.
+ */
+export const FIXTURE_FAILURE_RATE = { warning: 0.1, critical: 0.2, minJobs: 2 }
 export const MiB = 1024 ** 2
 export const GiB = 1024 ** 3
 

@@ -125,8 +125,9 @@ for (const backend of backends) {
 
     it('users: active, new, at their limit, the top users with success rate and cost', async () => {
       const u = (await collectMetrics({ db, config, now: NOW }, { sections: ['users'] })).users!
+      // January (UTC), from the per-user rollups: j10 (December) is not counted.
       expect(u).toEqual({
-        window: '30d',
+        window: 'month',
         active: 4,
         new: 2,
         at_limit: 1,
@@ -139,20 +140,22 @@ for (const backend of backends) {
       })
     })
 
-    it('--period sets every window, with hourly buckets up to 24 h', async () => {
+    it('--period sets every window but the per-user month, with hourly buckets up to 24 h', async () => {
       const r = await collectMetrics({ db, config, now: NOW }, { period: '24h' })
       expect(r.jobs!.success_rate).toEqual({ value: 33.33, completed: 1, failed: 2, finished: 3, window: '24h' })
       expect(r.jobs!.avg_training_hours).toEqual({ value: 1, jobs: 1, window: '24h' })
       expect(r.jobs!.series.bucket_size).toBe('hour')
       expect(r.jobs!.series.points).toHaveLength(25)
       expect(r.jobs!.series.points.find((p) => p.bucket === '2026-01-15T09:00:00.000Z')).toMatchObject({ created: 1, failed: 1 })
+      // The per-user figures stay by calendar month: they come from the monthly rollups.
       expect(r.cost!.per_user).toEqual({
-        window: '24h',
+        window: 'month',
         users: [
-          { user_id: U.u2, total_cost: 4.5, num_jobs: 1, avg_cost_per_job: 4.5 },
-          { user_id: U.u1, total_cost: 3, num_jobs: 1, avg_cost_per_job: 3 },
+          { user_id: U.u2, total_cost: 4.75, num_jobs: 2, avg_cost_per_job: 2.38 },
+          { user_id: U.u1, total_cost: 4, num_jobs: 2, avg_cost_per_job: 2 },
         ],
       })
+      expect(r.users!.window).toBe('month')
       expect(r.datasets!.avg_validation_minutes).toEqual({ value: 4, datasets: 1, window: '24h' })
       expect(r.errors!.by_type.types.map((t) => t.error_type)).toEqual(['CLUSTER_API_ERROR', 'TIMEOUT_ERROR', 'TRAINING_ERROR'])
       expect(r.users!.active).toBe(4)

@@ -21,12 +21,13 @@ const EXPECTED_INDEX: Record<string, string[][]> = {
   // Kept by triggers in lora_ops.storage_totals: two rows.
   activeDatasets: [],
   activeJobsByStatus: [['training_jobs_status_created_idx']],
-  jobOutcomes: [TJ_CREATED],
+  jobOutcomes: [[...TJ_CREATED, 'training_jobs_status_created_idx']],
   jobsCreatedSeries: [TJ_CREATED],
   jobsFinishedSeries: [TJ_FINISHED],
   stuckJobs: [['training_jobs_running_started_idx']],
   costSeries: [COST_RECORDED],
-  costPerUser: [COST_RECORDED],
+  // The per-user rollups of migration 0006: the top ten are an index range.
+  costPerUser: [['user_month_costs_top_idx']],
   mostExpensiveJobs: [COST_RECORDED, ['training_jobs_pkey']],
   costPerJob: [COST_RECORDED],
   datasetStorage: [],
@@ -38,8 +39,8 @@ const EXPECTED_INDEX: Record<string, string[][]> = {
   errorTypes: [TJ_FINISHED],
   // Backwards through the newest jobs until 10 failed ones, or straight to the failed ones.
   recentFailedJobs: [['training_jobs_status_created_idx', 'training_jobs_created_at_idx']],
-  topUsers: [TJ_CREATED],
-  costOfUsers: [COST_RECORDED],
+  topUsers: [['user_month_jobs_top_idx'], ['training_jobs_user_created_idx']],
+  costOfUsers: [['user_month_costs_pkey', 'user_month_costs_top_idx']],
   // user_training_limits has a row per user: small, read whole.
   userLimits: [],
   jobsFinishedBetween: [TJ_FINISHED],

@@ -23,11 +23,12 @@ export const METRICS_SQL = {
   activeJobsByStatus: `
     SELECT status, count(*)::int AS n FROM training_jobs
      WHERE status IN ('queued', 'initializing', 'running') GROUP BY status`,
+  // The jobs created since $1 that finished: the one denominator of the success and
+  // failure rates (src/metrics/outcomes.ts).
   jobOutcomes: `
     SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed,
-           count(*) FILTER (WHERE status = 'failed')::int AS failed,
-           count(*)::int AS total
-      FROM training_jobs WHERE created_at > $1`,
+           count(*) FILTER (WHERE status = 'failed')::int AS failed
+      FROM training_jobs WHERE status IN ('completed', 'failed') AND created_at > $1`,
   // The series: buckets of $3 (1 hour, 1 day) over [$1, $2), aligned on UTC midnight.
   jobsCreatedSeries: `
     SELECT date_bin($3::interval, created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, count(*)::int AS created
@@ -46,18 +47,11 @@ export const METRICS_SQL = {
     SELECT date_bin($3::interval, recorded_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, sum(amount::float8) AS total_cost,
            count(DISTINCT job_id)::int AS num_jobs
       FROM cost_records WHERE recorded_at >= $1 AND recorded_at < $2 GROUP BY 1`,
-  // The top users by cost first (one pass, float sums: no numeric spill), then their
-  // distinct jobs from (user_id, recorded_at), ten index ranges.
+  // The per-user figures are by calendar month (UTC; $1 its first day), read from the
+  // rollups of migration 0006 that triggers keep exact: the top ten are an index range.
   costPerUser: `
-    WITH top AS (
-      SELECT user_id, sum(amount::float8) AS total_cost FROM cost_records
-       WHERE recorded_at >= $1 AND recorded_at < $2
-       GROUP BY user_id ORDER BY total_cost DESC, user_id LIMIT $3
-    )
-    SELECT top.user_id, top.total_cost,
-           (SELECT count(DISTINCT c.job_id) FROM cost_records c
-             WHERE c.user_id = top.user_id AND c.recorded_at >= $1 AND c.recorded_at < $2)::int AS num_jobs
-      FROM top ORDER BY top.total_cost DESC, top.user_id`,
+    SELECT c.user_id, c.total_cost::float8 AS total_cost, c.jobs::int AS num_jobs FROM lora_ops.user_month_costs c
+     WHERE c.month = $1::date AND c.records > 0 ORDER BY c.total_cost DESC, c.user_id LIMIT $2`,
   mostExpensiveJobs: `
     WITH top AS (
       SELECT job_id, sum(amount::float8) AS total_cost FROM cost_records
@@ -102,17 +96,24 @@ export const METRICS_SQL = {
   recentFailedJobs: `
     SELECT id, error_type, error_message, created_at FROM training_jobs
      WHERE status = 'failed' ORDER BY created_at DESC LIMIT $1`,
-  // The top users, and (over every group, before the limit) how many users were active.
+  // The top users by jobs created in the month, then the outcomes of their jobs of that
+  // month (an index range each), and how many users created one.
   topUsers: `
-    SELECT user_id, count(*)::int AS jobs,
-           count(*) FILTER (WHERE status = 'completed')::int AS completed,
-           count(*) FILTER (WHERE status = 'failed')::int AS failed,
-           (count(*) OVER ())::int AS active_users
-      FROM training_jobs WHERE created_at > $1
-     GROUP BY user_id ORDER BY jobs DESC, user_id LIMIT $2`,
+    WITH top AS (
+      SELECT user_id, jobs FROM lora_ops.user_month_jobs WHERE month = $1::date AND jobs > 0
+       ORDER BY jobs DESC, user_id LIMIT $2
+    )
+    SELECT top.user_id, top.jobs::int AS jobs, s.completed, s.failed,
+           (SELECT count(*) FROM lora_ops.user_month_jobs WHERE month = $1::date AND jobs > 0)::int AS active_users
+      FROM top CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE status = 'completed')::int AS completed, count(*) FILTER (WHERE status = 'failed')::int AS failed
+          FROM training_jobs j
+         WHERE j.user_id = top.user_id AND j.created_at >= ($1::date::timestamp AT TIME ZONE 'UTC')
+           AND j.created_at < (($1::date + interval '1 month')::timestamp AT TIME ZONE 'UTC')) s
+     ORDER BY top.jobs DESC, top.user_id`,
   costOfUsers: `
-    SELECT user_id, sum(amount)::float8 AS total_cost FROM cost_records
-     WHERE recorded_at > $1 AND user_id = ANY($2::uuid[]) GROUP BY user_id`,
+    SELECT user_id, total_cost::float8 AS total_cost FROM lora_ops.user_month_costs
+     WHERE month = $1::date AND user_id = ANY($2::uuid[])`,
   userLimits: `
     SELECT count(*) FILTER (WHERE created_at > $1)::int AS new_users,
            count(*) FILTER (WHERE loras_created_this_month >= monthly_limit)::int AS at_limit
@@ -151,7 +152,12 @@ export async function countActiveJobs(q: Queryable): Promise<{ queued: number; i
 }
 
 export function countJobOutcomes(q: Queryable, since: Date) {
-  return one<{ completed: number; failed: number; total: number }>(q, METRICS_SQL.jobOutcomes, [since])
+  return one<{ completed: number; failed: number }>(q, METRICS_SQL.jobOutcomes, [since])
+}
+
+/** The key of the per-user rollups: the first day of `at`'s UTC month, YYYY-MM-DD. */
+export function monthKey(at: Date): string {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1)).toISOString().slice(0, 10)
 }
 
 const INTERVAL: Record<Bucket, string> = { hour: '1 hour', day: '1 day' }
@@ -182,8 +188,9 @@ export function readCostSeries(q: Queryable, from: Date, to: Date, bucket: Bucke
   return q.query<{ bucket: Date; total_cost: number; num_jobs: number }>(METRICS_SQL.costSeries, [from, to, INTERVAL[bucket]])
 }
 
-export function readCostPerUser(q: Queryable, from: Date, to: Date, limit: number) {
-  return q.query<{ user_id: string; total_cost: number; num_jobs: number }>(METRICS_SQL.costPerUser, [from, to, limit])
+/** The users who cost most in the UTC month holding `month`. */
+export function readCostPerUser(q: Queryable, month: Date, limit: number) {
+  return q.query<{ user_id: string; total_cost: number; num_jobs: number }>(METRICS_SQL.costPerUser, [monthKey(month), limit])
 }
 
 export function listMostExpensiveJobs(q: Queryable, since: Date, limit: number) {
@@ -240,13 +247,15 @@ export function listRecentFailedJobs(q: Queryable, limit: number) {
   )
 }
 
-export function listTopUsers(q: Queryable, since: Date, limit: number) {
-  return q.query<{ user_id: string; jobs: number; completed: number; failed: number; active_users: number }>(METRICS_SQL.topUsers, [since, limit])
+/** The users who created most jobs in the UTC month holding `month`. */
+export function listTopUsers(q: Queryable, month: Date, limit: number) {
+  return q.query<{ user_id: string; jobs: number; completed: number; failed: number; active_users: number }>(METRICS_SQL.topUsers, [monthKey(month), limit])
 }
 
-export function sumCostOfUsers(q: Queryable, since: Date, userIds: string[]) {
+/** What these users cost in the UTC month holding `month`. */
+export function sumCostOfUsers(q: Queryable, month: Date, userIds: string[]) {
   if (userIds.length === 0) return Promise.resolve([])
-  return q.query<{ user_id: string; total_cost: number }>(METRICS_SQL.costOfUsers, [since, userIds])
+  return q.query<{ user_id: string; total_cost: number }>(METRICS_SQL.costOfUsers, [monthKey(month), userIds])
 }
 
 export function countUserLimits(q: Queryable, since: Date) {
@@ -290,7 +299,7 @@ export function explainableMetricsQueries(now: Date): { name: MetricsQueryName; 
     jobsFinishedSeries: [ago(30 * D), now, '1 day'],
     stuckJobs: [ago(2 * H), 100],
     costSeries: [ago(30 * D), now, '1 day'],
-    costPerUser: [month, now, 10],
+    costPerUser: [monthKey(now), 10],
     mostExpensiveJobs: [ago(7 * D), 10],
     costPerJob: [ago(7 * D), now],
     datasetStorage: [],
@@ -302,9 +311,9 @@ export function explainableMetricsQueries(now: Date): { name: MetricsQueryName; 
     largestDatasets: [20],
     errorTypes: [ago(7 * D)],
     recentFailedJobs: [10],
-    topUsers: [ago(30 * D), 10],
-    costOfUsers: [ago(30 * D), [user]],
-    userLimits: [ago(30 * D)],
+    topUsers: [monthKey(now), 10],
+    costOfUsers: [monthKey(now), [user]],
+    userLimits: [month],
     jobsFinishedBetween: [ago(2 * D), ago(D)],
     failedJobsBetween: [ago(2 * D), ago(D), 10],
     newUsersBetween: [ago(2 * D), ago(D)],
