@@ -10,8 +10,8 @@ export const Options = z.object({
 /** `lora budget show`: the month's budget, what is recorded and committed, what is left, where it is heading. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
   const { budgetReport } = await import('../src/jobs/budget.js')
-  const { monthOf, parseMonth } = await import('../src/maintenance/reset-limits.js')
-  const { money } = await import('../src/jobs/format.js')
+  const { monthOf, parseMonth } = await import('../src/month.js')
+  const { money } = await import('../src/metrics/format.js')
   const now = ctx.clock.now()
   // Budget months are UTC months, like the cost records' billing periods.
   const month = opts.month ? parseMonth(opts.month, now) : monthOf(now)

@@ -13,7 +13,7 @@ export const Options = z.object({
  */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
   const { reconcileCosts, describeFindings } = await import('../src/jobs/reconcile.js')
-  const { monthOf, parseMonth } = await import('../src/maintenance/reset-limits.js')
+  const { monthOf, parseMonth } = await import('../src/month.js')
   const now = ctx.clock.now()
   const month = opts.month ? parseMonth(opts.month, now) : monthOf(now)
   const report = await reconcileCosts(ctx, month)

@@ -13,7 +13,8 @@ export const Options = z.object({
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
   const { listJobs } = await import('../src/db/queries/job-views.js')
   const { printTable } = await import('../src/io/output.js')
-  const { age, epochText, jobCost, jobNote, money, paintStatus } = await import('../src/jobs/format.js')
+  const { age, epochText, jobCost, jobNote, paintStatus } = await import('../src/jobs/format.js')
+  const { money } = await import('../src/metrics/format.js')
   const db = await ctx.db()
   const config = await ctx.config()
   const now = ctx.clock.now()

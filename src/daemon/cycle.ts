@@ -10,7 +10,7 @@ import { mapLimit } from '../concurrency.js'
 import { ERROR_TYPES } from '../jobs/error-types.js'
 import { advanceCost, costReading, type CostReading } from '../jobs/cost.js'
 import { claimWithinBudget } from '../jobs/budget.js'
-import { money } from '../jobs/format.js'
+import { money } from '../metrics/format.js'
 import {
   applyPollResults,
   claimRunningJobs,

@@ -4,7 +4,8 @@ import { ExitCode, LoraError } from '../errors.js'
 import { isConnectionError, rideOutStrayConnectionFailures } from '../db/failures.js'
 import { JOB_CHANNEL } from '../db/queries/jobs.js'
 import { readJob, readLastMetricsPoints, type JobRow, type MetricsPoint } from '../db/queries/job-views.js'
-import { isTerminal, money, span, terminalWidth } from './format.js'
+import { isTerminal, span, terminalWidth } from './format.js'
+import { money } from '../metrics/format.js'
 import { changeKey, renderFrame, TERMINAL, watchEvent, watchLine, type WatchSnapshot } from './watch-view.js'
 
 export interface WatchOptions {
