@@ -1,6 +1,6 @@
 import type { Db } from '../db/types.js'
 import { lockBudget, readCommittedSpend, setBudgetWaitReasons } from '../db/queries/budget.js'
-import { claimQueuedJobs, type ClaimedJob } from '../db/queries/jobs.js'
+import { type ClaimedJob, claimQueuedJobs } from '../db/queries/claim.js'
 import { monthStartOf } from '../month.js'
 import { readSeries } from '../metrics/series.js'
 

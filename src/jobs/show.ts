@@ -1,16 +1,5 @@
 import type { Queryable } from '../db/types.js'
-import {
-  readCostRecords,
-  readJob,
-  readJobArtifact,
-  readJobDataset,
-  readLastMetricsPoints,
-  type ArtifactSummary,
-  type CostRecord,
-  type DatasetSummary,
-  type JobRow,
-  type MetricsPoint,
-} from '../db/queries/job-views.js'
+import { type ArtifactSummary, type CostRecord, type DatasetSummary, type JobRow, type MetricsPoint, readCostRecords, readJob, readJobArtifact, readJobDataset, readLastMetricsPoints } from '../db/queries/job-views.js'
 import { LoraError } from '../errors.js'
 import type { IO } from '../io/streams.js'
 import { printFields, printTable, type Cell } from '../io/output.js'

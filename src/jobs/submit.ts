@@ -5,7 +5,7 @@ import { countUserJob, insertQueuedJob, lockDatasetForJob, lockUserLimit } from 
 import { readCommittedSpend } from '../db/queries/budget.js'
 import { monthOf, monthStartOf } from '../month.js'
 import { money } from '../metrics/format.js'
-import { readJob, type JobRow } from '../db/queries/job-views.js'
+import { type JobRow, readJob } from '../db/queries/job-views.js'
 import { estimateJob, type Estimate, type GpuConfig, type Hyperparameters } from './presets.js'
 
 export interface SubmitInput {
