@@ -15,7 +15,7 @@ export interface Deps {
   prompter?: Prompter
 }
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
   const { cancelJob } = await import('../src/jobs/cancel.js')
   const { readJob } = await import('../src/db/queries/job-views.js')
   const { jobCost } = await import('../src/jobs/format.js')
