@@ -22,8 +22,12 @@ function expectation(issue: Issue, value: unknown): string {
     case 'invalid_key':
       return issue.issues[0] ? expectation(issue.issues[0], undefined).replace('is not set', 'has an invalid name') : 'has an invalid name'
     default:
-      // Our own refinements are written as "must be ...".
-      return issue.message.replace(/^Invalid input: /, '')
+      // Refinements say "must be ..." or, shared with flags, "expected ..., got ...":
+      // the value is shown once, by invalidConfig.
+      return issue.message
+        .replace(/^Invalid input: /, '')
+        .replace(/^expected /, 'must be ')
+        .replace(/, got [\s\S]*$/, '')
   }
 }
 

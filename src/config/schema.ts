@@ -5,7 +5,7 @@ import { parseDuration } from './duration.js'
 export const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? (value >= 0 ? value : null) : parseDuration(value)
   if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30s, 10m or 2h' })
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 10m or 2h, got "${value}"` })
     return z.NEVER
   }
   return ms
