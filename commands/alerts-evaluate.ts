@@ -1,11 +1,12 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({ dryRun: z.boolean().optional(), json: z.boolean() })
 
 /** `lora alerts evaluate [--dry-run]`: one evaluation of every rule, for cron setups without the daemon. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { evaluateAlerts } = await import('../src/alerts/engine.js')
   const result = await evaluateAlerts(ctx, { dryRun: Boolean(opts.dryRun) })
   if (opts.json) {
@@ -20,7 +21,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
       errors: result.errors,
       deliveries: result.deliveries,
     })
-    return result.errors.length ? 1 : 0
+    return result.errors.length ? ExitCode.failed : ExitCode.ok
   }
   await printTable(
     ctx.io,
@@ -41,5 +42,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   for (const e of result.errors) ctx.io.err(`error: rule ${e.rule} could not be evaluated: ${e.message}`)
   const failed = result.deliveries.filter((d) => !d.ok)
   for (const d of failed) ctx.io.err(`warning: ${d.sink} did not take ${d.kind} ${d.fingerprint}: ${d.error}`)
-  return result.errors.length ? 1 : 0
+  return result.errors.length ? ExitCode.failed : ExitCode.ok
 }

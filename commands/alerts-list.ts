@@ -1,11 +1,12 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({ json: z.boolean() })
 
 /** `lora alerts list`: firing and pending alerts, those resolved in 24 h, and the silences in force. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { listAlerts } = await import('../src/alerts/manage.js')
   const { alerts, silences } = await listAlerts(ctx)
   if (opts.json) {
@@ -28,7 +29,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
       })),
       silences: silences.map((s) => ({ id: s.id, rule: s.rule, subject: s.subject, until: s.until, reason: s.reason, created_by: s.created_by, created_at: s.created_at })),
     })
-    return 0
+    return ExitCode.ok
   }
   const colour = (code: string, text: string) => (ctx.io.color ? `\x1b[${code}m${text}\x1b[0m` : text)
   const severityColour = { critical: '31', warning: '33', info: '36' } as const
@@ -62,5 +63,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   }
   const firing = alerts.filter((a) => a.status === 'firing').length
   ctx.io.err(`${firing} firing, ${alerts.filter((a) => a.status === 'pending').length} pending, ${silences.length} silence(s) in force`)
-  return 0
+  return ExitCode.ok
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { formatDuration, parseDuration } from '../src/config/duration.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({
   args: z.string().min(1, 'name the rule to silence'),
@@ -20,7 +21,7 @@ export const Options = z.object({
 })
 
 /** `lora alerts silence RULE [--subject S] --for 2h [--reason TEXT]`. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { silenceAlert } = await import('../src/alerts/manage.js')
   const silence = await silenceAlert(ctx, {
     rule: opts.args,
@@ -33,5 +34,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   } else {
     ctx.io.out(`silenced ${silence.rule}${silence.subject ? ` (${silence.subject})` : ''} until ${silence.until.toISOString()} (${formatDuration(opts.for)})`)
   }
-  return 0
+  return ExitCode.ok
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { UsageError } from '../src/errors.js'
+import { ExitCode, UsageError } from '../src/errors.js'
 import { SINK_NAMES } from '../src/alerts/types.js'
 
 export const Options = z.object({
@@ -17,7 +17,7 @@ const ENV: Record<(typeof SINK_NAMES)[number], string> = {
 }
 
 /** `lora alerts test SINK`: a test alert to that sink alone; exit 1 when it does not get through. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { alertsConfig } = await import('../src/config/schema.js')
   const config = await ctx.config()
   if (opts.args !== 'log' && !alertsConfig(config).sinks[opts.args]) {
@@ -38,5 +38,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     const failed = results.find((r) => !r.ok)
     ctx.io.err(`error: the test alert did not reach ${opts.args} after ${failed?.attempts ?? 0} attempt(s): ${failed?.error ?? 'unknown error'}.`)
   }
-  return ok ? 0 : 1
+  return ok ? ExitCode.ok : ExitCode.failed
 }

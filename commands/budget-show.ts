@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printFields } from '../src/io/output.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({
   month: z.string().optional(),
@@ -8,10 +9,10 @@ export const Options = z.object({
 })
 
 /** `lora budget show`: the month's budget, what is recorded and committed, what is left, where it is heading. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { budgetReport } = await import('../src/jobs/budget.js')
-  const { monthOf, parseMonth } = await import('../src/maintenance/reset-limits.js')
-  const { money } = await import('../src/jobs/format.js')
+  const { monthOf, parseMonth } = await import('../src/month.js')
+  const { money } = await import('../src/metrics/format.js')
   const now = ctx.clock.now()
   // Budget months are UTC months, like the cost records' billing periods.
   const month = opts.month ? parseMonth(opts.month, now) : monthOf(now)
@@ -19,7 +20,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const report = await budgetReport(await ctx.db(), config.budget.monthlyUsd, month, now)
   if (opts.json) {
     ctx.io.json(report)
-    return 0
+    return ExitCode.ok
   }
   printFields(ctx.io, [
     ['Month', report.month],
@@ -39,5 +40,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   if (ctx.io.stdoutIsTTY) {
     ctx.io.err('Committed = recorded costs + for each initializing or running job the larger of its estimate and its cost so far; claims stop at the budget.')
   }
-  return 0
+  return ExitCode.ok
 }

@@ -1,8 +1,9 @@
 import type { Context } from '../src/context.js'
+import type { ExitCode } from '../src/errors.js'
 import { CleanupOptions, runCleanupCommand } from '../src/maintenance/command.js'
 
 export const Options = CleanupOptions
 
-export function run(opts: CleanupOptions, ctx: Context): Promise<number> {
+export function run(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
   return runCleanupCommand('notifications', opts, ctx)
 }

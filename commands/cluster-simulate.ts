@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { join } from 'node:path'
 import type { Context } from '../src/context.js'
+import { ExitCode } from '../src/errors.js'
 
 const rate = (name: string) =>
   z.coerce.number({ error: `${name} must be a number between 0 and 1` }).min(0, `${name} must be between 0 and 1`).max(1, `${name} must be between 0 and 1`).default(0)
@@ -22,7 +23,7 @@ export const Options = z.object({
 })
 
 /** Runs the simulator in the foreground until Ctrl-C. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { startSimulator } = await import('../src/cluster/simulator.js')
   const stateFile = opts.state ?? join(ctx.cwd, '.lora', 'simulator.json')
   const sim = await startSimulator({
@@ -51,5 +52,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ctx.signal.addEventListener('abort', () => resolve(), { once: true })
   })
   await sim.close()
-  return 0
+  return ExitCode.ok
 }

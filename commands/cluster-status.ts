@@ -2,12 +2,16 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { clusterStatuses } from '../src/cluster/status.js'
 import { printTable } from '../src/io/output.js'
+import { type ExitCode, finished } from '../src/errors.js'
 
 export const Options = z.object({ json: z.boolean() })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const statuses = await clusterStatuses(ctx)
-  if (opts.json) return ctx.io.json({ clusters: statuses })
+  if (opts.json) {
+    ctx.io.json({ clusters: statuses })
+    return finished(ctx.signal)
+  }
   const paint = (code: string, text: string) => `\x1b[${code}m${text}\x1b[0m`
   await printTable(ctx.io, [
     { header: 'Cluster', value: (s) => s.name },
@@ -20,4 +24,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     { header: 'Fallback', value: (s) => s.fallback },
   ], statuses)
   for (const s of statuses) if (s.error) ctx.io.err(`${s.name}: ${s.error}`)
+  return finished(ctx.signal)
 }

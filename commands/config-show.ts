@@ -2,17 +2,22 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { describeConfig } from '../src/config/describe.js'
 import { printTable } from '../src/io/output.js'
+import { type ExitCode, finished } from '../src/errors.js'
 
 export const Options = z.object({ json: z.boolean() })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const loaded = await ctx.loadConfig()
   const report = describeConfig(loaded)
-  if (opts.json) return ctx.io.json(report)
+  if (opts.json) {
+    ctx.io.json(report)
+    return finished(ctx.signal)
+  }
   ctx.io.err(`profile ${report.profile}${report.embedded ? ' (embedded)' : ''}; files: ${report.files.length ? report.files.join(', ') : 'none'}`)
   await printTable(ctx.io, [
     { header: 'Key', value: (r) => r.key },
     { header: 'Value', value: (r) => r.value },
     { header: 'Source', value: (r) => r.source },
   ], report.values)
+  return finished(ctx.signal)
 }

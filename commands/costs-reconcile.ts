@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({
   month: z.string().optional(),
@@ -11,15 +12,15 @@ export const Options = z.object({
  * `lora costs reconcile`: the cluster's billing against the cost records, job by job,
  * and cluster jobs no platform job owns. Exit 1 when they do not reconcile.
  */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { reconcileCosts, describeFindings } = await import('../src/jobs/reconcile.js')
-  const { monthOf, parseMonth } = await import('../src/maintenance/reset-limits.js')
+  const { monthOf, parseMonth } = await import('../src/month.js')
   const now = ctx.clock.now()
   const month = opts.month ? parseMonth(opts.month, now) : monthOf(now)
   const report = await reconcileCosts(ctx, month)
   if (opts.json) {
     ctx.io.json(report)
-    return report.ok ? 0 : 1
+    return report.ok ? ExitCode.ok : ExitCode.failed
   }
   ctx.io.out(describeFindings(report))
   const problems = report.jobs.filter((j) => j.state !== 'ok' && j.state !== 'running')
@@ -48,5 +49,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ], report.unowned)
   }
   if (ctx.io.stdoutIsTTY) ctx.io.err(`${report.jobs.length} job(s) compared on ${report.clusters.join(', ')}; --json gives every line.`)
-  return report.ok ? 0 : 1
+  return report.ok ? ExitCode.ok : ExitCode.failed
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { parseDuration } from '../src/config/duration.js'
+import { ExitCode } from '../src/errors.js'
 
 const hostPort = z.string().transform((value, ctx) => {
   const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(value)
@@ -30,7 +31,7 @@ export const Options = z.object({
   json: z.boolean(),
 })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { runDaemon } = await import('../src/daemon/daemon.js')
   const { daemonHooks } = await import('../src/daemon/hooks.js')
   return runDaemon(ctx, {

@@ -18,7 +18,7 @@ export interface Deps {
 }
 
 /** Soft-deletes a dataset and removes its object; refused (exit 1) while a job trains on it. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
   // Without a terminal to ask at, --yes is required: refused before anything is read.
   if (!opts.yes && !opts.dryRun && !ctx.io.canPrompt) {
     throw new UsageError('Deleting a dataset needs --yes without a terminal.', { code: 'confirmation_required' })

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
+import { type ExitCode, finished } from '../src/errors.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const STATUSES = ['uploading', 'validating', 'ready', 'failed'] as const
@@ -18,7 +19,7 @@ export const Options = z.object({
   json: z.boolean().default(false),
 })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { listDatasetRows, datasetJson } = await import('../src/datasets/manage.js')
   const { printTable } = await import('../src/io/output.js')
   const { formatBytes } = await import('../src/datasets/progress.js')
@@ -28,7 +29,10 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     includeDeleted: opts.deleted,
     limit: opts.limit,
   })
-  if (opts.json) return ctx.io.json({ datasets: rows.map(datasetJson) })
+  if (opts.json) {
+    ctx.io.json({ datasets: rows.map(datasetJson) })
+    return finished(ctx.signal)
+  }
   const paint = (code: string, text: string) => `\x1b[${code}m${text}\x1b[0m`
   const statusColor: Record<string, string> = { ready: '32', failed: '31', uploading: '33', validating: '33' }
   await printTable(
@@ -49,4 +53,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     { empty: '(no datasets)' },
   )
   if (rows.length === opts.limit) ctx.io.err(`showing the newest ${opts.limit}: --limit shows more`)
+  return finished(ctx.signal)
 }

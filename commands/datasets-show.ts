@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
+import { ExitCode } from '../src/errors.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
@@ -9,7 +10,7 @@ export const Options = z.object({
   json: z.boolean().default(false),
 })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { showDataset, datasetJson } = await import('../src/datasets/manage.js')
   const { printFields } = await import('../src/io/output.js')
   const { formatBytes } = await import('../src/datasets/progress.js')
@@ -17,7 +18,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const { dataset: d, jobs, object } = detail
   if (opts.json) {
     ctx.io.json({ dataset: datasetJson(d), jobs, object })
-    return 0
+    return ExitCode.ok
   }
   const objectText =
     object.exists === null ? `not checked (${object.error})` : object.exists ? `present, ${object.size} bytes` : 'MISSING from storage'
@@ -46,5 +47,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ctx.io.warn(`dataset ${d.id} is ready but its object ${d.storage_bucket}/${d.storage_path} is missing from storage: jobs on it will fail.`)
   }
   if (object.exists === null) ctx.io.warn(`could not check the object in storage: ${object.error}`)
-  return 0
+  return ExitCode.ok
 }

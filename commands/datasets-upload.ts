@@ -19,7 +19,7 @@ export const Options = z.object({
 })
 
 /** Validates, then uploads; exit 1 when the file is invalid (nothing uploaded, no row). */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { uploadDataset } = await import('../src/datasets/upload.js')
   const { printValidationErrors, validationNotes, validationSummary } = await import('../src/datasets/report.js')
   const { datasetJson } = await import('../src/datasets/manage.js')

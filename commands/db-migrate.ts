@@ -2,10 +2,11 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { migrate, LATEST_VERSION } from '../src/db/migrate.js'
 import { startSpinner } from '../src/io/spinner.js'
+import { type ExitCode, finished } from '../src/errors.js'
 
 export const Options = z.object({ json: z.boolean() })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const db = await ctx.rawDb()
   const spinner = opts.json ? null : await startSpinner(ctx.io, 'Applying migrations')
   let result: Awaited<ReturnType<typeof migrate>>
@@ -17,11 +18,13 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   // A fresh project has no buckets: the first artifact copy would fail without them.
   const buckets = await ensureBuckets(ctx)
   if (opts.json) {
-    return ctx.io.json({ applied: result.applied.map((m) => ({ version: m.version, name: m.name })), version: LATEST_VERSION, buckets })
+    ctx.io.json({ applied: result.applied.map((m) => ({ version: m.version, name: m.name })), version: LATEST_VERSION, buckets })
+    return finished(ctx.signal)
   }
   if (result.alreadyCurrent) ctx.io.out(`schema is current (version ${LATEST_VERSION}); nothing to apply`)
   for (const m of result.applied) ctx.io.out(`applied ${String(m.version).padStart(4, '0')}_${m.name}`)
   if (buckets) ctx.io.err(`buckets present: ${buckets.join(', ')}`)
+  return finished(ctx.signal)
 }
 
 /** The platform's buckets, created when the profile has storage; null when it has none. */

@@ -2,14 +2,15 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { schemaStatus, MIGRATIONS } from '../src/db/migrate.js'
 import { printTable } from '../src/io/output.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({ json: z.boolean() })
 
 /** Exit 0 when the schema is current, 1 when migrations are pending or it has drifted. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const db = await ctx.rawDb()
   const status = await schemaStatus(db)
-  const code = status.current && status.changed.length === 0 ? 0 : 1
+  const code = status.current && status.changed.length === 0 ? ExitCode.ok : ExitCode.failed
   if (opts.json) {
     ctx.io.json({
       current: status.current,

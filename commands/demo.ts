@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { Options as DaemonOptions } from './daemon.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({
   speed: z.coerce.number({ error: '--speed must be a number' }).min(1, 'must be at least 1').max(100_000, 'must be at most 100000').default(150),
@@ -10,7 +11,7 @@ export const Options = z.object({
   json: z.boolean(),
 })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { runDemo } = await import('../src/demo/run.js')
   return runDemo(ctx, { speed: opts.speed, keep: opts.keep, intervalMs: opts.interval })
 }

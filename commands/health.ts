@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { parseDuration } from '../src/config/duration.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({
   failOn: z.enum(['warning', 'critical'], { error: (issue) => `expected warning or critical, got "${String(issue.input)}"` }).default('critical'),
@@ -29,7 +30,7 @@ export const Options = z.object({
  * reaches --fail-on (critical by default), 1 when one does, 2 for usage or
  * configuration errors.
  */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { runHealth, healthExitCode } = await import('../src/health/run.js')
   const report = await runHealth(ctx, { ...(opts.check ? { checks: opts.check } : {}), ...(opts.timeout ? { timeoutMs: opts.timeout } : {}) })
   const code = healthExitCode(report, opts.failOn)

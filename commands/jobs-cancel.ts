@@ -15,10 +15,11 @@ export interface Deps {
   prompter?: Prompter
 }
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
   const { cancelJob } = await import('../src/jobs/cancel.js')
   const { readJob } = await import('../src/db/queries/job-views.js')
-  const { jobCost, money } = await import('../src/jobs/format.js')
+  const { jobCost } = await import('../src/jobs/format.js')
+  const { money } = await import('../src/metrics/format.js')
   const { printTable } = await import('../src/io/output.js')
   const ids = [...new Set(opts.args.map((id) => id.toLowerCase()))]
 

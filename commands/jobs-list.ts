@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { boundedNumber, duration, statusList, userId } from '../src/jobs/options.js'
+import { type ExitCode, finished } from '../src/errors.js'
 
 export const Options = z.object({
   status: statusList.optional(),
@@ -10,10 +11,11 @@ export const Options = z.object({
   json: z.boolean().default(false),
 })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { listJobs } = await import('../src/db/queries/job-views.js')
   const { printTable } = await import('../src/io/output.js')
-  const { age, epochText, jobCost, jobNote, money, paintStatus } = await import('../src/jobs/format.js')
+  const { age, epochText, jobCost, jobNote, paintStatus } = await import('../src/jobs/format.js')
+  const { money } = await import('../src/metrics/format.js')
   const db = await ctx.db()
   const config = await ctx.config()
   const now = ctx.clock.now()
@@ -23,7 +25,10 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ...(opts.user ? { userId: opts.user } : {}),
     ...(opts.since !== undefined ? { since: new Date(now.getTime() - opts.since) } : {}),
   })
-  if (opts.json) return ctx.io.json({ jobs })
+  if (opts.json) {
+    ctx.io.json({ jobs })
+    return finished(ctx.signal)
+  }
 
   const tty = ctx.io.stdoutIsTTY
   type Job = (typeof jobs)[number]
@@ -43,4 +48,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     jobs,
     { empty: 'No training jobs match.' },
   )
+  return finished(ctx.signal)
 }

@@ -1,15 +1,20 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { jobId } from '../src/jobs/options.js'
+import { type ExitCode, finished } from '../src/errors.js'
 
 export const Options = z.object({
   args: jobId,
   json: z.boolean().default(false),
 })
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { readJobDetail, printJobDetail } = await import('../src/jobs/show.js')
   const detail = await readJobDetail(await ctx.db(), opts.args)
-  if (opts.json) return ctx.io.json(detail)
+  if (opts.json) {
+    ctx.io.json(detail)
+    return finished(ctx.signal)
+  }
   await printJobDetail(ctx.io, detail, { now: ctx.clock.now(), prices: (await ctx.config()).gpuPrices })
+  return finished(ctx.signal)
 }

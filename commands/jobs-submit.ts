@@ -25,7 +25,7 @@ export interface Deps {
   prompter?: Prompter
 }
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
   const { planSubmission, describePlan, resolveUser, checkGpuType } = await import('../src/jobs/submit-plan.js')
   const { submitJob } = await import('../src/jobs/submit.js')
   // What the flags alone can tell is told before the database is opened.

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { duration, jobId } from '../src/jobs/options.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({
   args: jobId,
@@ -9,7 +10,7 @@ export const Options = z.object({
 })
 
 /** Exit code by the job's end: 0 completed, 1 failed or cancelled, 130 when Ctrl-C stops the watch. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { watchJob } = await import('../src/jobs/watch.js')
   return watchJob(ctx, opts.args, { intervalMs: opts.interval, json: opts.json })
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { UsageError } from '../src/errors.js'
+import { ExitCode, UsageError } from '../src/errors.js'
 import { boundedNumber, userId } from '../src/jobs/options.js'
 
 export const Options = z.object({
@@ -12,7 +12,7 @@ export const Options = z.object({
 })
 
 /** `lora limits set`: one user's monthly job limit, audited. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   if (!opts.user) throw new UsageError('Missing --user: name the user whose limit to set (a UUID).', { code: 'missing_option' })
   if (opts.monthly === undefined) throw new UsageError('Missing --monthly: give the new monthly limit, a whole number of jobs.', { code: 'missing_option' })
   const { applyLimitChange, planLimitChange } = await import('../src/maintenance/limits.js')
@@ -22,14 +22,14 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   if (opts.dryRun) {
     if (opts.json) ctx.io.json(plan)
     else ctx.io.out(`dry run: user ${plan.user_id}'s monthly limit would go from ${from} to ${plan.monthly_limit} (${plan.used} used this month)`)
-    return 0
+    return ExitCode.ok
   }
   if (!(await confirmDestructive(ctx, `Set user ${plan.user_id}'s monthly limit from ${from} to ${plan.monthly_limit}?`, opts.yes))) {
     ctx.io.err('nothing was changed')
-    return 1
+    return ExitCode.failed
   }
   const change = await applyLimitChange(ctx, opts.user, opts.monthly)
   if (opts.json) ctx.io.json(change)
   else ctx.io.out(`user ${change.user_id}: monthly limit ${change.previous_limit ?? 'default'} -> ${change.monthly_limit} (${change.used} used this month)`)
-  return 0
+  return ExitCode.ok
 }

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
 import { userId } from '../src/jobs/options.js'
+import { ExitCode } from '../src/errors.js'
 
 export const Options = z.object({
   user: userId.optional(),
@@ -9,12 +10,12 @@ export const Options = z.object({
 })
 
 /** `lora limits show`: each user's jobs used of the monthly limit, and when it resets. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { showLimits } = await import('../src/maintenance/limits.js')
   const report = await showLimits(ctx, opts.user ?? null)
   if (opts.json) {
     ctx.io.json(report)
-    return 0
+    return ExitCode.ok
   }
   await printTable(
     ctx.io,
@@ -30,5 +31,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     { empty: 'no user has training limits yet' },
   )
   if (ctx.io.stdoutIsTTY) ctx.io.err(`Months begin at midnight on the 1st, ${report.timezone} (limits.timezone).`)
-  return 0
+  return ExitCode.ok
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { LoraError } from '../src/errors.js'
+import { ExitCode, LoraError } from '../src/errors.js'
 import { Duration } from '../src/config/schema.js'
 import { parseDuration, formatDuration } from '../src/config/duration.js'
 import { DEFAULT_IDLE_MS, SERVICE_LOG, startLocalStack } from '../src/local.js'
@@ -18,14 +18,14 @@ export const Options = z.object({
  * used it for that long). `--background` is how the first command starts it: quiet,
  * its output in .lora/service.log, idle after LORA_LOCAL_IDLE (10m by default).
  */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const config = await ctx.config()
   const envIdle = ctx.env.LORA_LOCAL_IDLE ? parseDuration(ctx.env.LORA_LOCAL_IDLE) : null
   const idleMs = opts.idle ?? (opts.background ? (envIdle ?? DEFAULT_IDLE_MS) : null)
   const stack = await startLocalStack(ctx, { daemon: opts.daemon, idleMs, ...(opts.background ? { log: join(config.stateDir, SERVICE_LOG) } : {}) })
   if ('running' in stack) {
     // Two commands started a service at once: the other one serves, which is what was wanted.
-    if (opts.background) return 0
+    if (opts.background) return ExitCode.ok
     throw new LoraError(`A local service already runs for ${config.stateDir} (pid ${stack.running.pid}).`, {
       code: 'local_running',
       hint: 'Every lora command here uses it already; `lora local stop` stops it.',
@@ -47,5 +47,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const reason = await stack.done
   await stack.stop()
   ctx.io.err(reason === 'idle' ? 'embedded stack stopped: idle' : 'embedded stack stopped')
-  return 0
+  return ExitCode.ok
 }

@@ -2,17 +2,21 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { localStatus } from '../src/local.js'
 import { formatDuration } from '../src/config/duration.js'
+import { type ExitCode, finished } from '../src/errors.js'
 
 export const Options = z.object({ json: z.boolean() })
 
 /** Whether the stack's local service runs, and what it serves. Exit 0 either way. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const status = await localStatus(await ctx.config())
-  if (opts.json) return ctx.io.json(status)
+  if (opts.json) {
+    ctx.io.json(status)
+    return finished(ctx.signal)
+  }
   if (!status.running) {
     ctx.io.out(`not running\t${status.stack}`)
     ctx.io.err('the next lora command here starts it (or `lora local start`)')
-    return
+    return finished(ctx.signal)
   }
   const rows: [string, string][] = [
     ['state', 'running'],
@@ -27,4 +31,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ['log', status.log ?? '-'],
   ]
   for (const [key, value] of rows) ctx.io.out(`${key}\t${value}`)
+  return finished(ctx.signal)
 }

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { parseDuration, formatDuration } from '../src/config/duration.js'
 import { PERIODS, SECTIONS, type Period, type Section } from '../src/metrics/collect.js'
+import { ExitCode } from '../src/errors.js'
 
 const MIN_WATCH_MS = 1_000
 const DEFAULT_WATCH_MS = 10_000
@@ -58,7 +59,7 @@ export const Options = z
  * platform's figures (seed 000), the error analysis (seed 002) and the indicators
  * against the profile's thresholds.
  */
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const db = await ctx.db()
   const config = await ctx.config()
   if (opts.summary) {
@@ -66,7 +67,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     const summary = await computeDailySummary({ db, config, now: ctx.clock.now() })
     if (opts.json) ctx.io.json(summary)
     else ctx.io.out(summaryText(summary))
-    return 0
+    return ExitCode.ok
   }
   const { collectMetrics } = await import('../src/metrics/collect.js')
   const { printMetrics } = await import('../src/metrics/render.js')
@@ -77,7 +78,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     const report = await collect()
     if (opts.json) ctx.io.json(report)
     else await printMetrics(ctx.io, report)
-    return 0
+    return ExitCode.ok
   }
 
   ctx.io.err(`refreshing every ${formatDuration(opts.watch)}; Ctrl-C stops`)
@@ -97,5 +98,5 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     }
   }
   // Ctrl-C is how a watch ends.
-  return 0
+  return ExitCode.ok
 }

@@ -16,8 +16,8 @@ export interface CommandSpec {
   /** Positional arguments in commander syntax: '<file>', '[ids...]'. */
   args?: string
   options?: OptionSpec[]
-  /** The command's module; absent while it is not built. */
-  load?: () => Promise<CommandModule>
+  /** The command's module. */
+  load: () => Promise<CommandModule>
   /** Extra help text after the options. */
   help?: string
 }
@@ -25,7 +25,8 @@ export interface CommandSpec {
 export interface CommandModule {
   // Each module's own zod schema checks the options; the registry only moves them.
   Options: { safeParse(input: unknown): { success: true; data: unknown } | { success: false; error: { issues: ZodIssueLike[] } } }
-  run(options: never, ctx: import('../src/context.js').Context): Promise<number | void>
+  /** Returns how lora exits, or throws (a LoraError carries its own exit code). */
+  run(options: never, ctx: import('../src/context.js').Context): Promise<import('../src/errors.js').ExitCode>
 }
 
 export interface ZodIssueLike {

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { UsageError } from '../src/errors.js'
-import { applyReset, monthOf, parseMonth, planReset, zonedParts } from '../src/maintenance/reset-limits.js'
+import { ExitCode, UsageError } from '../src/errors.js'
+import { applyReset, planReset } from '../src/maintenance/reset-limits.js'
+import { monthOf, parseMonth, zonedParts } from '../src/month.js'
 import { limitsTimezone } from '../src/config/schema.js'
 import { confirmDestructive } from '../src/maintenance/confirm.js'
 import { printTable } from '../src/io/output.js'
@@ -17,7 +18,7 @@ export const Options = z.object({
 
 const ordinal = (n: number) => `${n}${n % 10 === 1 && n !== 11 ? 'st' : n % 10 === 2 && n !== 12 ? 'nd' : n % 10 === 3 && n !== 13 ? 'rd' : 'th'}`
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<number> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const now = ctx.clock.now()
   // The month begins at midnight on the 1st in limits.timezone (UTC by default).
   const zone = limitsTimezone(await ctx.config())
@@ -41,14 +42,14 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
         { header: 'Last reset', value: (u) => (u.month_reset_date instanceof Date ? u.month_reset_date : u.month_reset_date ?? 'never') },
       ], plan.users)
     }
-    return 0
+    return ExitCode.ok
   }
   if (plan.users.length > 0 && !(await confirmDestructive(ctx, `Reset the monthly count of ${plan.users.length} user(s) for ${month.label}?`, opts.yes))) {
     ctx.io.err('nothing was changed')
-    return 1
+    return ExitCode.failed
   }
   const reset = plan.users.length > 0 ? await applyReset(ctx, month, opts.user ?? null) : []
   if (opts.json) ctx.io.json({ month: month.label, dry_run: false, reset: reset.length, users: reset.map((u) => u.user_id) })
   else ctx.io.out(reset.length ? `reset ${reset.length} user(s) for ${month.label}` : `nothing to reset for ${month.label}: every user is already counted from this month`)
-  return 0
+  return ExitCode.ok
 }

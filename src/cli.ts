@@ -29,7 +29,7 @@ function colorize(deps: MainDeps, code: string, text: string): string {
   return enabled ? `\x1b[${code}m${text}\x1b[0m` : text
 }
 
-async function reportError(deps: MainDeps, error: unknown, verbose: boolean): Promise<number> {
+async function reportError(deps: MainDeps, error: unknown, verbose: boolean): Promise<ExitCode> {
   const { redact } = await import('./redact.js')
   if (error instanceof LoraError) {
     deps.stderr.write(redact(`${colorize(deps, '31', 'error')}: ${error.message}\n`))
@@ -128,7 +128,7 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
     const name = spec.path[spec.path.length - 1]!
     const cmd = parent
       .command(spec.args ? `${name} ${spec.args}` : name)
-      .description(spec.load ? spec.summary : `${spec.summary} (not built yet)`)
+      .description(spec.summary)
       .helpOption('-h, --help', 'show help')
     for (const option of spec.options ?? []) {
       if (option.default !== undefined) cmd.option(option.flags, option.description, option.default as string)
@@ -151,19 +151,13 @@ const STACK_FREE = new Set(['config show', 'config check', 'completion', 'cluste
 
 /** Runs lora with argv (without node and script); returns the exit code. Never exits. */
 export async function main(argv: string[], deps: MainDeps): Promise<number> {
-  let exitCode: number = ExitCode.ok
+  let exitCode: ExitCode = ExitCode.ok
   let verbose = Boolean(deps.env.LORA_DEBUG) || argv.includes('--verbose')
   let context: import('./context.js').Context | undefined
 
   const program = buildProgram(deps, argv, async (spec, cmd, args) => {
     const globals = cmd.optsWithGlobals() as Record<string, unknown>
     verbose ||= Boolean(globals.verbose)
-    if (!spec.load) {
-      throw new UsageError(`\`lora ${spec.path.join(' ')}\` is not built yet.`, {
-        code: 'not_built',
-        hint: 'It is listed so that scripts can see what is planned; nothing was done.',
-      })
-    }
     const module = await spec.load()
     const { createContext } = await import('./context.js')
     context = createContext({
@@ -197,11 +191,7 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
       const config = await context.config()
       if (config.embedded && config.stackFound === false) throw (await import('./local-client.js')).noStack(config, deps.cwd)
     }
-    const code = await module.run(parsed.data as never, context)
-    if (typeof code === 'number') exitCode = code
-    // A command that returns no code and was interrupted exits 130; servers whose
-    // normal end is Ctrl-C return 0 themselves.
-    else if (deps.signal.aborted) exitCode = ExitCode.interrupted
+    exitCode = await module.run(parsed.data as never, context)
   })
 
   try {

@@ -6,11 +6,19 @@ export const ExitCode = {
   interrupted: 130,
 } as const
 
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
+
+/**
+ * How a command that ran to its end exits: 0, or 130 when Ctrl-C cut its work short
+ * (a server whose normal end is Ctrl-C returns ExitCode.ok itself instead).
+ */
+export function finished(signal: AbortSignal): ExitCode {
+  return signal.aborted ? ExitCode.interrupted : ExitCode.ok
+}
 
 export interface LoraErrorOptions {
   code?: string
-  exitCode?: ExitCodeValue
+  exitCode?: ExitCode
   hint?: string
   cause?: unknown
 }
@@ -21,7 +29,7 @@ export interface LoraErrorOptions {
  */
 export class LoraError extends Error {
   readonly code: string
-  readonly exitCode: ExitCodeValue
+  readonly exitCode: ExitCode
   readonly hint?: string
 
   constructor(message: string, options: LoraErrorOptions = {}) {

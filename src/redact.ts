@@ -23,10 +23,20 @@ const PATTERNS: [RegExp, string][] = [
   [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+/g, '***'],
 ]
 
-export function redact(text: string): string {
-  let out = text
-  for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join('***')
+export interface RedactOptions {
+  /** Secrets known where the text is made (a cluster's key), besides the registered ones. */
+  secrets?: (string | undefined)[]
+  /**
+   * The whole query of every http(s) URL: for text that comes from outside (a cluster's
+   * answer), where a signed URL's token may go by any name.
+   */
+  urlQueries?: boolean
+}
+
+export function redact(text: string, options: RedactOptions = {}): string {
+  let out = options.urlQueries ? text.replace(/(\bhttps?:\/\/[^\s?#"'<>]*)\?[^\s"'<>]*/gi, '$1?***') : text
+  for (const secret of [...secrets, ...(options.secrets ?? [])]) {
+    if (secret !== undefined && secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('***')
   }
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement)
   return out

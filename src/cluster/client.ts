@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js'
 import { formatDuration } from '../config/duration.js'
 import type { ClusterConfig } from '../config/schema.js'
 import { LoraError, UsageError } from '../errors.js'
+import { redact as redactText } from '../redact.js'
 import {
   CancelResponse,
   describeIssue,
@@ -145,7 +146,8 @@ export function createClusterClient(config: ClusterConfig, deps: ClusterClientDe
     })
   let closed = false
 
-  const redact = (text: string): string => redactSecrets(text, config.apiKey)
+  // A cluster's answer may quote its key or a signed URL back at us.
+  const redact = (text: string): string => redactText(text, { secrets: [config.apiKey], urlQueries: true })
 
   const hints: Record<ClusterErrorKind, string> = {
     network: `Check that clusters.${config.name}.url is right and that the cluster is up.`,
@@ -478,9 +480,3 @@ function transportFailure(error: unknown, endpoint: string, config: ClusterConfi
   }
 }
 
-/** Removes the API key and the query string of any URL (signed URL tokens) from text. */
-export function redactSecrets(text: string, apiKey?: string): string {
-  let result = text.replace(/(\bhttps?:\/\/[^\s?#"'<>]*)\?[^\s"'<>]*/gi, '$1?[redacted]')
-  if (apiKey !== undefined && apiKey.length >= 4) result = result.split(apiKey).join('[redacted]')
-  return result
-}

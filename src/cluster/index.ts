@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import type { Context } from '../context.js'
 import type { ClusterConfig } from '../config/schema.js'
 import { UsageError } from '../errors.js'
+import { pidAlive } from '../lockfile.js'
 import { createClusterClient, type ClusterClient } from './client.js'
 import { CircuitBreaker, type BreakerDecision } from './breaker.js'
 
@@ -35,9 +36,7 @@ export function processIdentity(): string {
 async function localSimulatorUrl(stateDir: string): Promise<string | null> {
   try {
     const info = JSON.parse(await readFile(join(stateDir, 'local.json'), 'utf8')) as { pid: number; simulator?: string }
-    if (!info.simulator) return null
-    process.kill(info.pid, 0)
-    return info.simulator
+    return info.simulator && pidAlive(info.pid) ? info.simulator : null
   } catch {
     return null
   }

@@ -4,14 +4,19 @@ import { UsageError } from '../errors.js'
 import { registerSecret } from '../redact.js'
 import { databaseTls } from '../db/tls.js'
 import { isLoopbackHost } from '../loopback.js'
+import type { z } from 'zod'
+import { invalidConfig } from './invalid.js'
 import {
   ConfigFile,
   DEFAULTS,
-  type AlertSeverity,
+  ENV_KEYS,
+  FLAG_KEYS,
+  ProfileFile,
   type AlertSinksConfig,
   type AlertsConfig,
   type ClusterConfig,
   type ResolvedConfig,
+  type ProfileValues,
   type StorageConfig,
 } from './schema.js'
 
@@ -77,7 +82,7 @@ export function userConfigPath(env: ConfigInputs['env'], homeDir: string): strin
   return join(base, 'lora', 'config.yaml')
 }
 
-async function readConfigFile(path: string, required: boolean) {
+async function readConfigFile(path: string, required: boolean): Promise<ConfigFileRead | null> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -95,21 +100,32 @@ async function readConfigFile(path: string, required: boolean) {
       code: 'config_invalid',
     })
   }
-  const parsed = ConfigFile.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    const key = issue.path.join('.') || '(top level)'
-    const message =
-      issue.code === 'unrecognized_keys'
-        ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-        : issue.message.replace(/^Invalid input: /, '')
-    throw new UsageError(`The configuration file ${path} is invalid at "${key}": ${message}.`, {
-      code: 'config_invalid',
-      hint: 'See .lorarc.example for every key and what it expects.',
-    })
+  // Every profile of the file is checked, the ones not in use too, so that a typo
+  // shows before the day that profile is chosen. The values themselves are taken
+  // as written and parsed with the other layers' (loadConfig).
+  const checked = ConfigFile.safeParse(raw)
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!
+    const key = issue.path.join('.')
+    throw invalidConfig(path, key, issue, valueAt(raw, issue.path), { secret: SECRET_KEYS.test(key) })
   }
   const mode = (await stat(path)).mode
-  return { data: parsed.data, raw: raw as Record<string, unknown>, readableByOthers: (mode & 0o044) !== 0 }
+  return { raw: raw as ConfigFileRead['raw'], readableByOthers: (mode & 0o044) !== 0 }
+}
+
+interface ConfigFileRead {
+  raw: { profile?: string; profiles?: Record<string, Record<string, unknown>> }
+  readableByOthers: boolean
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value
+  for (const k of path) at = at && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[k] : undefined
+  return at
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 /** Flattens { a: { b: 1 } } to { 'a.b': 1 }; a cluster's fields stay under clusters.NAME. */
@@ -117,38 +133,51 @@ function flatten(value: Record<string, unknown>, prefix = ''): Record<string, un
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
     const key = prefix ? `${prefix}.${k}` : k
-    if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatten(v as Record<string, unknown>, key))
+    if (isPlainObject(v)) Object.assign(out, flatten(v, key))
     else if (v !== undefined) out[key] = v
   }
   return out
 }
 
-function envLayer(env: ConfigInputs['env']): Layer[] {
-  const pairs: [string, string, unknown][] = []
-  const add = (name: string, key: string, map: (v: string) => unknown = (v) => v) => {
-    const v = env[name]
-    if (v !== undefined && v !== '') pairs.push([name, key, map(v)])
+/** Lays one layer over the merged values, noting where each value came from. */
+function mergeLayer(into: Record<string, unknown>, layer: Record<string, unknown>, source: string, sources: Record<string, string>, prefix = '') {
+  for (const [k, v] of Object.entries(layer)) {
+    const key = prefix ? `${prefix}.${k}` : k
+    if (isPlainObject(v)) {
+      if (!isPlainObject(into[k])) into[k] = {}
+      mergeLayer(into[k] as Record<string, unknown>, v, source, sources, key)
+    } else if (v !== undefined) {
+      into[k] = v
+      sources[key] = source
+    }
   }
-  add('DATABASE_URL', 'database.url')
-  add('LORA_DATABASE_POOLER', 'database.pooler', (v) => v === '1' || v.toLowerCase() === 'true')
-  add('SUPABASE_URL', 'storage.supabaseUrl')
-  add('SUPABASE_SERVICE_ROLE_KEY', 'storage.serviceRoleKey')
-  add('LORA_STORAGE_DIR', 'storage.dir')
-  add('GPU_CLUSTER_API_URL', 'clusters.primary.url')
-  add('GPU_CLUSTER_API_KEY', 'clusters.primary.apiKey')
-  add('LORA_MONTHLY_BUDGET_USD', 'budget.monthlyUsd', Number)
-  add('LORA_LIMITS_TIMEZONE', 'limits.timezone')
-  add('LORA_SLACK_WEBHOOK_URL', 'alerts.sinks.slack.webhookUrl')
-  add('LORA_PAGERDUTY_ROUTING_KEY', 'alerts.sinks.pagerduty.routingKey')
-  add('LORA_ALERT_WEBHOOK_URL', 'alerts.sinks.webhook.url')
-  add('LORA_ALERT_WEBHOOK_SECRET', 'alerts.sinks.webhook.secret')
-  add('LORA_ALERTMANAGER_URL', 'alerts.sinks.alertmanager.url')
-  return pairs.map(([name, key, value]) => ({ source: `env ${name}`, values: { [key]: value } }))
+}
+
+/** A dotted key's value as a nested object: ('a.b', 1) -> { a: { b: 1 } }. */
+function nested(key: string, value: unknown): Record<string, unknown> {
+  return key
+    .split('.')
+    .reverse()
+    .reduce<Record<string, unknown>>((inner, k, i) => ({ [k]: i === 0 ? value : inner }), {})
+}
+
+function envLayers(env: ConfigInputs['env']): Layer[] {
+  return Object.entries(ENV_KEYS)
+    .filter(([name]) => env[name] !== undefined && env[name] !== '')
+    .map(([name, key]) => ({ source: `env ${name}`, values: nested(key, env[name]) }))
+}
+
+function flagLayers(flags: ConfigInputs['flags']): Layer[] {
+  const given: Record<string, string | undefined> = { '--database-url': flags.databaseUrl }
+  return Object.entries(FLAG_KEYS)
+    .filter(([flag]) => given[flag] !== undefined)
+    .map(([flag, key]) => ({ source: `flag ${flag}`, values: nested(key, given[flag]) }))
 }
 
 /**
  * Resolves the configuration: flags, then environment, then the nearest .lorarc,
- * then the user's config file, then the built-in defaults.
+ * then the user's config file, then the built-in defaults. The layers are merged
+ * first and then parsed once, by the profile's schema, whatever their source.
  */
 export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
   const warnings: string[] = []
@@ -161,18 +190,18 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
   if (user) files.push(userPath)
 
   const profile =
-    inputs.flags.profile ?? inputs.env.LORA_PROFILE ?? lorarc?.data.profile ?? user?.data.profile ?? 'default'
+    inputs.flags.profile ?? inputs.env.LORA_PROFILE ?? lorarc?.raw.profile ?? user?.raw.profile ?? 'default'
   const profileSource = inputs.flags.profile
     ? 'flag --profile'
     : inputs.env.LORA_PROFILE
       ? 'env LORA_PROFILE'
-      : lorarc?.data.profile
+      : lorarc?.raw.profile
         ? lorarcPath!
-        : user?.data.profile
+        : user?.raw.profile
           ? userPath
           : 'default'
 
-  const known = new Set([...Object.keys(user?.data.profiles ?? {}), ...Object.keys(lorarc?.data.profiles ?? {})])
+  const known = new Set([...Object.keys(user?.raw.profiles ?? {}), ...Object.keys(lorarc?.raw.profiles ?? {})])
   const envDescribesProfile = Boolean(inputs.env.DATABASE_URL || inputs.flags.databaseUrl)
   if (profile !== 'default' && !known.has(profile) && !envDescribesProfile) {
     throw new UsageError(
@@ -182,13 +211,12 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
   }
 
   const layers: Layer[] = []
-  const fileLayer = (path: string, file: NonNullable<typeof lorarc>) => {
-    const raw = file.data.profiles?.[profile] as Record<string, unknown> | undefined
-    if (!raw) return
-    const values = flatten(raw)
+  const fileLayer = (path: string, file: ConfigFileRead) => {
+    const values = file.raw.profiles?.[profile]
+    if (!values) return
     layers.push({ source: path, values })
     if (file.readableByOthers) {
-      for (const [key, value] of Object.entries(values)) {
+      for (const [key, value] of Object.entries(flatten(values))) {
         if (typeof value !== 'string' || value.startsWith('env:')) continue
         // A database URL is a secret when it carries a password.
         if (SECRET_KEYS.test(key) || (key === 'database.url' && safePassword(value))) {
@@ -201,20 +229,14 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
   }
   if (user) fileLayer(userPath, user)
   if (lorarc) fileLayer(lorarcPath!, lorarc)
-  layers.push(...envLayer(inputs.env))
-  if (inputs.flags.databaseUrl) layers.push({ source: 'flag --database-url', values: { 'database.url': inputs.flags.databaseUrl } })
+  layers.push(...envLayers(inputs.env), ...flagLayers(inputs.flags))
 
-  const values: Record<string, unknown> = {}
+  const merged: Record<string, unknown> = {}
   const sources: Record<string, string> = { profile: profileSource }
-  for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer.values)) {
-      values[key] = value
-      sources[key] = layer.source
-    }
-  }
+  for (const layer of layers) mergeLayer(merged, layer.values, layer.source, sources)
 
   // "env:NAME" references: the secret stays in the environment, not in the file.
-  for (const [key, value] of Object.entries(values)) {
+  for (const [key, value] of Object.entries(flatten(merged))) {
     if (typeof value === 'string' && value.startsWith('env:')) {
       const name = value.slice(4)
       const resolved = inputs.env[name]
@@ -224,15 +246,17 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
           hint: `Set ${name}, or change "${key}" in ${sources[key]}.`,
         })
       }
-      values[key] = resolved
-      sources[key] = `${sources[key]} (env ${name})`
+      mergeLayer(merged, nested(key, resolved), `${sources[key]} (env ${name})`, sources)
     }
   }
-  for (const [key, value] of Object.entries(values)) {
+  for (const [key, value] of Object.entries(flatten(merged))) {
     if (SECRET_KEYS.test(key) && typeof value === 'string') registerSecret(value)
   }
 
-  const config = resolveConfig(profile, values, sources, inputs.cwd, await findStack(inputs.cwd))
+  const parsed = ProfileFile.safeParse(merged)
+  if (!parsed.success) throw invalidMerged(parsed.error.issues[0]!, merged, sources, profile, files)
+
+  const config = resolveConfig(profile, parsed.data, sources, inputs.cwd, await findStack(inputs.cwd))
   if (config.embedded && config.database?.dir && config.database.dir !== join(config.stateDir, 'db')) {
     // An embedded:DIR named explicitly is found where it is named.
     config.stackFound = await stat(config.database.dir).then((s) => s.isDirectory(), () => false)
@@ -247,47 +271,49 @@ export async function loadConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
   return { config, files, warnings }
 }
 
-function num(values: Record<string, unknown>, key: string, fallback: number, sources: Record<string, string>): number {
-  const v = values[key]
-  if (v === undefined) {
-    sources[key] ??= 'default'
-    return fallback
-  }
-  if (typeof v === 'number') return v
-  // Values that came from env arrive as text, durations as "10m".
-  return Number(v)
+/**
+ * The error of the merged values' parse: the source of the bad key (or, for one
+ * that is missing, of a key beside it), the key as that source spells it.
+ */
+function invalidMerged(issue: z.core.$ZodIssue, merged: Record<string, unknown>, sources: Record<string, string>, profile: string, files: string[]) {
+  const key = issue.path.join('.')
+  const source =
+    sources[key] ?? Object.entries(sources).find(([k]) => k.startsWith(`${key.split('.').slice(0, -1).join('.')}.`))?.[1] ?? 'configuration'
+  const inFile = files.some((f) => source === f || source.startsWith(`${f} (env `))
+  const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0]
+  const value = valueAt(merged, issue.path)
+  return invalidConfig(source, inFile ? `profiles.${profile}.${key}` : key, issue, value, {
+    secret: SECRET_KEYS.test(key),
+    ...(value === undefined && envName ? { hint: `Set ${envName}, or ${key} in the profile.` } : {}),
+  })
 }
 
 function resolveConfig(
   profile: string,
-  values: Record<string, unknown>,
+  p: ProfileValues,
   sources: Record<string, string>,
   cwd: string,
   foundStack: string | null,
 ): ResolvedConfig {
   const stateDir = foundStack ?? join(cwd, '.lora')
-  const dbUrl = values['database.url'] as string | undefined
+  const dbUrl = p.database?.url
   let embedded = false
-  let database: ResolvedConfig['database'] = null
+  let database: ResolvedConfig['database']
   if (dbUrl === undefined || dbUrl === 'embedded' || dbUrl.startsWith('embedded:')) {
     embedded = true
     const given = dbUrl?.startsWith('embedded:') ? dbUrl.slice('embedded:'.length) : ''
     const dir = given ? (isAbsolute(given) ? given : resolve(cwd, given)) : join(stateDir, 'db')
     database = { url: `embedded:${dir}`, embedded: true, dir, pooler: false }
     sources['database.url'] ??= 'default'
-  } else if (/^postgres(ql)?:\/\//.test(dbUrl)) {
-    registerSecret(safePassword(dbUrl))
-    database = { url: dbUrl, embedded: false, pooler: Boolean(values['database.pooler']) || /pooler\.supabase\.com:6543/.test(dbUrl) }
   } else {
-    throw new UsageError(`${sources['database.url']}: database.url must be a postgres:// URL or embedded[:DIR], got "${dbUrl.replace(/:[^:@/]*@/, ':***@')}".`, {
-      code: 'config_invalid',
-    })
+    registerSecret(safePassword(dbUrl))
+    database = { url: dbUrl, embedded: false, pooler: Boolean(p.database?.pooler) || /pooler\.supabase\.com:6543/.test(dbUrl) }
   }
 
-  const quotaBytes = num(values, 'storage.quotaGb', DEFAULTS.storageQuotaGb, sources) * 1024 ** 3
+  const quotaBytes = (p.storage?.quotaGb ?? DEFAULTS.storageQuotaGb) * 1024 ** 3
   let storage: StorageConfig | null = null
-  if (values['storage.supabaseUrl']) {
-    const key = values['storage.serviceRoleKey'] as string | undefined
+  if (p.storage?.supabaseUrl) {
+    const key = p.storage.serviceRoleKey
     if (!key) {
       throw new UsageError(`${sources['storage.supabaseUrl']}: storage.supabaseUrl is set but storage.serviceRoleKey is not.`, {
         code: 'config_invalid',
@@ -296,49 +322,29 @@ function resolveConfig(
     }
     storage = {
       kind: 'supabase',
-      url: values['storage.supabaseUrl'] as string,
+      url: p.storage.supabaseUrl,
       serviceRoleKey: key,
       quotaBytes,
-      ...(values['storage.timeout'] !== undefined ? { timeoutMs: num(values, 'storage.timeout', 0, sources) } : {}),
+      ...(p.storage.timeout !== undefined ? { timeoutMs: p.storage.timeout } : {}),
     }
-  } else if (values['storage.dir']) {
-    const dir = values['storage.dir'] as string
+  } else if (p.storage?.dir) {
+    const dir = p.storage.dir
     storage = { kind: 'folder', dir: isAbsolute(dir) ? dir : resolve(cwd, dir), quotaBytes }
   } else if (embedded) {
     storage = { kind: 'folder', dir: join(stateDir, 'storage'), quotaBytes }
     sources['storage.dir'] = 'default (embedded)'
   }
 
-  const clusterNames = new Set(
-    Object.keys(values)
-      .filter((k) => k.startsWith('clusters.'))
-      .map((k) => k.split('.')[1]!),
-  )
-  const clusters: ClusterConfig[] = [...clusterNames].map((name) => {
-    const url = values[`clusters.${name}.url`] as string | undefined
-    if (!url) {
-      throw new UsageError(`${sources[`clusters.${name}.apiKey`] ?? 'configuration'}: cluster "${name}" has no url.`, {
-        code: 'config_invalid',
-        hint: 'Set GPU_CLUSTER_API_URL, or clusters.' + name + '.url.',
-      })
-    }
-    if (url !== 'simulator' && !/^https?:\/\//.test(url)) {
-      throw new UsageError(`${sources[`clusters.${name}.url`]}: clusters.${name}.url must be an http(s) URL or "simulator", got "${url}".`, {
-        code: 'config_invalid',
-      })
-    }
-    const fallback = values[`clusters.${name}.fallback`] as string | undefined
-    return {
-      name,
-      url,
-      ...(values[`clusters.${name}.apiKey`] ? { apiKey: values[`clusters.${name}.apiKey`] as string } : {}),
-      connectTimeoutMs: num(values, `clusters.${name}.connectTimeout`, DEFAULTS.connectTimeoutMs, sources),
-      requestTimeoutMs: num(values, `clusters.${name}.requestTimeout`, DEFAULTS.requestTimeoutMs, sources),
-      ...(fallback ? { fallback } : {}),
-    }
-  })
+  const clusters: ClusterConfig[] = Object.entries(p.clusters ?? {}).map(([name, c]) => ({
+    name,
+    url: c.url,
+    ...(c.apiKey ? { apiKey: c.apiKey } : {}),
+    connectTimeoutMs: c.connectTimeout ?? DEFAULTS.connectTimeoutMs,
+    requestTimeoutMs: c.requestTimeout ?? DEFAULTS.requestTimeoutMs,
+    ...(c.fallback ? { fallback: c.fallback } : {}),
+  }))
   // A key sent over plain http to another machine can be read on the way.
-  const insecureOk = values.allowInsecureHttp === true || values.allowInsecureHttp === 'true'
+  const insecureOk = p.allowInsecureHttp === true
   const refuseInsecure = (url: string, key: string, what: string) => {
     let u: URL
     try {
@@ -354,7 +360,7 @@ function resolveConfig(
   if (storage?.kind === 'supabase') refuseInsecure(storage.url, 'storage.supabaseUrl', 'the service-role key')
   for (const c of clusters) if (c.apiKey && c.url !== 'simulator') refuseInsecure(c.url, `clusters.${c.name}.url`, 'its API key')
   for (const c of clusters) {
-    if (c.fallback && !clusterNames.has(c.fallback)) {
+    if (c.fallback && !p.clusters?.[c.fallback]) {
       throw new UsageError(`${sources[`clusters.${c.name}.fallback`]}: cluster "${c.name}" falls back to "${c.fallback}", which is not defined.`, {
         code: 'config_invalid',
       })
@@ -370,17 +376,7 @@ function resolveConfig(
     sources['clusters.simulator.url'] = 'default (embedded)'
   }
 
-  const artifactHosts = values['artifacts.allowedHosts']
-  const artifacts = {
-    maxBytes: num(values, 'artifacts.maxSizeGb', DEFAULTS.artifactMaxGb, sources) * 1024 ** 3,
-    allowedHosts: Array.isArray(artifactHosts) ? artifactHosts.map(String) : typeof artifactHosts === 'string' ? artifactHosts.split(',').map((h) => h.trim()).filter(Boolean) : [],
-  }
-
-  const gpuPrices: Record<string, number> = { ...DEFAULTS.gpuPrices }
-  for (const [key, value] of Object.entries(values)) {
-    if (key.startsWith('gpuPrices.')) gpuPrices[key.slice('gpuPrices.'.length)] = Number(value)
-  }
-
+  const budget = { monthlyUsd: p.budget?.monthlyUsd ?? DEFAULTS.budget.monthlyUsd, warnRatio: p.budget?.warnRatio ?? DEFAULTS.budget.warnRatio }
   return {
     profile,
     embedded,
@@ -390,92 +386,43 @@ function resolveConfig(
     storage,
     clusters,
     breaker: {
-      failureThreshold: num(values, 'breaker.failures', DEFAULTS.breaker.failureThreshold, sources),
-      windowMs: num(values, 'breaker.window', DEFAULTS.breaker.windowMs, sources),
-      cooldownMs: num(values, 'breaker.cooldown', DEFAULTS.breaker.cooldownMs, sources),
+      failureThreshold: p.breaker?.failures ?? DEFAULTS.breaker.failureThreshold,
+      windowMs: p.breaker?.window ?? DEFAULTS.breaker.windowMs,
+      cooldownMs: p.breaker?.cooldown ?? DEFAULTS.breaker.cooldownMs,
     },
-    budget: {
-      monthlyUsd: num(values, 'budget.monthlyUsd', DEFAULTS.budget.monthlyUsd, sources),
-      warnRatio: num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources),
-    },
-    limits: { timezone: resolveTimezone(values, sources) },
+    budget,
+    limits: { timezone: p.limits?.timezone ?? 'UTC' },
     training: {
-      timeoutMs: num(values, 'training.timeout', DEFAULTS.training.timeoutMs, sources),
-      leaseMs: num(values, 'training.lease', DEFAULTS.training.leaseMs, sources),
-      maxAttempts: num(values, 'training.maxAttempts', DEFAULTS.training.maxAttempts, sources),
+      timeoutMs: p.training?.timeout ?? DEFAULTS.training.timeoutMs,
+      leaseMs: p.training?.lease ?? DEFAULTS.training.leaseMs,
+      maxAttempts: p.training?.maxAttempts ?? DEFAULTS.training.maxAttempts,
     },
-    gpuPrices,
-    artifacts,
-    alerts: resolveAlerts(values, sources, num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources)),
+    gpuPrices: { ...DEFAULTS.gpuPrices, ...p.gpuPrices },
+    artifacts: {
+      maxBytes: (p.artifacts?.maxSizeGb ?? DEFAULTS.artifactMaxGb) * 1024 ** 3,
+      allowedHosts: p.artifacts?.allowedHosts ?? [],
+    },
+    alerts: resolveAlerts(p.alerts ?? {}, sources, budget.warnRatio),
     sources,
   }
 }
 
-/** limits.timezone: an IANA zone, checked here so that a bad one stops every command (exit 2), naming it. */
-function resolveTimezone(values: Record<string, unknown>, sources: Record<string, string>): string {
-  const zone = values['limits.timezone']
-  if (zone === undefined) {
-    sources['limits.timezone'] ??= 'default'
-    return 'UTC'
-  }
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: String(zone) })
-  } catch {
-    throw new UsageError(`${sources['limits.timezone']}: limits.timezone "${String(zone)}" is not an IANA time zone.`, {
-      code: 'config_invalid',
-      hint: 'Use a zone such as UTC, Europe/Paris or America/New_York.',
-    })
-  }
-  return String(zone)
-}
-
-function resolveAlerts(values: Record<string, unknown>, sources: Record<string, string>, budgetWarnRatio: number): AlertsConfig {
+function resolveAlerts(a: NonNullable<ProfileValues['alerts']>, sources: Record<string, string>, budgetWarnRatio: number): AlertsConfig {
   const d = DEFAULTS.alerts
-  const n = (key: string, fallback: number) => num(values, `alerts.${key}`, fallback, sources)
-  const str = (key: string) => values[`alerts.sinks.${key}`] as string | undefined
-  const severity = (sink: string, fallback: AlertSeverity) => (str(`${sink}.minSeverity`) as AlertSeverity | undefined) ?? fallback
-  const needs = (sink: string, key: string, env: string) => {
-    const present = Object.keys(values).find((k) => k.startsWith(`alerts.sinks.${sink}.`))
-    if (present && !str(`${sink}.${key}`)) {
-      throw new UsageError(`${sources[present]}: the ${sink} alert sink has no ${key}.`, {
-        code: 'config_invalid',
-        hint: `Set ${env}, or alerts.sinks.${sink}.${key}.`,
-      })
-    }
-    return Boolean(present)
-  }
-  const httpUrl = (sink: string, key: string) => {
-    const url = str(`${sink}.${key}`)!
-    if (!/^https?:\/\//.test(url)) {
-      throw new UsageError(`${sources[`alerts.sinks.${sink}.${key}`]}: alerts.sinks.${sink}.${key} must be an http(s) URL.`, { code: 'config_invalid' })
-    }
-    return url
-  }
+  const s = a.sinks ?? {}
   const sinks: AlertSinksConfig = {}
-  if (needs('slack', 'webhookUrl', 'LORA_SLACK_WEBHOOK_URL')) {
-    sinks.slack = { webhookUrl: httpUrl('slack', 'webhookUrl'), minSeverity: severity('slack', 'info') }
+  if (s.slack) sinks.slack = { webhookUrl: s.slack.webhookUrl, minSeverity: s.slack.minSeverity ?? 'info' }
+  if (s.pagerduty) {
+    sinks.pagerduty = { routingKey: s.pagerduty.routingKey, url: s.pagerduty.url ?? DEFAULTS.pagerDutyUrl, minSeverity: s.pagerduty.minSeverity ?? 'critical' }
   }
-  if (needs('pagerduty', 'routingKey', 'LORA_PAGERDUTY_ROUTING_KEY')) {
-    sinks.pagerduty = {
-      routingKey: str('pagerduty.routingKey')!,
-      url: str('pagerduty.url') ? httpUrl('pagerduty', 'url') : DEFAULTS.pagerDutyUrl,
-      minSeverity: severity('pagerduty', 'critical'),
-    }
+  if (s.webhook) {
+    sinks.webhook = { url: s.webhook.url, ...(s.webhook.secret ? { secret: s.webhook.secret } : {}), minSeverity: s.webhook.minSeverity ?? 'info' }
   }
-  if (needs('webhook', 'url', 'LORA_ALERT_WEBHOOK_URL')) {
-    sinks.webhook = {
-      url: httpUrl('webhook', 'url'),
-      ...(str('webhook.secret') ? { secret: str('webhook.secret')! } : {}),
-      minSeverity: severity('webhook', 'info'),
-    }
-  }
-  if (needs('alertmanager', 'url', 'LORA_ALERTMANAGER_URL')) {
-    sinks.alertmanager = { url: httpUrl('alertmanager', 'url'), minSeverity: severity('alertmanager', 'warning') }
-  }
+  if (s.alertmanager) sinks.alertmanager = { url: s.alertmanager.url, minSeverity: s.alertmanager.minSeverity ?? 'warning' }
   const failureRate = {
-    warning: n('failureRateWarning', d.failureRate.warning),
-    critical: n('failureRateCritical', d.failureRate.critical),
-    minJobs: n('failureRateMinJobs', d.failureRate.minJobs),
+    warning: a.failureRateWarning ?? d.failureRate.warning,
+    critical: a.failureRateCritical ?? d.failureRate.critical,
+    minJobs: a.failureRateMinJobs ?? d.failureRate.minJobs,
   }
   if (failureRate.critical < failureRate.warning) {
     throw new UsageError(
@@ -484,18 +431,18 @@ function resolveAlerts(values: Record<string, unknown>, sources: Record<string, 
     )
   }
   return {
-    repeatIntervalMs: n('repeatInterval', d.repeatIntervalMs),
+    repeatIntervalMs: a.repeatInterval ?? d.repeatIntervalMs,
     failureRate,
-    stuckAfterMs: n('stuckAfter', d.stuckAfterMs),
-    queueDepth: n('queueDepth', d.queueDepth),
-    queueForMs: n('queueFor', d.queueForMs),
-    workerDownAfterMs: n('workerDownAfter', d.workerDownAfterMs),
-    avgCostPerJob: n('avgCostPerJob', d.avgCostPerJob),
-    costOverrunRatio: n('costOverrunRatio', d.costOverrunRatio),
-    spendRatio: n('spendRatio', budgetWarnRatio),
-    storageRatio: n('storageRatio', d.storageRatio),
-    slowValidationMs: n('slowValidation', d.slowValidationMs),
-    timeoutWindowMs: n('timeoutWindow', d.timeoutWindowMs),
+    stuckAfterMs: a.stuckAfter ?? d.stuckAfterMs,
+    queueDepth: a.queueDepth ?? d.queueDepth,
+    queueForMs: a.queueFor ?? d.queueForMs,
+    workerDownAfterMs: a.workerDownAfter ?? d.workerDownAfterMs,
+    avgCostPerJob: a.avgCostPerJob ?? d.avgCostPerJob,
+    costOverrunRatio: a.costOverrunRatio ?? d.costOverrunRatio,
+    spendRatio: a.spendRatio ?? budgetWarnRatio,
+    storageRatio: a.storageRatio ?? d.storageRatio,
+    slowValidationMs: a.slowValidation ?? d.slowValidationMs,
+    timeoutWindowMs: a.timeoutWindow ?? d.timeoutWindowMs,
     sinks,
   }
 }

@@ -11,9 +11,37 @@ export const Duration = z.union([z.number(), z.string()]).transform((value, ctx)
   return ms
 })
 
+// The environment and flags give text: a number or a boolean may come written as one.
+// Anything else stays as it was, so the schema says what was expected.
+const NUMBER_TEXT = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i
+const fromText = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && NUMBER_TEXT.test(v) ? Number(v) : v), schema)
+const Bool = z.preprocess((v) => {
+  if (typeof v !== 'string') return v
+  const t = v.trim().toLowerCase()
+  return t === 'true' || t === '1' ? true : t === 'false' || t === '0' ? false : v
+}, z.boolean())
+/**
+ * Text that must hold a shape. A file may name an environment variable instead
+ * ("env:NAME"): the file is checked as written, the value once it is resolved.
+ */
+const TextOf = (holds: (v: string) => boolean, expected: string) =>
+  z.string().refine((v) => v.startsWith('env:') || holds(v), expected)
+const HttpUrl = TextOf((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
+
+/** An IANA zone name, as Intl knows them. */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}
+
 const ClusterFile = z
   .object({
-    url: z.string().min(1).describe('base URL of the GPU cluster API, or "simulator"'),
+    url: TextOf((v) => v === 'simulator' || /^https?:\/\//.test(v), 'must be an http(s) URL or "simulator"').describe('base URL of the GPU cluster API, or "simulator"'),
     apiKey: z.string().optional(),
     connectTimeout: Duration.optional(),
     requestTimeout: Duration.optional(),
@@ -23,7 +51,7 @@ const ClusterFile = z
 
 const BreakerFile = z
   .object({
-    failures: z.number().int().positive().optional(),
+    failures: fromText(z.number().int().positive()).optional(),
     window: Duration.optional(),
     cooldown: Duration.optional(),
   })
@@ -31,17 +59,17 @@ const BreakerFile = z
 
 const DatabaseFile = z
   .object({
-    url: z.string().min(1).optional(),
-    pooler: z.boolean().optional(),
+    url: TextOf((v) => /^postgres(ql)?:\/\//.test(v) || v === 'embedded' || v.startsWith('embedded:'), 'must be a postgres:// URL or embedded[:DIR]').optional(),
+    pooler: Bool.optional(),
   })
   .strict()
 
 const StorageFile = z
   .object({
-    supabaseUrl: z.string().url().optional(),
+    supabaseUrl: TextOf((v) => URL.canParse(v), 'must be a URL').optional(),
     serviceRoleKey: z.string().optional(),
     dir: z.string().optional(),
-    quotaGb: z.number().positive().optional(),
+    quotaGb: fromText(z.number().positive()).optional(),
     timeout: Duration.optional(),
   })
   .strict()
@@ -49,14 +77,14 @@ const StorageFile = z
 const LimitsFile = z
   .object({
     /** The IANA zone whose midnight on the 1st starts a user's month (reset-limits). */
-    timezone: z.string().min(1).optional(),
+    timezone: TextOf(isTimeZone, 'must be an IANA time zone such as UTC, Europe/Paris or America/New_York').optional(),
   })
   .strict()
 
 const BudgetFile = z
   .object({
-    monthlyUsd: z.number().positive().optional(),
-    warnRatio: z.number().gt(0).lt(1).optional(),
+    monthlyUsd: fromText(z.number().positive()).optional(),
+    warnRatio: fromText(z.number().gt(0).lt(1)).optional(),
   })
   .strict()
 
@@ -64,29 +92,29 @@ const TrainingFile = z
   .object({
     timeout: Duration.optional(),
     lease: Duration.optional(),
-    maxAttempts: z.number().int().positive().optional(),
+    maxAttempts: fromText(z.number().int().positive()).optional(),
   })
   .strict()
 
 const ArtifactsFile = z
   .object({
-    maxSizeGb: z.number().positive().optional(),
+    maxSizeGb: fromText(z.number().positive()).optional(),
     allowedHosts: z.array(z.string().min(1)).optional(),
   })
   .strict()
 
-const Ratio = z.number().gt(0).lte(1)
+const Ratio = fromText(z.number().gt(0).lte(1))
 const Severity = z.enum(['info', 'warning', 'critical'])
 
 const AlertSinksFile = z
   .object({
-    slack: z.object({ webhookUrl: z.string().min(1), minSeverity: Severity.optional() }).strict().optional(),
+    slack: z.object({ webhookUrl: HttpUrl, minSeverity: Severity.optional() }).strict().optional(),
     pagerduty: z
-      .object({ routingKey: z.string().min(1), url: z.string().url().optional(), minSeverity: Severity.optional() })
+      .object({ routingKey: z.string().min(1), url: HttpUrl.optional(), minSeverity: Severity.optional() })
       .strict()
       .optional(),
-    webhook: z.object({ url: z.string().min(1), secret: z.string().optional(), minSeverity: Severity.optional() }).strict().optional(),
-    alertmanager: z.object({ url: z.string().min(1), minSeverity: Severity.optional() }).strict().optional(),
+    webhook: z.object({ url: HttpUrl, secret: z.string().optional(), minSeverity: Severity.optional() }).strict().optional(),
+    alertmanager: z.object({ url: HttpUrl, minSeverity: Severity.optional() }).strict().optional(),
   })
   .strict()
 
@@ -95,13 +123,13 @@ const AlertsFile = z
     repeatInterval: Duration.optional(),
     failureRateWarning: Ratio.optional(),
     failureRateCritical: Ratio.optional(),
-    failureRateMinJobs: z.number().int().nonnegative().optional(),
+    failureRateMinJobs: fromText(z.number().int().nonnegative()).optional(),
     stuckAfter: Duration.optional(),
-    queueDepth: z.number().int().nonnegative().optional(),
+    queueDepth: fromText(z.number().int().nonnegative()).optional(),
     queueFor: Duration.optional(),
     workerDownAfter: Duration.optional(),
-    avgCostPerJob: z.number().positive().optional(),
-    costOverrunRatio: z.number().gt(1).optional(),
+    avgCostPerJob: fromText(z.number().positive()).optional(),
+    costOverrunRatio: fromText(z.number().gt(1)).optional(),
     spendRatio: Ratio.optional(),
     storageRatio: Ratio.optional(),
     slowValidation: Duration.optional(),
@@ -119,11 +147,11 @@ export const ProfileFile = z
     budget: BudgetFile.optional(),
     limits: LimitsFile.optional(),
     training: TrainingFile.optional(),
-    gpuPrices: z.record(z.string(), z.number().positive()).optional(),
+    gpuPrices: z.record(z.string(), fromText(z.number().positive())).optional(),
     artifacts: ArtifactsFile.optional(),
     alerts: AlertsFile.optional(),
     /** Lets keys travel over plain http to another host (a private network that has no TLS). */
-    allowInsecureHttp: z.boolean().optional(),
+    allowInsecureHttp: Bool.optional(),
   })
   .strict()
 
@@ -135,8 +163,31 @@ export const ConfigFile = z
   })
   .strict()
 
-export type ConfigFileShape = z.input<typeof ConfigFile>
-export type ProfileFileShape = z.input<typeof ProfileFile>
+export type ProfileValues = z.output<typeof ProfileFile>
+
+/**
+ * The environment variables that set a profile's keys, by variable. Their text goes
+ * through the same schema as a file's values.
+ */
+export const ENV_KEYS: Readonly<Record<string, string>> = {
+  DATABASE_URL: 'database.url',
+  LORA_DATABASE_POOLER: 'database.pooler',
+  SUPABASE_URL: 'storage.supabaseUrl',
+  SUPABASE_SERVICE_ROLE_KEY: 'storage.serviceRoleKey',
+  LORA_STORAGE_DIR: 'storage.dir',
+  GPU_CLUSTER_API_URL: 'clusters.primary.url',
+  GPU_CLUSTER_API_KEY: 'clusters.primary.apiKey',
+  LORA_MONTHLY_BUDGET_USD: 'budget.monthlyUsd',
+  LORA_LIMITS_TIMEZONE: 'limits.timezone',
+  LORA_SLACK_WEBHOOK_URL: 'alerts.sinks.slack.webhookUrl',
+  LORA_PAGERDUTY_ROUTING_KEY: 'alerts.sinks.pagerduty.routingKey',
+  LORA_ALERT_WEBHOOK_URL: 'alerts.sinks.webhook.url',
+  LORA_ALERT_WEBHOOK_SECRET: 'alerts.sinks.webhook.secret',
+  LORA_ALERTMANAGER_URL: 'alerts.sinks.alertmanager.url',
+}
+
+/** The flags that set a profile's keys, by flag. */
+export const FLAG_KEYS: Readonly<Record<string, string>> = { '--database-url': 'database.url' }
 
 export interface ClusterConfig {
   name: string

@@ -4,7 +4,7 @@ import type { Storage, UploadSource } from '../storage/types.js'
 import { BUCKETS } from '../storage/types.js'
 import type { Clock } from '../clock.js'
 import type { Artifacts } from '../cluster/contract.js'
-import type { ArtifactRecord } from '../db/queries/jobs.js'
+import type { ArtifactRecord } from '../db/queries/poll.js'
 import { formatBytes } from '../datasets/progress.js'
 
 const ATTEMPT_BACKOFF_MS = [1_000, 2_000]

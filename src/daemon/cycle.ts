@@ -10,23 +10,10 @@ import { mapLimit } from '../concurrency.js'
 import { ERROR_TYPES } from '../jobs/error-types.js'
 import { advanceCost, costReading, type CostReading } from '../jobs/cost.js'
 import { claimWithinBudget } from '../jobs/budget.js'
-import { money } from '../jobs/format.js'
-import {
-  applyPollResults,
-  claimRunningJobs,
-  expireInitializingLeases,
-  markJobsRunning,
-  readJobStatus,
-  releaseClaimedJobs,
-  setQueuedWaitReason,
-  type ArtifactRecord,
-  type ClaimedJob,
-  type PollPoint,
-  type PollUpdate,
-  type Released,
-  type RunningJob,
-  type Submitted,
-} from '../db/queries/jobs.js'
+import { money } from '../metrics/format.js'
+import { applyPollResults, type ArtifactRecord, claimRunningJobs, type PollPoint, type PollUpdate, type RunningJob } from '../db/queries/poll.js'
+import { type ClaimedJob, expireInitializingLeases, markJobsRunning, releaseClaimedJobs, type Released, setQueuedWaitReason, type Submitted } from '../db/queries/claim.js'
+import { readJobStatus } from '../db/queries/job-views.js'
 import { copyArtifacts, type Fetch } from './artifacts.js'
 
 export interface CycleEnv {

@@ -5,8 +5,8 @@ import type { Log } from '../log.js'
 import { createLog } from '../log.js'
 import { runCycle, type CycleEnv, type CycleOptions, type CycleReport } from './cycle.js'
 import { beatHeart, countJobsByStatus, markDaemonStopped } from '../db/queries/heartbeats.js'
-import { releaseDaemonLeases } from '../db/queries/jobs.js'
-import { LoraError } from '../errors.js'
+import { releaseDaemonLeases } from '../db/queries/poll.js'
+import { ExitCode, LoraError } from '../errors.js'
 import { rideOutStrayConnectionFailures } from '../db/failures.js'
 import { systemClock } from '../clock.js'
 import type { HealthState } from './server.js'
@@ -75,7 +75,7 @@ export async function createMetrics(clusterNames: string[]): Promise<Metrics> {
  * cluster outage) is logged, backed off from and retried; SIGTERM/SIGINT finish the
  * cycle in flight, release this daemon's leases and return.
  */
-export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<number> {
+export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<ExitCode> {
   const log = await createLog(ctx.io, { clock: ctx.clock, ...(options.logFormat ? { format: options.logFormat } : {}) })
   const daemonId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   const config = await ctx.config()
@@ -197,7 +197,7 @@ export async function runDaemon(ctx: Context, options: DaemonOptions): Promise<n
   }
   await server?.close()
   await storageServer?.close()
-  return options.once && lastError ? 1 : 0
+  return options.once && lastError ? ExitCode.failed : ExitCode.ok
 }
 
 function summary(report: CycleReport): Record<string, unknown> {

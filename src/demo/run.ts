@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import type { Context } from '../context.js'
 import { createContext } from '../context.js'
 import { IO, type OutStream } from '../io/streams.js'
-import { LoraError } from '../errors.js'
+import { ExitCode, LoraError } from '../errors.js'
 import { malformedDataset, sampleDataset } from './data.js'
 
 export const DEMO_USER = '00000000-0000-4000-8000-00000000de30'
@@ -25,7 +25,7 @@ interface Step {
  * against a real embedded database, folder storage and the simulator, while a real
  * daemon processes the jobs in the background.
  */
-export async function runDemo(ctx: Context, options: { speed: number; keep: boolean; intervalMs: number }): Promise<number> {
+export async function runDemo(ctx: Context, options: { speed: number; keep: boolean; intervalMs: number }): Promise<ExitCode> {
   const dir = options.keep ? resolve(ctx.cwd, 'lora-demo') : await mkdtemp(join(tmpdir(), 'lora-demo-'))
   await mkdir(dir, { recursive: true })
   const env: Record<string, string | undefined> = Object.fromEntries(Object.entries(ctx.env).filter(([k]) => !PROFILE_VARIABLES.test(k)))
@@ -53,7 +53,7 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     say(`\n$ lora ${step.argv.join(' ')}    # ${step.title}`)
     captured = ''
     const code = await main(step.argv, { env, stdout: tee, stderr: io.stderr, stdin: { isTTY: false }, cwd: dir, signal: ctx.signal })
-    if (ctx.signal.aborted) throw new LoraError('Demo interrupted.', { exitCode: 130 })
+    if (ctx.signal.aborted) throw new LoraError('Demo interrupted.', { exitCode: ExitCode.interrupted })
     if (code !== step.expect) {
       throw new LoraError(`The demo step "lora ${step.argv.join(' ')}" exited ${code}, not ${step.expect}.`, {
         hint: `Its folder is kept for a look: ${dir}`,
@@ -142,5 +142,5 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     if (!options.keep) await rm(dir, { recursive: true, force: true })
   }
   say(options.keep ? `\ndone: everything is kept in ${dir} (cd there and run any lora command)` : '\ndone: the demo folder was removed (run with --keep to keep it)')
-  return 0
+  return ExitCode.ok
 }

@@ -3,7 +3,7 @@ import type { Db } from '../db/types.js'
 import type { Storage } from '../storage/types.js'
 import { alertsConfig } from '../config/schema.js'
 import { formatDuration } from '../config/duration.js'
-import { UsageError } from '../errors.js'
+import { ExitCode, UsageError } from '../errors.js'
 import { CHECKS, CHECK_NAMES, clusterChecks, type CheckEnv, type CheckName, type CheckResult, type CheckStatus } from './checks.js'
 
 export const DEFAULT_CHECK_TIMEOUT_MS = 5_000
@@ -32,8 +32,8 @@ export function worst(statuses: CheckStatus[]): CheckStatus {
 }
 
 /** Exit 1 when a check reaches --fail-on, 0 otherwise. */
-export function healthExitCode(report: HealthReport, failOn: 'warning' | 'critical'): 0 | 1 {
-  return RANK[report.status] >= RANK[failOn] ? 1 : 0
+export function healthExitCode(report: HealthReport, failOn: 'warning' | 'critical'): ExitCode {
+  return RANK[report.status] >= RANK[failOn] ? ExitCode.failed : ExitCode.ok
 }
 
 /** Splits --check into the checks to run; an unknown name is a usage error. */

@@ -1,10 +1,10 @@
 import type { Db } from '../db/types.js'
 import { lockBudget, readCommittedSpend, setBudgetWaitReasons } from '../db/queries/budget.js'
-import { claimQueuedJobs, type ClaimedJob } from '../db/queries/jobs.js'
-import { monthStartOf } from '../db/queries/health.js'
+import { type ClaimedJob, claimQueuedJobs } from '../db/queries/claim.js'
+import { monthStartOf } from '../month.js'
 import { readSeries } from '../metrics/series.js'
 
-import { money } from './format.js'
+import { money } from '../metrics/format.js'
 import { cents } from './cost.js'
 
 /**

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js'
 import { actorName, recordAudit } from '../db/queries/audit.js'
-import { cancelActiveJob, lockJobForCancel, readJob } from '../db/queries/job-views.js'
+import { cancelActiveJob, lockJobForCancel } from '../db/queries/cancel.js'
+import { readJob } from '../db/queries/job-views.js'
 import { isTerminal } from './format.js'
 import { advanceCost, costReading } from './cost.js'
 

@@ -1,4 +1,5 @@
 import { costSoFar, type GpuConfig } from './presets.js'
+import { monthKey, nextMonthStart } from '../month.js'
 
 /**
  * A job's cost (DESIGN section 4): the GPU price x the GPU time the cluster bills when
@@ -30,14 +31,6 @@ export function costReading(
     return { amount: cents((rate * billedGpuSeconds) / 3600), source: 'cluster', billedGpuSeconds }
   }
   return { amount: costSoFar(gpu, startedAt, now, prices), source: 'wall_clock', billedGpuSeconds: null }
-}
-
-export function monthKey(at: Date): string {
-  return at.toISOString().slice(0, 7)
-}
-
-function nextMonthStart(at: Date): Date {
-  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1))
 }
 
 /**

@@ -5,8 +5,6 @@ import { costSoFar } from './presets.js'
 
 /** Small formatting shared by list, show and watch. */
 
-export const money = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : `$${n.toFixed(2)}`)
-
 export const plainMoney = (n: number | null | undefined): string => (n === null || n === undefined ? '' : n.toFixed(2))
 
 export const grouped = (n: number): string => Math.round(n).toLocaleString('en-US')

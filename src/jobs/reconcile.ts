@@ -3,6 +3,7 @@ import type { JobSummary } from '../cluster/contract.js'
 import { readCommittedSpend } from '../db/queries/budget.js'
 import { readJobsToReconcile } from '../db/queries/reconcile.js'
 import { isTerminal } from './format.js'
+import { money } from '../metrics/format.js'
 import { cents, costReading } from './cost.js'
 
 /**
@@ -129,7 +130,7 @@ export async function reconcileCosts(ctx: Context, month: { label: string; start
 export function describeFindings(report: ReconcileReport): string {
   const parts: string[] = []
   const drifting = report.jobs.filter((j) => j.state === 'drift').length
-  if (report.drift > report.threshold) parts.push(`cost records differ from the cluster's billing by $${report.drift.toFixed(2)} over ${drifting} job(s) (threshold $${report.threshold.toFixed(2)}, 1 % of $${report.month_spend.toFixed(2)})`)
+  if (report.drift > report.threshold) parts.push(`cost records differ from the cluster's billing by ${money(report.drift)} over ${drifting} job(s) (threshold ${money(report.threshold)}, 1 % of ${money(report.month_spend)})`)
   const untracked = report.unowned.filter((j) => j.billed_gpu_seconds !== 0)
   if (untracked.length) parts.push(`${untracked.length} cluster job(s) no platform job owns hold ${Math.round(report.unowned_gpu_seconds / 60)} billed GPU minute(s)`)
   return parts.length ? `Costs of ${report.month} do not reconcile: ${parts.join('; ')}.` : `Costs of ${report.month} reconcile with the cluster's billing.`
@@ -137,7 +138,7 @@ export function describeFindings(report: ReconcileReport): string {
 
 /** The daemon's daily run: reconcile this month and raise, or resolve, the cost-drift alert. */
 export async function reconcileAndAlert(ctx: Context): Promise<string> {
-  const { monthOf } = await import('../maintenance/reset-limits.js')
+  const { monthOf } = await import('../month.js')
   const { raiseAlert, resolveAlert } = await import('../alerts/engine.js')
   const report = await reconcileCosts(ctx, monthOf(ctx.clock.now()))
   const message = describeFindings(report)

@@ -1,21 +1,11 @@
 import type { Queryable } from '../db/types.js'
-import {
-  readCostRecords,
-  readJob,
-  readJobArtifact,
-  readJobDataset,
-  readLastMetricsPoints,
-  type ArtifactSummary,
-  type CostRecord,
-  type DatasetSummary,
-  type JobRow,
-  type MetricsPoint,
-} from '../db/queries/job-views.js'
+import { type ArtifactSummary, type CostRecord, type DatasetSummary, type JobRow, type MetricsPoint, readCostRecords, readJob, readJobArtifact, readJobDataset, readLastMetricsPoints } from '../db/queries/job-views.js'
 import { LoraError } from '../errors.js'
 import type { IO } from '../io/streams.js'
 import { printFields, printTable, type Cell } from '../io/output.js'
 import { progressBar } from '../io/progress.js'
-import { epochText, etaSeconds, grouped, jobCost, money, paint, paintStatus, span, STATUS_LABELS, stepText, terminalWidth } from './format.js'
+import { money } from '../metrics/format.js'
+import { epochText, etaSeconds, grouped, jobCost, paint, paintStatus, span, STATUS_LABELS, stepText, terminalWidth } from './format.js'
 import { lossChart } from './watch-view.js'
 
 /** What `jobs show` reports: the platform's job details (seed 004), plus the artifact. */

@@ -3,7 +3,8 @@ import type { Queryable } from '../db/types.js'
 import { findDatasetsByName, listReadyDatasets, readDatasetChoice, type DatasetChoice } from '../db/queries/submit.js'
 import { LoraError, UsageError } from '../errors.js'
 import type { Prompter } from '../io/prompter.js'
-import { grouped, money } from './format.js'
+import { grouped } from './format.js'
+import { money } from '../metrics/format.js'
 import { estimateJob, PRESETS, type Estimate, type GpuConfig, type Hyperparameters, type Preset } from './presets.js'
 
 export type PresetId = Preset['id']
@@ -125,7 +126,7 @@ export async function planSubmission(q: Queryable, config: ResolvedConfig, flags
       askPreset && prompter
         ? await prompter.select(
             'GPU type',
-            Object.entries(config.gpuPrices).map(([type, price]) => ({ value: type, name: `${type}  ($${price.toFixed(2)} per GPU hour)` })),
+            Object.entries(config.gpuPrices).map(([type, price]) => ({ value: type, name: `${type}  (${money(price)} per GPU hour)` })),
             { default: preset.gpu.gpu_type in config.gpuPrices ? preset.gpu.gpu_type : Object.keys(config.gpuPrices)[0]! },
           )
         : preset.gpu.gpu_type

@@ -3,9 +3,9 @@ import { limitsTimezone, type ResolvedConfig } from '../config/schema.js'
 import { LoraError } from '../errors.js'
 import { countUserJob, insertQueuedJob, lockDatasetForJob, lockUserLimit } from '../db/queries/submit.js'
 import { readCommittedSpend } from '../db/queries/budget.js'
-import { monthStartOf } from '../db/queries/health.js'
-import { monthOf } from '../maintenance/reset-limits.js'
-import { readJob, type JobRow } from '../db/queries/job-views.js'
+import { monthOf, monthStartOf } from '../month.js'
+import { money } from '../metrics/format.js'
+import { type JobRow, readJob } from '../db/queries/job-views.js'
 import { estimateJob, type Estimate, type GpuConfig, type Hyperparameters } from './presets.js'
 
 export interface SubmitInput {
@@ -81,7 +81,7 @@ export async function submitJob(
     // The figure the daemons claim by; the reservation itself happens at the claim.
     const { committed } = await readCommittedSpend(tx, monthStartOf(now))
     if (committed >= config.budget.monthlyUsd) {
-      throw new LoraError(`The monthly training budget of $${config.budget.monthlyUsd.toFixed(2)} is used up ($${committed.toFixed(2)} committed).`, {
+      throw new LoraError(`The monthly training budget of ${money(config.budget.monthlyUsd)} is used up (${money(committed)} committed).`, {
         code: 'budget_exceeded',
         hint: 'Raise budget.monthlyUsd in the profile, or wait for next month.',
       })

@@ -1,7 +1,8 @@
 import type { JobRow, MetricsPoint } from '../db/queries/job-views.js'
 import { lineChart } from '../io/chart.js'
 import { progressBar } from '../io/progress.js'
-import { epochText, etaSeconds, grouped, isTerminal, jobCost, money, paint, paintStatus, plainMoney, span, STATUS_LABELS, stepText } from './format.js'
+import { money } from '../metrics/format.js'
+import { epochText, etaSeconds, grouped, isTerminal, jobCost, paint, paintStatus, plainMoney, span, STATUS_LABELS, stepText } from './format.js'
 
 /**
  * What `jobs watch` prints: the live view of a terminal (what the platform's training
@@ -130,7 +131,7 @@ export function renderFrame(snapshot: WatchSnapshot, options: FrameOptions): str
   const status = paintStatus(job.status, `● ${STATUS_LABELS[job.status] ?? job.status}`, c)
   lines.push(`${bold('Training Monitor')} · ${job.dataset_name ?? 'Training Job'}   ${status}${job.current_stage && job.current_stage !== job.status ? dim(` · ${job.current_stage}`) : ''}`)
   const where = job.external_job_id ? ` · ${job.cluster_name ?? 'cluster'}/${job.external_job_id}` : ''
-  lines.push(dim(`job ${job.id} · ${job.preset_id ?? 'custom'} · ${gpus}x ${gpu.gpu_type ?? 'GPU'}${rate !== undefined ? ` ($${(rate * gpus).toFixed(2)}/h)` : ''}${where}`))
+  lines.push(dim(`job ${job.id} · ${job.preset_id ?? 'custom'} · ${gpus}x ${gpu.gpu_type ?? 'GPU'}${rate !== undefined ? ` (${money(rate * gpus)}/h)` : ''}${where}`))
   lines.push('')
 
   const barWidth = Math.max(10, Math.min(40, options.columns - 24))

@@ -3,8 +3,9 @@ import type { Db } from '../db/types.js'
 import { ExitCode, LoraError } from '../errors.js'
 import { isConnectionError, rideOutStrayConnectionFailures } from '../db/failures.js'
 import { JOB_CHANNEL } from '../db/queries/jobs.js'
-import { readJob, readLastMetricsPoints, type JobRow, type MetricsPoint } from '../db/queries/job-views.js'
-import { isTerminal, money, span, terminalWidth } from './format.js'
+import { type JobRow, type MetricsPoint, readJob, readLastMetricsPoints } from '../db/queries/job-views.js'
+import { isTerminal, span, terminalWidth } from './format.js'
+import { money } from '../metrics/format.js'
 import { changeKey, renderFrame, TERMINAL, watchEvent, watchLine, type WatchSnapshot } from './watch-view.js'
 
 export interface WatchOptions {
@@ -62,7 +63,7 @@ function rendererFor(ctx: Context, options: WatchOptions, prices: Record<string,
  * connection is said on stderr and retried with backoff; Ctrl-C leaves the job running.
  * Returns the exit code: 0 completed, 1 failed or cancelled, 130 interrupted.
  */
-export async function watchJob(ctx: Context, id: string, options: WatchOptions): Promise<number> {
+export async function watchJob(ctx: Context, id: string, options: WatchOptions): Promise<ExitCode> {
   // A connection that dies outside a read (the database restarting) is an outage the
   // reads below ride out, not a crash.
   let notice = (text: string) => ctx.io.err(text)
@@ -74,7 +75,7 @@ export async function watchJob(ctx: Context, id: string, options: WatchOptions):
   }
 }
 
-async function watchJobThrough(ctx: Context, id: string, options: WatchOptions, setNotice: (notice: (text: string) => void) => void): Promise<number> {
+async function watchJobThrough(ctx: Context, id: string, options: WatchOptions, setNotice: (notice: (text: string) => void) => void): Promise<ExitCode> {
   const db = await ctx.db()
   const config = await ctx.config()
   const live = ctx.io.stdoutIsTTY && !options.json
@@ -140,12 +141,12 @@ function jobNotFound(id: string): LoraError {
   return new LoraError(`No training job has id ${id}.`, { code: 'job_not_found', hint: 'List jobs with `lora jobs list`.' })
 }
 
-function interrupted(ctx: Context, id: string): number {
+function interrupted(ctx: Context, id: string): ExitCode {
   ctx.io.err(`Stopped watching: job ${id} keeps running (\`lora jobs watch ${id}\` to follow it again).`)
   return ExitCode.interrupted
 }
 
-function finished(ctx: Context, job: JobRow): number {
+function finished(ctx: Context, job: JobRow): ExitCode {
   const cost = money(job.final_cost ?? job.current_cost)
   if (job.status === 'completed') {
     ctx.io.err(`Job ${job.id} completed; final cost ${cost}.`)

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../context.js'
 import { parseDuration } from '../config/duration.js'
+import { ExitCode } from '../errors.js'
 import { printTable } from '../io/output.js'
 import { runTask, TASK_NAMES, type TaskName, type TaskReport } from './tasks.js'
 import type { Orphan, OrphanOutcome } from './orphans.js'
@@ -53,7 +54,7 @@ async function printItems(ctx: Context, report: TaskReport): Promise<void> {
 }
 
 /** The body of every `lora cleanup X`: exit 1 when something could not be handled. */
-export async function runCleanupCommand(name: TaskName, opts: CleanupOptions, ctx: Context): Promise<number> {
+export async function runCleanupCommand(name: TaskName, opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
   const report = await runTask(ctx, name, {
     dryRun: opts.dryRun,
     yes: opts.yes,
@@ -62,22 +63,22 @@ export async function runCleanupCommand(name: TaskName, opts: CleanupOptions, ct
   })
   if (!report) {
     ctx.io.err('nothing was changed')
-    return 1
+    return ExitCode.failed
   }
   if (opts.json) ctx.io.json(report)
   else {
     printReport(ctx, report)
     await printItems(ctx, report)
   }
-  return report.failed > 0 ? 1 : 0
+  return report.failed > 0 ? ExitCode.failed : ExitCode.ok
 }
 
 /** `lora cleanup all`: every task in turn, one confirmation for all on a terminal. */
-export async function runAllCleanups(opts: CleanupOptions, ctx: Context): Promise<number> {
+export async function runAllCleanups(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
   const { confirmDestructive } = await import('./confirm.js')
   if (!opts.dryRun && !(await confirmDestructive(ctx, 'Run every cleanup (orphans, validation images, notifications, uploads, archival review)?', opts.yes))) {
     ctx.io.err('nothing was changed')
-    return 1
+    return ExitCode.failed
   }
   const reports: TaskReport[] = []
   for (const name of TASK_NAMES) {
@@ -92,5 +93,5 @@ export async function runAllCleanups(opts: CleanupOptions, ctx: Context): Promis
     if (!opts.json) printReport(ctx, report!)
   }
   if (opts.json) ctx.io.json({ tasks: reports })
-  return reports.some((r) => r.failed > 0) ? 1 : 0
+  return reports.some((r) => r.failed > 0) ? ExitCode.failed : ExitCode.ok
 }

@@ -3,7 +3,7 @@ import { LoraError } from '../errors.js'
 import { limitsTimezone } from '../config/schema.js'
 import { actorName, recordAudit } from '../db/queries/audit.js'
 import { listUserLimits, lockUserLimitRow, setMonthlyLimit, type UserLimitRow } from '../db/queries/limits.js'
-import { monthOf } from './reset-limits.js'
+import { monthOf } from '../month.js'
 
 /** The users' monthly training limits (seed 001), read and changed without SQL. */
 

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js'
 import { actorName, recordAudit } from '../db/queries/audit.js'
 import { confirmDestructive } from './confirm.js'
+import { money } from '../metrics/format.js'
 import { cleanOrphans, findOrphans } from './orphans.js'
 import { cleanNotifications, reviewArchival } from './simple-cleanups.js'
 import { cleanValidationImages, retryFailedUploads } from './storage-cleanups.js'
@@ -51,14 +52,14 @@ const TASKS: Record<TaskName, Task> = {
     async plan(ctx) {
       const orphans = await findOrphans(ctx)
       const burn = orphans.reduce((s, o) => s + o.hourly_cost_usd, 0)
-      return { count: orphans.length, items: orphans, summary: `${orphans.length} orphaned cluster job(s) to cancel, burning an estimated $${burn.toFixed(2)}/h` }
+      return { count: orphans.length, items: orphans, summary: `${orphans.length} orphaned cluster job(s) to cancel, burning an estimated ${money(burn)}/h` }
     },
     async apply(ctx) {
       const outcomes = await cleanOrphans(ctx, await findOrphans(ctx))
       const cleaned = outcomes.filter((o) => o.outcome === 'cleaned').length
       const failed = outcomes.length - cleaned
       for (const o of outcomes.filter((x) => x.outcome === 'failed')) {
-        await alert(ctx, 'orphan-cleanup-failed', o.external_job_id, `Orphaned instance ${o.external_job_id} on ${o.cluster} resisted 3 cancel attempts (${o.reason}; ~$${o.hourly_cost_usd.toFixed(2)}/h): ${o.error}`)
+        await alert(ctx, 'orphan-cleanup-failed', o.external_job_id, `Orphaned instance ${o.external_job_id} on ${o.cluster} resisted 3 cancel attempts (${o.reason}; ~${money(o.hourly_cost_usd)}/h): ${o.error}`)
       }
       return { changed: cleaned, failed, items: outcomes, summary: `${cleaned} orphan(s) cancelled and confirmed gone${failed ? `, ${failed} resisted 3 attempts` : ''}` }
     },

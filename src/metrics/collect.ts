@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/types.js'
 import { alertsConfig, type AlertsConfig, type ResolvedConfig } from '../config/schema.js'
 import * as m from '../db/queries/metrics.js'
-import { monthStartOf } from '../db/queries/health.js'
+import { monthStartOf } from '../month.js'
 import { storageQuotaBytes } from '../alerts/rules.js'
 import { GB, round } from './format.js'
 import { buildIndicators, type Indicator } from './indicators.js'

@@ -1,7 +1,8 @@
-/** Formatting shared by metrics, health and alert messages. */
+/** Formatting of numbers shared by every command: money, percentages, sizes, durations. */
 
 export const GB = 1024 ** 3
 
+/** 12.5 -> "$12.50"; nothing known -> "-". */
 export function money(usd: number | null | undefined): string {
   if (usd === null || usd === undefined || !Number.isFinite(usd)) return '-'
   return `$${usd.toFixed(2)}`

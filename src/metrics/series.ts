@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/types.js'
-import { monthStartOf, sumRunningCost } from '../db/queries/health.js'
+import { sumRunningCost } from '../db/queries/health.js'
+import { monthStartOf } from '../month.js'
 import {
   cacheDays,
   readCachedDays,

@@ -99,12 +99,12 @@ profiles:
 
   it('names the file, key and expectation of a bad alerts section', async () => {
     const rc = (body: string) => `profiles:\n  default:\n    alerts:\n${body}`
-    expect(await failing(rc('      failureRateWarning: 10\n'))).toMatch(/is invalid at "profiles\.default\.alerts\.failureRateWarning": Too big: expected number to be <=1\.$/)
-    expect(await failing(rc('      queueFor: soon\n'))).toMatch(/is invalid at "profiles\.default\.alerts\.queueFor": expected a duration such as 30s, 10m or 2h, got "soon"\.$/)
-    expect(await failing(rc('      sinks: { email: { to: x } }\n'))).toMatch(/is invalid at "profiles\.default\.alerts\.sinks": unknown key "email"\.$/)
-    expect(await failing(rc('      sinks: { slack: { minSeverity: loud, webhookUrl: "https://x" } }\n'))).toMatch(/"profiles\.default\.alerts\.sinks\.slack\.minSeverity"/)
+    expect(await failing(rc('      failureRateWarning: 10\n'))).toMatch(/: profiles\.default\.alerts\.failureRateWarning must be at most 1, got 10\.$/)
+    expect(await failing(rc('      queueFor: soon\n'))).toMatch(/: profiles\.default\.alerts\.queueFor must be a duration such as 30s, 10m or 2h, got "soon"\.$/)
+    expect(await failing(rc('      sinks: { email: { to: x } }\n'))).toMatch(/: profiles\.default\.alerts\.sinks has an unknown key "email"\.$/)
+    expect(await failing(rc('      sinks: { slack: { minSeverity: loud, webhookUrl: "https://x" } }\n'))).toMatch(/: profiles\.default\.alerts\.sinks\.slack\.minSeverity must be one of info, warning, critical, got "loud"\.$/)
     expect(await failing(rc('      failureRateWarning: 0.3\n      failureRateCritical: 0.2\n'))).toMatch(/alerts\.failureRateCritical \(0\.2\) is below alerts\.failureRateWarning \(0\.3\)\.$/)
-    expect(await failing('', { LORA_ALERT_WEBHOOK_SECRET: 'only-the-secret' })).toBe('env LORA_ALERT_WEBHOOK_SECRET: the webhook alert sink has no url.')
+    expect(await failing('', { LORA_ALERT_WEBHOOK_SECRET: 'only-the-secret' })).toBe('env LORA_ALERT_WEBHOOK_SECRET: alerts.sinks.webhook.url is not set.')
     expect(await failing('', { LORA_SLACK_WEBHOOK_URL: 'hooks.slack.com/x' })).toBe('env LORA_SLACK_WEBHOOK_URL: alerts.sinks.slack.webhookUrl must be an http(s) URL.')
   })
 

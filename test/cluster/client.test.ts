@@ -439,7 +439,7 @@ describe('answers the simulator never gives', () => {
     expect(error.kind).toBe('client_error')
     expect(error.message).not.toContain(API_KEY)
     expect(error.message).not.toContain('SIGNED-SECRET')
-    expect(error.message).toContain('https://storage.example.com/a.jsonl?[redacted]')
+    expect(error.message).toContain('https://storage.example.com/a.jsonl?***')
   })
 
   it('sends the bearer key, the idempotency key and the path prefix of the base URL', async () => {

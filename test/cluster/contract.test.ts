@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
-import { parseRetryAfter, redactSecrets } from '../../src/cluster/client.js'
+import { parseRetryAfter } from '../../src/cluster/client.js'
+import { redact } from '../../src/redact.js'
 import { describeIssue, ListJobsResponse, StatusResponse, SubmitRequest } from '../../src/cluster/contract.js'
 
 function problem(schema: z.ZodType, value: unknown): string {
@@ -64,8 +65,8 @@ describe('client helpers', () => {
   })
 
   it('removes URL query strings and the API key from text', () => {
-    expect(redactSecrets('see https://h/p/f.jsonl?token=abc&x=1 and sk-123456', 'sk-123456')).toBe(
-      'see https://h/p/f.jsonl?[redacted] and [redacted]',
+    expect(redact('see https://h/p/f.jsonl?token=abc&x=1 and sk-123456', { secrets: ['sk-123456'], urlQueries: true })).toBe(
+      'see https://h/p/f.jsonl?*** and ***',
     )
   })
 })

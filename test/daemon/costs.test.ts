@@ -6,7 +6,7 @@ import { userRollups } from '../helpers/rollups.js'
 import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
 import { readMonthSpend } from '../../src/metrics/series.js'
 import { budgetReport } from '../../src/jobs/budget.js'
-import { monthOf } from '../../src/maintenance/reset-limits.js'
+import { monthOf } from '../../src/month.js'
 import { run as cancel, Options as CancelOptions } from '../../commands/jobs-cancel.js'
 
 const OPTIONS: CycleOptions = { batch: 50, concurrency: 8, pollLimit: 1000 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { backends } from '../helpers/db.js'
 import { lapseLeases, daemonHarness, USER, type DaemonHarness } from '../helpers/daemon.js'
 import { runCycle, type CycleOptions } from '../../src/daemon/cycle.js'
-import { claimQueuedJobs } from '../../src/db/queries/jobs.js'
+import { claimQueuedJobs } from '../../src/db/queries/claim.js'
 import { createClusterClient } from '../../src/cluster/client.js'
 
 const OPTIONS: CycleOptions = { batch: 20, concurrency: 8, pollLimit: 1000 }
@@ -226,7 +226,7 @@ for (const backend of backends) {
         const env = await h.env('observer')
         if (attempt < 3) {
           // Expire without claiming again: a full queue elsewhere; the job must be back in it.
-          const { expireInitializingLeases } = await import('../../src/db/queries/jobs.js')
+          const { expireInitializingLeases } = await import('../../src/db/queries/claim.js')
           expect(await expireInitializingLeases(h.db, h.clock.now(), 3)).toEqual([{ id, status: 'queued' }])
         } else {
           await runCycle(env, { ...OPTIONS, batch: 1 })

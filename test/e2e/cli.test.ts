@@ -86,7 +86,7 @@ describe('the built lora binary', () => {
       const r = await runLora(['db', 'migrate'], { cwd: w.path })
       expect(r.code).toBe(2)
       expect(r.stderr).toBe(
-        `error: The configuration file ${join(w.path, '.lorarc')} is invalid at "profiles.default.budget.monthlyUsd": Too small: expected number to be >0.\n` +
+        `error: ${join(w.path, '.lorarc')}: profiles.default.budget.monthlyUsd must be greater than 0, got -5.\n` +
           'hint: See .lorarc.example for every key and what it expects.\n',
       )
       expect(existsSync(join(w.path, '.lora'))).toBe(false)

@@ -58,6 +58,6 @@ describe.skipIf(!postgres.available)('limits, budget and costs commands (the bui
   it('a limits.timezone that is not an IANA zone is exit 2, naming it', async () => {
     const r = await runLora(['limits', 'show'], { cwd: dir.path, env: { ...env, LORA_LIMITS_TIMEZONE: 'Mars/Olympus' } })
     expect(r.code).toBe(2)
-    expect(r.stderr.split('\n')[0]).toBe('error: env LORA_LIMITS_TIMEZONE: limits.timezone "Mars/Olympus" is not an IANA time zone.')
+    expect(r.stderr.split('\n')[0]).toBe('error: env LORA_LIMITS_TIMEZONE: limits.timezone must be an IANA time zone such as UTC, Europe/Paris or America/New_York, got "Mars/Olympus".')
   })
 })

@@ -8,7 +8,7 @@ import { FakeClock } from '../../src/clock.js'
 import { LoraError, UsageError } from '../../src/errors.js'
 import { loadConfig } from '../../src/config/load.js'
 import { SCHEDULE } from '../../src/maintenance/schedule.js'
-import { monthOf } from '../../src/maintenance/reset-limits.js'
+import { monthOf } from '../../src/month.js'
 import * as limitsShow from '../../commands/limits-show.js'
 import * as limitsSet from '../../commands/limits-set.js'
 import * as budgetShow from '../../commands/budget-show.js'
@@ -212,7 +212,7 @@ describe('limits.timezone', () => {
       const error = await loadConfig({ cwd: dir.path, env: { LORA_LIMITS_TIMEZONE: 'Mars/Olympus' }, homeDir: join(dir.path, 'home'), flags: {} }).then(() => null, (e: unknown) => e)
       expect(error).toBeInstanceOf(UsageError)
       expect((error as UsageError).exitCode).toBe(2)
-      expect((error as UsageError).message).toBe('env LORA_LIMITS_TIMEZONE: limits.timezone "Mars/Olympus" is not an IANA time zone.')
+      expect((error as UsageError).message).toBe('env LORA_LIMITS_TIMEZONE: limits.timezone must be an IANA time zone such as UTC, Europe/Paris or America/New_York, got "Mars/Olympus".')
       const { config } = await loadConfig({ cwd: dir.path, env: { LORA_LIMITS_TIMEZONE: 'Asia/Tokyo' }, homeDir: join(dir.path, 'home'), flags: {} })
       expect(config.limits).toEqual({ timezone: 'Asia/Tokyo' })
     } finally {

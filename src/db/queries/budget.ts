@@ -1,5 +1,6 @@
 import type { Queryable } from '../types.js'
-import { cents, monthKey } from '../../jobs/cost.js'
+import { cents } from '../../jobs/cost.js'
+import { monthKey, nextMonthStart } from '../../month.js'
 
 /**
  * The month's budget (DESIGN section 4). Committed spend = the costs recorded in the
@@ -40,10 +41,9 @@ export const COMMITTED_SPEND_SQL = `
             FROM training_jobs WHERE status IN ('initializing', 'running')) active`
 
 export async function readCommittedSpend(q: Queryable, monthStart: Date): Promise<CommittedSpend> {
-  const next = new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() + 1, 1))
   const [row] = await q.query<{ recorded: number; reserved: number; running: number }>(COMMITTED_SPEND_SQL, [
     monthStart,
-    next,
+    nextMonthStart(monthStart),
     monthKey(monthStart),
   ])
   const recorded = cents(row!.recorded)

@@ -1,6 +1,6 @@
 import type { Queryable } from '../types.js'
 import { monthPartSql } from './budget.js'
-import { monthKey } from '../../jobs/cost.js'
+import { monthKey } from '../../month.js'
 
 /**
  * What `lora health` and the alert rules read besides the metrics: the daemons'
@@ -78,10 +78,6 @@ export async function sumRunningCost(q: Queryable, now: Date): Promise<number> {
 
 export async function countTrainingTimeouts(q: Queryable, since: Date, errorType: string): Promise<{ n: number; last_at: Date | null }> {
   return (await q.query<{ n: number; last_at: Date | null }>(HEALTH_SQL.trainingTimeouts, [since, errorType]))[0]!
-}
-
-export function monthStartOf(now: Date): Date {
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
 }
 
 /** The statements on the large platform tables, for the plan test and the benchmark. */

@@ -1,4 +1,5 @@
 import type { Queryable } from '../types.js'
+import { monthStartOf } from '../../month.js'
 
 /**
  * The metrics of seed 000 (datasets, jobs, cost, storage), the error analysis of seed
@@ -287,7 +288,7 @@ export function explainableMetricsQueries(now: Date): { name: MetricsQueryName; 
   const ago = (ms: number) => new Date(now.getTime() - ms)
   const H = 3_600_000
   const D = 24 * H
-  const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1))
+  const month = monthStartOf(now)
   const user = '00000000-0000-0000-0000-000000000001'
   const params: Record<MetricsQueryName, unknown[]> = {
     datasetUploads: [ago(D)],
