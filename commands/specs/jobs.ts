@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../registry.js'
-import { json, yes } from './common.js'
+import { dryRun, json, yes } from './common.js'
 
 const JOB_OUTPUT = `The job's fields in --json are the columns of training_jobs (id, user_id, dataset_id,
 dataset_name, preset_id, status, current_stage, progress, current_epoch, total_epochs,
@@ -22,10 +22,14 @@ export const JOBS: CommandSpec[] = [
       { flags: '--user <uuid>', description: 'the user the job is for (or LORA_USER_ID)' },
       { flags: '--watch', description: 'then follow the job as `jobs watch` does, and exit by its end' },
       { flags: '--interval <duration>', description: 'with --watch: poll interval', default: '2s' },
+      { ...dryRun, description: 'show the job and its estimate, submit nothing' },
       yes,
       json,
     ],
-    help: `Prints the job id (alone when piped), or {"job": ..., "estimate": ...} with --json.
+    help: `It spends money: on a terminal it asks first; otherwise it needs --yes (exit 2 without it,
+nothing written). --dry-run shows the job and its estimate and submits nothing.
+Prints the job id (alone when piped), or {"job": ..., "estimate": ...} with --json
+({"dry_run": true, "plan", "estimate"} with --dry-run).
 Refused with exit 1, nothing written: a dataset missing, not ready or another user's;
 a user over the monthly limit; the monthly budget used up.\n\n${JOB_OUTPUT}`,
     load: () => import('../jobs-submit.js'),
@@ -65,8 +69,8 @@ cancelled, 130 on Ctrl-C (the job keeps running).`,
     path: ['jobs', 'cancel'],
     summary: 'cancel queued, initializing or running jobs (on the cluster too)',
     args: '<ids...>',
-    options: [{ flags: '--reason <text>', description: 'why: kept in the notification and the audit log' }, yes, json],
-    help: 'Exit 1 when any job could not be cancelled (not found, or already finished).',
+    options: [{ flags: '--reason <text>', description: 'why: kept in the notification and the audit log' }, { ...dryRun, description: 'say what cancelling would do, cancel nothing' }, yes, json],
+    help: 'On a terminal it asks first; otherwise it needs --yes. --dry-run says what it would do and changes nothing.\nExit 1 when any job could not be cancelled (not found, or already finished).',
     load: () => import('../jobs-cancel.js'),
   },
 ]

@@ -188,7 +188,7 @@ for (const backend of backends) {
       })
       await expect(attempt(theirs)).rejects.toMatchObject({ exitCode: 1, message: `Dataset theirs (${theirs}) belongs to another user, not to ${USER}.` })
       await insertDataset(db, { name: 'support-chats', createdAt: new Date('2026-03-02T00:00:00Z') })
-      await expect(attempt('support-chats')).rejects.toMatchObject({ exitCode: 2, code: 'dataset_ambiguous' })
+      await expect(attempt('support-chats')).rejects.toMatchObject({ exitCode: 2, code: 'ambiguous_id' })
       expect(await jobs(db)).toBe(0)
       expect(t.stdout()).toBe('')
     })
