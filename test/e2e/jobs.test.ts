@@ -50,7 +50,7 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
   it('answers bad input with one sentence and exit 2, and a refusal with exit 1', async () => {
     const cwd = dir.path
     const cases: [string[], number, string][] = [
-      [['jobs', 'show', 'nope'], 2, 'error: Invalid argument: expected a job id (a UUID), got "nope".\n'],
+      [['jobs', 'show', 'nope'], 2, 'error: Invalid argument: expected a job id (a UUID, or its first 4 or more characters), got "nope".\n'],
       [['jobs', 'submit', '--dataset', 'support-chats'], 2, 'error: Missing --user: pass --user UUID (the user the job is for), or set LORA_USER_ID.\n'],
       [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpus', '0'], 2, 'error: Invalid --gpus: must be an integer from 1 to 8 (got "0").\n'],
       [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpu-type', 'TPU'], 2, 'error: Invalid --gpu-type: "TPU" is not a GPU type of profile default (one of A100-80GB, A100-40GB, H100, A10G, L4).\nhint: Or add its price under gpuPrices in .lorarc.\n'],

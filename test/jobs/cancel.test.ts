@@ -32,7 +32,7 @@ async function jobState(db: Db, id: string) {
 
 describe('jobs cancel: flags', () => {
   it('refuses malformed ids and an empty reason as usage errors', () => {
-    expect(() => cancelOpts({ args: ['not-a-job'] })).toThrow('Invalid argument: expected a job id (a UUID), got "not-a-job".')
+    expect(() => cancelOpts({ args: ['not-a-job'] })).toThrow('Invalid argument: expected a job id (a UUID, or its first 4 or more characters), got "not-a-job".')
     expect(() => cancelOpts({ args: [USER], reason: '  ' })).toThrow('Invalid --reason: expected some text.')
   })
 })

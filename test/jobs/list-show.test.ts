@@ -190,7 +190,7 @@ for (const backend of backends) {
     })
 
     it('says a malformed id is a usage error (exit 2) and an unknown one is not found (exit 1)', async () => {
-      expect(() => parse(show.Options, { args: 'abc' })).toThrow('Invalid argument: expected a job id (a UUID), got "abc".')
+      expect(() => parse(show.Options, { args: 'abc' })).toThrow('Invalid argument: a job id prefix needs at least 4 characters (got "abc").')
       const t = testContext({ db, clock: new FakeClock(NOW) })
       await expect(show.run(parse(show.Options, { args: '00000000-0000-4000-8000-0000000000ff' }), t.ctx)).rejects.toMatchObject({
         exitCode: 1,
