@@ -72,7 +72,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   else {
     const tty = ctx.io.stdoutIsTTY
     await printTable<Result>(ctx.io, [
-      { header: 'ID', value: (r) => r.id },
+      { header: 'ID', value: (r) => r.id, id: true },
       { header: 'Result', value: (r) => r.outcome },
       { header: 'Status', value: (r) => r.status },
       { header: 'Final cost', value: (r) => (r.final_cost === null ? null : tty ? money(r.final_cost) : r.final_cost.toFixed(2)), align: 'right' },

@@ -81,6 +81,7 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
     .option('--profile <name>', 'configuration profile (env LORA_PROFILE)')
     .option('--database-url <url>', 'Postgres URL or embedded[:DIR] (env DATABASE_URL)')
     .option('--json', 'print JSON instead of tables (read commands)')
+    .option('--wide', 'tables show every column and whole ids (a terminal fits them to its width)')
     .option('--verbose', 'show stack traces and debug detail (or LORA_DEBUG=1)')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .helpOption('-h, --help', 'show help')
@@ -184,6 +185,7 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
         stdin: deps.stdin,
         env: deps.env,
         noColor: globals.color === false,
+        wide: Boolean(globals.wide),
       }),
     })
     const input: Record<string, unknown> = { ...cmd.opts(), json: Boolean(globals.json) }

@@ -3,7 +3,7 @@ import { COMMANDS, type CommandSpec } from '../commands/registry.js'
 export const SHELLS = ['bash', 'zsh', 'fish'] as const
 export type Shell = (typeof SHELLS)[number]
 
-const GLOBAL_FLAGS = ['--profile', '--database-url', '--json', '--verbose', '--no-color', '--version', '--help']
+const GLOBAL_FLAGS = ['--profile', '--database-url', '--json', '--wide', '--verbose', '--no-color', '--version', '--help']
 
 function flagsOf(spec: CommandSpec): string[] {
   const flags = (spec.options ?? []).flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('--')))
