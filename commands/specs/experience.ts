@@ -1,4 +1,5 @@
 import type { CommandSpec } from '../registry.js'
+import { json } from './common.js'
 
 export const EXPERIENCE: CommandSpec[] = [
   {
@@ -11,6 +12,15 @@ export const EXPERIENCE: CommandSpec[] = [
     ],
     help: 'Every screen is a real lora command, run against a real embedded database, storage folder and GPU cluster simulator, with a daemon processing the jobs.',
     load: () => import('../demo.js'),
+  },
+  {
+    path: ['version'],
+    summary: 'print the version, Node, the platform and the schema versions (bundled, applied)',
+    options: [json],
+    help: `The applied schema version is read only from a database that answers within a second (a running local
+service on the embedded profile); otherwise it says "unknown". \`lora -v\` and \`lora --version\` print the version alone.
+--json prints {"version", "node", "platform", "schema": {"bundled", "applied"}} (applied: null when unknown).`,
+    load: () => import('../version.js'),
   },
   {
     path: ['completion'],
