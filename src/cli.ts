@@ -173,6 +173,7 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
       else cmd.option(option.flags, option.description)
     }
     if (spec.help) cmd.addHelpText('after', `\n${spec.help}`)
+    if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`)
     cmd.configureOutput(program.configureOutput()).exitOverride()
     cmd.action(async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command
@@ -180,6 +181,14 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
     })
   }
   return program
+}
+
+/** What a command's Options schema parses: its flags, the global --json, its positional arguments. */
+export function commandInput(spec: CommandSpec, cmd: Command, args: unknown[]): Record<string, unknown> {
+  const globals = cmd.optsWithGlobals() as Record<string, unknown>
+  const input: Record<string, unknown> = { ...cmd.opts(), json: Boolean(globals.json) }
+  if (spec.args) input.args = args.length === 1 ? args[0] : args
+  return input
 }
 
 /** The only commands that create an embedded stack where none is found; the others use one. */
@@ -225,9 +234,7 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
         wide: Boolean(globals.wide),
       }),
     })
-    const input: Record<string, unknown> = { ...cmd.opts(), json: Boolean(globals.json) }
-    if (spec.args) input.args = args.length === 1 ? args[0] : args
-    const parsed = module.Options.safeParse(input)
+    const parsed = module.Options.safeParse(commandInput(spec, cmd, args))
     if (!parsed.success) throw optionIssueToError(parsed.error.issues)
     const path = spec.path.join(' ')
     // A dry-run upload validates the file and touches no database: it needs no stack.

@@ -11,6 +11,10 @@ export const EXPERIENCE: CommandSpec[] = [
       { flags: '--interval <duration>', description: "the demo daemon's cycle and the watch's refresh", default: '1s' },
     ],
     help: 'Every screen is a real lora command, run against a real embedded database, storage folder and GPU cluster simulator, with a daemon processing the jobs.',
+    examples: [
+      'lora demo',
+      'lora demo --keep --speed 300',
+    ],
     load: () => import('../demo.js'),
   },
   {
@@ -20,6 +24,10 @@ export const EXPERIENCE: CommandSpec[] = [
     help: `The applied schema version is read only from a database that answers within a second (a running local
 service on the embedded profile); otherwise it says "unknown". \`lora -v\` and \`lora --version\` print the version alone.
 --json prints {"version", "node", "platform", "schema": {"bundled", "applied"}} (applied: null when unknown).`,
+    examples: [
+      'lora version',
+      'lora version --json',
+    ],
     load: () => import('../version.js'),
   },
   {
@@ -27,6 +35,10 @@ service on the embedded profile); otherwise it says "unknown". \`lora -v\` and \
     summary: 'print shell completion: bash, zsh or fish',
     args: '<shell>',
     help: 'bash: source <(lora completion bash)\nzsh:  source <(lora completion zsh)\nfish: lora completion fish | source',
+    examples: [
+      'source <(lora completion bash)  # in ~/.bashrc',
+      'lora completion fish | source',
+    ],
     load: () => import('../completion.js'),
   },
 ]
