@@ -33,8 +33,14 @@ service on the embedded profile); otherwise it says "unknown". \`lora -v\` and \
   {
     path: ['completion'],
     summary: 'print shell completion: bash, zsh or fish',
-    args: '<shell>',
-    help: 'bash: source <(lora completion bash)\nzsh:  source <(lora completion zsh)\nfish: lora completion fish | source',
+    args: '[shell...]',
+    options: [{ flags: '--complete', description: 'what the scripts call: the candidates after the words given (after --)' }],
+    help: `bash: source <(lora completion bash)
+zsh:  source <(lora completion zsh)
+fish: lora completion fish | source
+Completes commands and flags (skipping flag values and arguments), file names for
+\`datasets upload\`, and job and dataset ids from the database when it answers
+within 300 ms (on the embedded profile: when its local service runs).`,
     examples: [
       'source <(lora completion bash)  # in ~/.bashrc',
       'lora completion fish | source',
