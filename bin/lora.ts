@@ -25,7 +25,7 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
 }
 // `lora --version` answers before anything else loads: scripts call it often.
 const rootHelp = argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === '-v')) {
   process.stdout.write(`${LORA_VERSION}\n`)
 } else if (rootHelp && prerendered && (!process.stdout.isTTY || process.stdout.columns === 80)) {
   // Rendered by the real program when lora was built (scripts/build.mjs).

@@ -19,9 +19,9 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     { header: 'Reachable', value: (s) => (s.reachable ? 'yes' : 'no'), color: (s, t) => paint(s.reachable ? '32' : '31', t) },
     { header: 'Latency ms', value: (s) => s.latency_ms, align: 'right' },
     { header: 'Breaker', value: (s) => s.breaker.state.replace('_', '-'), color: (s, t) => paint(s.breaker.state === 'closed' ? '32' : s.breaker.state === 'open' ? '31' : '33', t) },
-    { header: 'Failures', value: (s) => s.breaker.recent_failures, align: 'right' },
+    { header: 'Failures', value: (s) => s.breaker.recent_failures, align: 'right', detail: true },
     { header: 'Open until', value: (s) => s.breaker.open_until },
-    { header: 'Fallback', value: (s) => s.fallback },
+    { header: 'Fallback', value: (s) => s.fallback, detail: true },
   ], statuses)
   for (const s of statuses) if (s.error) ctx.io.err(`${s.name}: ${s.error}`)
   return finished(ctx.signal)

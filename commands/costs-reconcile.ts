@@ -27,7 +27,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   if (problems.length) {
     ctx.io.out('')
     await printTable(ctx.io, [
-      { header: 'Job', value: (j) => j.job_id },
+      { header: 'Job', value: (j) => j.job_id, id: true },
       { header: 'State', value: (j) => j.state },
       { header: 'Status', value: (j) => j.status },
       { header: 'Billed GPU s', value: (j) => j.billed_gpu_seconds, align: 'right' },
@@ -42,7 +42,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     await printTable(ctx.io, [
       { header: 'Cluster', value: (j) => j.cluster },
       { header: 'External id', value: (j) => j.external_job_id },
-      { header: 'Job id', value: (j) => j.job_id },
+      { header: 'Job id', value: (j) => j.job_id, id: true },
       { header: 'Status', value: (j) => j.status },
       { header: 'Started', value: (j) => j.started_at },
       { header: 'Billed GPU s', value: (j) => j.billed_gpu_seconds, align: 'right' },

@@ -1,13 +1,12 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
+import { datasetRef } from '../src/ids.js'
 import { ExitCode, UsageError } from '../src/errors.js'
 import type { Prompter } from '../src/io/prompter.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
 
 export const Options = z.object({
-  args: z.string().regex(UUID, { error: (issue) => `expected a dataset id (a UUID), got ${show(issue.input)}` }),
+  args: datasetRef,
   yes: z.boolean().default(false),
   dryRun: z.boolean().default(false),
   json: z.boolean().default(false),
@@ -25,7 +24,8 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   }
   const { planDatasetDelete, executeDatasetDelete } = await import('../src/datasets/manage.js')
   const { formatBytes } = await import('../src/datasets/progress.js')
-  const plan = await planDatasetDelete(ctx, opts.args.toLowerCase())
+  const { resolveDatasetId } = await import('../src/ids.js')
+  const plan = await planDatasetDelete(ctx, await resolveDatasetId(await ctx.db(), opts.args))
   const d = plan.dataset
   const object = `${d.storage_bucket}/${d.storage_path}`
   const size = d.file_size === null ? '' : `, ${formatBytes(d.file_size)}`

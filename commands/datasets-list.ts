@@ -33,21 +33,24 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ctx.io.json({ datasets: rows.map(datasetJson) })
     return finished(ctx.signal)
   }
+  const { age } = await import('../src/jobs/format.js')
+  const tty = ctx.io.stdoutIsTTY
+  const now = ctx.clock.now()
   const paint = (code: string, text: string) => `\x1b[${code}m${text}\x1b[0m`
   const statusColor: Record<string, string> = { ready: '32', failed: '31', uploading: '33', validating: '33' }
   await printTable(
     ctx.io,
     [
-      { header: 'ID', value: (d) => d.id },
+      { header: 'ID', value: (d) => d.id, id: true },
       { header: 'Name', value: (d) => d.name },
-      { header: 'User', value: (d) => d.user_id },
+      { header: 'User', value: (d) => d.user_id, id: true, detail: true },
       { header: 'Status', value: (d) => (d.deleted_at ? 'deleted' : d.status), color: (d, t) => paint(d.deleted_at ? '90' : (statusColor[d.status] ?? '0'), t) },
-      { header: 'Format', value: (d) => d.format },
+      { header: 'Format', value: (d) => d.format, detail: true },
       { header: 'Pairs', value: (d) => d.total_training_pairs, align: 'right' },
-      { header: 'Tokens', value: (d) => d.total_tokens, align: 'right' },
+      { header: 'Tokens', value: (d) => d.total_tokens, align: 'right', detail: true },
       { header: 'Size', value: (d) => (d.file_size === null ? null : ctx.io.stdoutIsTTY ? formatBytes(d.file_size) : d.file_size), align: 'right' },
-      { header: 'Bucket', value: (d) => d.storage_bucket },
-      { header: 'Created', value: (d) => d.created_at },
+      { header: 'Bucket', value: (d) => d.storage_bucket, detail: true },
+      tty ? { header: 'Age', value: (d) => age(d.created_at, now), align: 'right' } : { header: 'Created', value: (d) => d.created_at },
     ],
     rows,
     { empty: '(no datasets)' },

@@ -1,12 +1,11 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
+import { datasetRef } from '../src/ids.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
 
 export const Options = z.object({
-  args: z.string().regex(UUID, { error: (issue) => `expected a dataset id (a UUID), got ${show(issue.input)}` }),
+  args: datasetRef,
   json: z.boolean().default(false),
 })
 
@@ -14,7 +13,8 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const { showDataset, datasetJson } = await import('../src/datasets/manage.js')
   const { printFields } = await import('../src/io/output.js')
   const { formatBytes } = await import('../src/datasets/progress.js')
-  const detail = await showDataset(ctx, opts.args.toLowerCase())
+  const { resolveDatasetId } = await import('../src/ids.js')
+  const detail = await showDataset(ctx, await resolveDatasetId(await ctx.db(), opts.args))
   const { dataset: d, jobs, object } = detail
   if (opts.json) {
     ctx.io.json({ dataset: datasetJson(d), jobs, object })

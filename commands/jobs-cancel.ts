@@ -2,11 +2,12 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode, UsageError } from '../src/errors.js'
 import type { Prompter } from '../src/io/prompter.js'
-import { jobId } from '../src/jobs/options.js'
+import { jobRef } from '../src/ids.js'
 
 export const Options = z.object({
-  args: z.array(jobId).min(1, 'expected at least one job id'),
+  args: z.array(jobRef).min(1, 'expected at least one job id'),
   yes: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
   reason: z.string().trim().min(1, 'expected some text').max(500, 'must be at most 500 characters').optional(),
   json: z.boolean().default(false),
 })
@@ -21,12 +22,16 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   const { jobCost } = await import('../src/jobs/format.js')
   const { money } = await import('../src/metrics/format.js')
   const { printTable } = await import('../src/io/output.js')
-  const ids = [...new Set(opts.args.map((id) => id.toLowerCase()))]
+  if (!opts.yes && !opts.dryRun && !ctx.io.canPrompt) {
+    throw new UsageError('Cancelling jobs needs --yes without a terminal.', { code: 'confirmation_required', hint: 'Or --dry-run to see what it would do.' })
+  }
+  const { resolveJobId } = await import('../src/ids.js')
+  const resolved: string[] = []
+  for (const given of opts.args) resolved.push(await resolveJobId(await ctx.db(), given))
+  const ids = [...new Set(resolved)]
 
+  if (opts.dryRun) return dryRunCancel(ctx, ids, opts.json)
   if (!opts.yes) {
-    if (!ctx.io.canPrompt) {
-      throw new UsageError('Cancelling jobs needs --yes without a terminal.', { code: 'confirmation_required' })
-    }
     const prompter = deps.prompter ?? (await import('../src/io/prompter.js')).terminalPrompter(ctx.signal)
     const db = await ctx.db()
     const prices = (await ctx.config()).gpuPrices
@@ -68,7 +73,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   else {
     const tty = ctx.io.stdoutIsTTY
     await printTable<Result>(ctx.io, [
-      { header: 'ID', value: (r) => r.id },
+      { header: 'ID', value: (r) => r.id, id: true },
       { header: 'Result', value: (r) => r.outcome },
       { header: 'Status', value: (r) => r.status },
       { header: 'Final cost', value: (r) => (r.final_cost === null ? null : tty ? money(r.final_cost) : r.final_cost.toFixed(2)), align: 'right' },
@@ -77,4 +82,38 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   }
   if (results.length < ids.length) return ExitCode.interrupted
   return results.every((r) => r.outcome === 'cancelled') ? ExitCode.ok : ExitCode.failed
+}
+
+/** --dry-run: what a cancel of each job would do, read without writing anything. */
+async function dryRunCancel(ctx: Context, ids: string[], json: boolean): Promise<ExitCode> {
+  const { readJob } = await import('../src/db/queries/job-views.js')
+  const { ACTIVE_STATUSES } = await import('../src/db/queries/jobs.js')
+  const { jobCost } = await import('../src/jobs/format.js')
+  const { money } = await import('../src/metrics/format.js')
+  const db = await ctx.db()
+  const prices = (await ctx.config()).gpuPrices
+  const now = ctx.clock.now()
+  const results: { id: string; outcome: 'would_cancel' | 'not_found' | 'already_finished'; status: string | null; cost_so_far: number | null; on_cluster: boolean }[] = []
+  for (const id of ids) {
+    const job = await readJob(db, id)
+    if (!job) results.push({ id, outcome: 'not_found', status: null, cost_so_far: null, on_cluster: false })
+    else {
+      const active = (ACTIVE_STATUSES as readonly string[]).includes(job.status)
+      results.push({ id, outcome: active ? 'would_cancel' : 'already_finished', status: job.status, cost_so_far: jobCost(job, now, prices), on_cluster: active && job.external_job_id !== null })
+    }
+  }
+  const ok = results.every((r) => r.outcome === 'would_cancel') ? ExitCode.ok : ExitCode.failed
+  if (json) {
+    ctx.io.json({ dry_run: true, results })
+    return ok
+  }
+  for (const r of results) {
+    const text =
+      r.outcome === 'not_found' ? `no training job has id ${r.id}`
+      : r.outcome === 'already_finished' ? `job ${r.id} is already ${r.status}: nothing to cancel`
+      : `would cancel job ${r.id} (${r.status}, ${money(r.cost_so_far ?? 0)} so far)${r.on_cluster ? ', on the GPU cluster too' : ''}`
+    ctx.io.err(`dry run: ${text}`)
+  }
+  ctx.io.err('dry run: nothing changed.')
+  return ok
 }

@@ -1,16 +1,17 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { jobId } from '../src/jobs/options.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { jobRef, resolveJobId } from '../src/ids.js'
 
 export const Options = z.object({
-  args: jobId,
+  args: jobRef,
   json: z.boolean().default(false),
 })
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { readJobDetail, printJobDetail } = await import('../src/jobs/show.js')
-  const detail = await readJobDetail(await ctx.db(), opts.args)
+  const db = await ctx.db()
+  const detail = await readJobDetail(db, await resolveJobId(db, opts.args))
   if (opts.json) {
     ctx.io.json(detail)
     return finished(ctx.signal)

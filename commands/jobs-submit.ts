@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { ExitCode } from '../src/errors.js'
+import { ExitCode, UsageError } from '../src/errors.js'
 import type { Prompter } from '../src/io/prompter.js'
 import { boundedNumber, duration, userId } from '../src/jobs/options.js'
 import { budgetWaitPrefix } from '../src/jobs/budget.js'
@@ -17,6 +17,7 @@ export const Options = z.object({
   watch: z.boolean().default(false),
   interval: duration({ min: 100, minText: '100ms' }).default(2_000),
   yes: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
   json: z.boolean().default(false),
 })
 
@@ -26,7 +27,7 @@ export interface Deps {
 }
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
-  const { planSubmission, describePlan, resolveUser, checkGpuType } = await import('../src/jobs/submit-plan.js')
+  const { planSubmission, describePlan, describePlanJson, resolveUser, checkGpuType } = await import('../src/jobs/submit-plan.js')
   const { submitJob } = await import('../src/jobs/submit.js')
   // What the flags alone can tell is told before the database is opened.
   const user = resolveUser(opts.user, ctx.env)
@@ -36,6 +37,19 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   const db = await ctx.db()
 
   const plan = await planSubmission(db, config, { ...opts, user }, ctx.env, prompter)
+  const estimate = { hours: plan.estimate.hours, total_cost: plan.estimate.totalCost, hourly_rate: plan.estimate.hourlyRate }
+  if (opts.dryRun) {
+    if (opts.json) ctx.io.json({ dry_run: true, plan: describePlanJson(plan), estimate })
+    else {
+      for (const line of describePlan(plan)) ctx.io.err(line)
+      ctx.io.err('dry run: would submit this job; nothing written.')
+    }
+    return ExitCode.ok
+  }
+  // Submitting spends money: without a terminal to confirm on, it takes --yes, as cancel and delete do.
+  if (!opts.yes && !prompter) {
+    throw new UsageError('Submitting a job needs --yes without a terminal.', { code: 'confirmation_required', hint: 'Or --dry-run to see what it would submit.' })
+  }
   if (prompter && !opts.yes) {
     for (const line of describePlan(plan)) ctx.io.err(line)
     if (!(await prompter.confirm('Submit this job?', { default: true }))) {
@@ -60,7 +74,6 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
     )
   }
 
-  const estimate = { hours: plan.estimate.hours, total_cost: plan.estimate.totalCost, hourly_rate: plan.estimate.hourlyRate }
   if (opts.json) {
     // With --watch the output is a stream: one JSON object per line, this one first.
     if (opts.watch) ctx.io.jsonLine({ job: row, estimate })

@@ -20,6 +20,8 @@ export interface CommandSpec {
   load: () => Promise<CommandModule>
   /** Extra help text after the options. */
   help?: string
+  /** 1 to 4 command lines that end its --help; a test parses each one's flags. */
+  examples?: string[]
 }
 
 export interface CommandModule {

@@ -62,14 +62,38 @@ function stackOf(error: Error): string {
   return text
 }
 
-/** The first word of argv that is not a global option or its value. */
+/** The first word of argv that is not a global option or its value (`help jobs` names jobs). */
 function firstCommandWord(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
+  const words: string[] = []
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
     const word = argv[i]!
     if (word === '--profile' || word === '--database-url') i++
-    else if (!word.startsWith('-')) return word
+    else if (!word.startsWith('-')) words.push(word)
   }
-  return undefined
+  return words[0] === 'help' ? words[1] : words[0]
+}
+
+/** Edits (insert, delete, replace, swap two neighbours) between two words: for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1)
+    }
+  }
+  return d[a.length]![b.length]!
+}
+
+/** `lora jobs lst`: one sentence with the closest command, then the valid ones (exit 2). */
+export function unknownSubcommand(group: string, word: string, valid: string[]): UsageError {
+  const scored = valid.map((name) => ({ name, d: distance(word.toLowerCase(), name) })).sort((x, y) => x.d - y.d)
+  const best = scored[0]
+  const near = best && (best.d <= Math.max(1, Math.floor(best.name.length / 3)) || best.name.startsWith(word.toLowerCase()))
+  return new UsageError(`unknown command '${word}' for '${group}'.${near ? ` Did you mean '${best.name}'?` : ''}`, {
+    code: 'unknown_command',
+    hint: `the commands of ${group}: ${valid.join(', ')} (see \`${group} --help\`).`,
+  })
 }
 
 /** Builds the whole program. Only commander and this file load for --help and --version. */
@@ -77,10 +101,11 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
   const program = new Command('lora')
   program
     .description('Operations tool of the LoRA fine-tuning platform: datasets, training jobs, the job daemon, metrics, health and maintenance.')
-    .version(LORA_VERSION, '-V, --version', 'print the version')
+    .version(LORA_VERSION, '-V, --version', 'print the version (also -v; `lora version` says more)')
     .option('--profile <name>', 'configuration profile (env LORA_PROFILE)')
     .option('--database-url <url>', 'Postgres URL or embedded[:DIR] (env DATABASE_URL)')
     .option('--json', 'print JSON instead of tables (read commands)')
+    .option('--wide', 'tables show every column and whole ids (a terminal fits them to its width)')
     .option('--verbose', 'show stack traces and debug detail (or LORA_DEBUG=1)')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .helpOption('-h, --help', 'show help')
@@ -105,11 +130,24 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
       key += `/${name}`
       let group = groups.get(key)
       if (!group) {
-        const children = [...new Set(COMMANDS.filter((c) => c.path.join('/').startsWith(key.slice(1) + '/')).map((c) => c.path[key.split('/').length - 1]))]
-        group = current.command(name).description(children.join(' | ')).helpOption('-h, --help', 'show help')
+        const children = [...new Set(COMMANDS.filter((c) => c.path.join('/').startsWith(key.slice(1) + '/')).map((c) => c.path[key.split('/').length - 1]))].filter((w): w is string => w !== undefined)
+        const title = `lora ${key.slice(1).split('/').join(' ')}`
+        // The summary lists the commands in the parent's help; the group's own help lists them itself.
+        group = current
+          .command(name)
+          .summary(children.join(' | '))
+          .description(`The ${title} commands; \`${title} COMMAND --help\` shows each one's flags and examples.`)
+          .usage('[options] <command>')
+          .helpOption('-h, --help', 'show help')
         group.configureOutput(program.configureOutput()).exitOverride()
-        group.action(() => {
-          group!.help({ error: true })
+        // A word that names none of its commands reaches here (commander would say
+        // "too many arguments"); `help` shows the group's help, as `lora help jobs` does.
+        group.argument('[command]').allowExcessArguments().allowUnknownOption()
+        const self = group
+        group.action((word: string | undefined) => {
+          if (word === 'help') self.help()
+          else if (word === undefined) self.help({ error: true })
+          else throw unknownSubcommand(title, word, children)
         })
         groups.set(key, group)
       }
@@ -135,6 +173,7 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
       else cmd.option(option.flags, option.description)
     }
     if (spec.help) cmd.addHelpText('after', `\n${spec.help}`)
+    if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`)
     cmd.configureOutput(program.configureOutput()).exitOverride()
     cmd.action(async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command
@@ -144,10 +183,18 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
   return program
 }
 
+/** What a command's Options schema parses: its flags, the global --json, its positional arguments. */
+export function commandInput(spec: CommandSpec, cmd: Command, args: unknown[]): Record<string, unknown> {
+  const globals = cmd.optsWithGlobals() as Record<string, unknown>
+  const input: Record<string, unknown> = { ...cmd.opts(), json: Boolean(globals.json) }
+  if (spec.args) input.args = args.length === 1 ? args[0] : args
+  return input
+}
+
 /** The only commands that create an embedded stack where none is found; the others use one. */
 const STACK_CREATORS = new Set(['db migrate', 'local start', 'demo'])
 /** Commands that need no stack: the others, on the embedded profile, refuse to run without one. */
-const STACK_FREE = new Set(['config show', 'config check', 'completion', 'cluster simulate', 'local status', 'local stop'])
+const STACK_FREE = new Set(['config show', 'config check', 'completion', 'version', 'cluster simulate', 'local status', 'local stop'])
 
 /** Runs lora with argv (without node and script); returns the exit code. Never exits. */
 export async function main(argv: string[], deps: MainDeps): Promise<number> {
@@ -178,11 +225,10 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
         stdin: deps.stdin,
         env: deps.env,
         noColor: globals.color === false,
+        wide: Boolean(globals.wide),
       }),
     })
-    const input: Record<string, unknown> = { ...cmd.opts(), json: Boolean(globals.json) }
-    if (spec.args) input.args = args.length === 1 ? args[0] : args
-    const parsed = module.Options.safeParse(input)
+    const parsed = module.Options.safeParse(commandInput(spec, cmd, args))
     if (!parsed.success) throw optionIssueToError(parsed.error.issues)
     const path = spec.path.join(' ')
     // A dry-run upload validates the file and touches no database: it needs no stack.
@@ -199,7 +245,8 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
       program.outputHelp()
       return ExitCode.ok
     }
-    await program.parseAsync(argv, { from: 'user' })
+    // -v as the whole command line is the version, as in most tools (commander takes one short flag for it).
+    await program.parseAsync(argv.length === 1 && argv[0] === '-v' ? ['--version'] : argv, { from: 'user' })
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {

@@ -6,6 +6,10 @@ export const CLUSTER: CommandSpec[] = [
     path: ['cluster', 'status'],
     summary: "show each GPU cluster's reachability, latency and breaker state",
     options: [json],
+    examples: [
+      'lora cluster status',
+      'lora cluster status --json',
+    ],
     load: () => import('../cluster-status.js'),
   },
   {
@@ -13,6 +17,9 @@ export const CLUSTER: CommandSpec[] = [
     summary: "close a cluster's circuit breaker (on-call; recorded in the audit log)",
     args: '<name>',
     options: [json],
+    examples: [
+      'lora cluster breaker reset primary',
+    ],
     load: () => import('../cluster-breaker-reset.js'),
   },
   {
@@ -32,6 +39,10 @@ export const CLUSTER: CommandSpec[] = [
       { flags: '--api-key <key>', description: 'require this Bearer key' },
       { flags: '--state <file>', description: 'where jobs persist (default .lora/simulator.json)' },
       json,
+    ],
+    examples: [
+      'lora cluster simulate --port 8089 --speed 60',
+      'lora cluster simulate --fail-rate 0.2 --latency 300  # a flaky cluster',
     ],
     load: () => import('../cluster-simulate.js'),
   },

@@ -15,6 +15,11 @@ export const DAEMON: CommandSpec[] = [
       { flags: '--json', description: 'same as --log-format json' },
     ],
     help: 'Stops cleanly on SIGTERM/SIGINT: finishes the cycle in flight, releases its leases, exits 0.',
+    examples: [
+      'lora daemon',
+      'lora daemon --once  # from cron',
+      'lora daemon --interval 10s --listen 127.0.0.1:9464 --log-format json',
+    ],
     load: () => import('../daemon.js'),
   },
 ]

@@ -34,6 +34,11 @@ Run an interrupted upload again to resume it. LORA_VALIDATE_THREADS sets the
 validation's worker threads (0: none).
 
 ${DATASET_JSON}`,
+    examples: [
+      'lora datasets upload train.jsonl --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b',
+      'lora datasets upload train.jsonl --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --dry-run  # validate only',
+      'lora datasets upload chats.jsonl --name support-v2 --format chat --json',
+    ],
     load: () => import('../datasets-upload.js'),
   },
   {
@@ -47,6 +52,11 @@ ${DATASET_JSON}`,
       json,
     ],
     help: `--json prints {"datasets": [dataset, ...]}.\n\n${DATASET_JSON}`,
+    examples: [
+      'lora datasets list',
+      'lora datasets list --status ready --limit 20',
+      'lora --wide datasets list --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b',
+    ],
     load: () => import('../datasets-list.js'),
   },
   {
@@ -55,6 +65,10 @@ ${DATASET_JSON}`,
     args: '<id>',
     options: [json],
     help: `--json prints {"dataset", "jobs": {"total", "active"}, "object": {"exists", "size"}}.\n\n${DATASET_JSON}`,
+    examples: [
+      'lora datasets show bfc44f88  # an id prefix',
+      'lora datasets show support-chats --json  # or a name',
+    ],
     load: () => import('../datasets-show.js'),
   },
   {
@@ -66,6 +80,10 @@ ${DATASET_JSON}`,
 The row is marked deleted first, then the object removed: if removal fails, the row
 says so and running the command again finishes it. Recorded in the audit log.
 --json prints {"id", "name", "deleted_at", "already_deleted", "object", "object_removed", "dry_run"}.`,
+    examples: [
+      'lora datasets delete bfc44f88 --dry-run',
+      'lora datasets delete support-chats --yes',
+    ],
     load: () => import('../datasets-delete.js'),
   },
 ]

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../registry.js'
-import { json, yes } from './common.js'
+import { dryRun, json, yes } from './common.js'
 
 const JOB_OUTPUT = `The job's fields in --json are the columns of training_jobs (id, user_id, dataset_id,
 dataset_name, preset_id, status, current_stage, progress, current_epoch, total_epochs,
@@ -22,12 +22,21 @@ export const JOBS: CommandSpec[] = [
       { flags: '--user <uuid>', description: 'the user the job is for (or LORA_USER_ID)' },
       { flags: '--watch', description: 'then follow the job as `jobs watch` does, and exit by its end' },
       { flags: '--interval <duration>', description: 'with --watch: poll interval', default: '2s' },
+      { ...dryRun, description: 'show the job and its estimate, submit nothing' },
       yes,
       json,
     ],
-    help: `Prints the job id (alone when piped), or {"job": ..., "estimate": ...} with --json.
+    help: `It spends money: on a terminal it asks first; otherwise it needs --yes (exit 2 without it,
+nothing written). --dry-run shows the job and its estimate and submits nothing.
+Prints the job id (alone when piped), or {"job": ..., "estimate": ...} with --json
+({"dry_run": true, "plan", "estimate"} with --dry-run).
 Refused with exit 1, nothing written: a dataset missing, not ready or another user's;
 a user over the monthly limit; the monthly budget used up.\n\n${JOB_OUTPUT}`,
+    examples: [
+      'lora jobs submit  # at a terminal: asks for what is missing',
+      'lora jobs submit --dataset support-chats --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --preset fast --yes --watch',
+      'lora jobs submit --dataset bfc44f88 --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --epochs 5 --gpus 2 --dry-run',
+    ],
     load: () => import('../jobs-submit.js'),
   },
   {
@@ -41,6 +50,11 @@ a user over the monthly limit; the monthly budget used up.\n\n${JOB_OUTPUT}`,
       json,
     ],
     help: `--json prints {"jobs": [job, ...]}.\n\n${JOB_OUTPUT}`,
+    examples: [
+      'lora jobs list',
+      'lora jobs list --status active --since 24h',
+      'lora --wide jobs list --status failed --limit 10',
+    ],
     load: () => import('../jobs-list.js'),
   },
   {
@@ -49,6 +63,10 @@ a user over the monthly limit; the monthly budget used up.\n\n${JOB_OUTPUT}`,
     args: '<id>',
     options: [json],
     help: `--json prints {"job", "dataset", "metrics" (the last 100 points), "cost_records", "artifact"}.\n\n${JOB_OUTPUT}`,
+    examples: [
+      'lora jobs show bfc44f88  # an id prefix',
+      'lora jobs show bfc44f88 --json',
+    ],
     load: () => import('../jobs-show.js'),
   },
   {
@@ -59,14 +77,22 @@ a user over the monthly limit; the monthly budget used up.\n\n${JOB_OUTPUT}`,
     help: `A live view on a terminal; one tab-separated line per change when piped; one JSON
 object per change with --json. Exit 0 when the job completes, 1 when it fails or is
 cancelled, 130 on Ctrl-C (the job keeps running).`,
+    examples: [
+      'lora jobs watch bfc44f88',
+      'lora jobs watch bfc44f88 --interval 5s --json',
+    ],
     load: () => import('../jobs-watch.js'),
   },
   {
     path: ['jobs', 'cancel'],
     summary: 'cancel queued, initializing or running jobs (on the cluster too)',
     args: '<ids...>',
-    options: [{ flags: '--reason <text>', description: 'why: kept in the notification and the audit log' }, yes, json],
-    help: 'Exit 1 when any job could not be cancelled (not found, or already finished).',
+    options: [{ flags: '--reason <text>', description: 'why: kept in the notification and the audit log' }, { ...dryRun, description: 'say what cancelling would do, cancel nothing' }, yes, json],
+    help: 'On a terminal it asks first; otherwise it needs --yes. --dry-run says what it would do and changes nothing.\nExit 1 when any job could not be cancelled (not found, or already finished).',
+    examples: [
+      'lora jobs cancel bfc44f88 --dry-run',
+      'lora jobs cancel bfc44f88 c0ffee01 --yes --reason "wrong dataset"',
+    ],
     load: () => import('../jobs-cancel.js'),
   },
 ]

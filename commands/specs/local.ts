@@ -11,6 +11,10 @@ export const LOCAL: CommandSpec[] = [
       { flags: '--background', description: 'quiet, for the service the first command starts (output in .lora/service.log)' },
       json,
     ],
+    examples: [
+      'lora local start',
+      'lora local start --no-daemon --idle 30m',
+    ],
     load: () => import('../local-start.js'),
     help: 'Any lora command starts this service in the background when it needs the stack; run it yourself to watch it.',
   },
@@ -18,12 +22,19 @@ export const LOCAL: CommandSpec[] = [
     path: ['local', 'status'],
     summary: "whether the stack's local service runs, and what it serves",
     options: [json],
+    examples: [
+      'lora local status',
+      'lora local status --json',
+    ],
     load: () => import('../local-status.js'),
   },
   {
     path: ['local', 'stop'],
     summary: "stop the stack's local service (the next command starts it again)",
     options: [json],
+    examples: [
+      'lora local stop',
+    ],
     load: () => import('../local-stop.js'),
   },
 ]

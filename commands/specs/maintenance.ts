@@ -11,6 +11,10 @@ export const MAINTENANCE: CommandSpec[] = [
     summary: 'cancel cluster jobs the database says are finished, does not know, or run past the limit',
     options: common,
     help: `${cleanupHelp}\nJobs submitted in the last 5 minutes are left alone. Exit 1 when an orphan resisted 3 attempts.`,
+    examples: [
+      'lora cleanup orphans --dry-run',
+      'lora cleanup orphans --yes  # from cron',
+    ],
     load: () => import('../cleanup-orphans.js'),
   },
   {
@@ -18,6 +22,10 @@ export const MAINTENANCE: CommandSpec[] = [
     summary: 'delete validation images past their retention',
     options: [olderThan, ...common],
     help: cleanupHelp,
+    examples: [
+      'lora cleanup validation-images --dry-run',
+      'lora cleanup validation-images --older-than 60d --yes',
+    ],
     load: () => import('../cleanup-validation-images.js'),
   },
   {
@@ -25,6 +33,10 @@ export const MAINTENANCE: CommandSpec[] = [
     summary: 'delete read notifications older than the cut-off, in batches',
     options: [olderThan, ...common],
     help: cleanupHelp,
+    examples: [
+      'lora cleanup notifications --dry-run',
+      'lora cleanup notifications --older-than 90d --yes --json',
+    ],
     load: () => import('../cleanup-notifications.js'),
   },
   {
@@ -32,12 +44,20 @@ export const MAINTENANCE: CommandSpec[] = [
     summary: 'retry artifact uploads that failed after training (3 attempts, then alert)',
     options: common,
     help: 'Exit 1 when an upload failed again.',
+    examples: [
+      'lora cleanup uploads --dry-run',
+      'lora cleanup uploads --yes',
+    ],
     load: () => import('../cleanup-uploads.js'),
   },
   {
     path: ['cleanup', 'archival-review'],
     summary: 'list artifacts unused for months, with size and storage cost (report only)',
     options: [{ flags: '--unused-for <duration>', description: 'unused for at least this long (default 6mo)' }, json],
+    examples: [
+      'lora cleanup archival-review',
+      'lora cleanup archival-review --unused-for 3mo --json',
+    ],
     load: () => import('../cleanup-archival-review.js'),
   },
   {
@@ -45,6 +65,10 @@ export const MAINTENANCE: CommandSpec[] = [
     summary: 'run every cleanup',
     options: [olderThan, { flags: '--unused-for <duration>', description: 'for the archival review (default 6mo)' }, ...common],
     help: cleanupHelp,
+    examples: [
+      'lora cleanup all --dry-run',
+      'lora cleanup all --yes --json  # from cron',
+    ],
     load: () => import('../cleanup-all.js'),
   },
   {
@@ -59,6 +83,11 @@ export const MAINTENANCE: CommandSpec[] = [
       json,
     ],
     help: 'Users whose month_reset_date lies in a previous month (or is missing) start again at 0. Running it twice in a month changes nothing.',
+    examples: [
+      'lora reset-limits --dry-run',
+      'lora reset-limits --yes  # the 1st of the month, from cron',
+      'lora reset-limits --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --force --yes',
+    ],
     load: () => import('../reset-limits.js'),
   },
 ]

@@ -13,6 +13,11 @@ export const OBSERVABILITY: CommandSpec[] = [
       json,
     ],
     help: 'Sections: jobs, datasets, cost, storage, errors, users (default: all).',
+    examples: [
+      'lora metrics',
+      'lora metrics jobs --period 24h',
+      'lora metrics --summary --json',
+    ],
     load: () => import('../metrics.js'),
   },
   {
@@ -27,12 +32,21 @@ export const OBSERVABILITY: CommandSpec[] = [
     help:
       'Checks: database, schema, buckets, cluster (or cluster:NAME), queue, failed-jobs, stuck-jobs, daemon, orphans, budget, storage.\n' +
       'Exit codes: 0 no check reaches --fail-on; 1 one does; 2 usage or configuration error.',
+    examples: [
+      'lora health',
+      'lora health --fail-on warning --json  # a deploy gate in CI',
+      'lora health --check database,queue --timeout 2s',
+    ],
     load: () => import('../health.js'),
   },
   {
     path: ['alerts', 'list'],
     summary: 'list firing and recent alerts',
     options: [json],
+    examples: [
+      'lora alerts list',
+      'lora alerts list --json',
+    ],
     load: () => import('../alerts-list.js'),
   },
   {
@@ -45,6 +59,10 @@ export const OBSERVABILITY: CommandSpec[] = [
       { flags: '--reason <text>', description: 'why, for the others on call' },
       json,
     ],
+    examples: [
+      'lora alerts silence stuck-jobs --for 2h --reason "known cluster maintenance"',
+      'lora alerts silence training-timeout --for 30m --subject bfc44f88-1111-4000-8000-000000000001',
+    ],
     load: () => import('../alerts-silence.js'),
   },
   {
@@ -53,12 +71,20 @@ export const OBSERVABILITY: CommandSpec[] = [
     args: '<sink>',
     options: [json],
     help: 'Sinks: log, slack, pagerduty, webhook, alertmanager.',
+    examples: [
+      'lora alerts test slack',
+      'lora alerts test pagerduty --json',
+    ],
     load: () => import('../alerts-test.js'),
   },
   {
     path: ['alerts', 'evaluate'],
     summary: 'evaluate the alert rules once',
     options: [dryRun, json],
+    examples: [
+      'lora alerts evaluate --dry-run',
+      'lora alerts evaluate --json',
+    ],
     load: () => import('../alerts-evaluate.js'),
   },
 ]

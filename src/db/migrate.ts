@@ -51,7 +51,8 @@ export interface AppliedMigration {
   appliedAt: Date
 }
 
-async function readApplied(q: Queryable): Promise<AppliedMigration[] | null> {
+/** The migrations the ledger records, oldest first; null when there is no ledger (a database never migrated). */
+export async function readApplied(q: Queryable): Promise<AppliedMigration[] | null> {
   const [ledger] = await q.query<{ present: boolean }>(
     `SELECT to_regclass('lora_ops.schema_migrations') IS NOT NULL AS present`,
   )

@@ -27,7 +27,7 @@ export async function printHealth(io: IO, report: HealthReport, failOn: 'warning
       { header: 'Check', value: (c) => c.name },
       { header: 'Status', value: (c) => c.status, color: (c, t) => paint(c.status, t) },
       { header: 'Value', value: (c) => figure(c), align: 'right' },
-      { header: 'Threshold', value: (c) => limits(c) },
+      { header: 'Threshold', value: (c) => limits(c), detail: true },
       { header: 'Message', value: (c) => c.message },
     ],
     report.checks,

@@ -17,6 +17,8 @@ export interface IOOptions {
   env: Record<string, string | undefined>
   /** --no-color */
   noColor?: boolean
+  /** --wide: tables show every column in full instead of fitting the terminal. */
+  wide?: boolean
 }
 
 /**
@@ -34,8 +36,14 @@ export class IO {
   readonly errColor: boolean
   /** Prompts only when input and output are terminals and CI is not set. */
   readonly canPrompt: boolean
+  /** --wide */
+  readonly wide: boolean
+  private readonly envColumns: number | undefined
 
   constructor(options: IOOptions) {
+    this.wide = Boolean(options.wide)
+    const envColumns = Number(options.env.COLUMNS)
+    this.envColumns = Number.isInteger(envColumns) && envColumns > 0 ? envColumns : undefined
     this.stdout = options.stdout
     this.stderr = options.stderr
     this.stdoutIsTTY = Boolean(options.stdout.isTTY)
@@ -74,8 +82,9 @@ export class IO {
     this.err(`${this.errColor ? '\x1b[33mwarning\x1b[39m' : 'warning'}: ${text}`)
   }
 
+  /** The width to fit: $COLUMNS when set, else the terminal's. */
   get columns(): number {
-    return this.stdout.columns ?? 100
+    return this.envColumns ?? (this.stdout.columns || 100)
   }
 }
 
@@ -84,7 +93,7 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 }
 
 /** A captured IO for tests: what a command printed, TTY or piped. */
-export function createTestIO(options: { tty?: boolean; stdinTTY?: boolean; env?: Record<string, string | undefined>; columns?: number } = {}) {
+export function createTestIO(options: { tty?: boolean; stdinTTY?: boolean; env?: Record<string, string | undefined>; columns?: number; wide?: boolean } = {}) {
   let stdout = ''
   let stderr = ''
   const tty = options.tty ?? false
@@ -93,6 +102,7 @@ export function createTestIO(options: { tty?: boolean; stdinTTY?: boolean; env?:
     stderr: { write: (c: string) => (stderr += c), isTTY: tty, columns: options.columns ?? 120 },
     stdin: { isTTY: options.stdinTTY ?? tty },
     env: options.env ?? {},
+    wide: options.wide ?? false,
   })
   return {
     io,

@@ -24,8 +24,6 @@ export function boundedNumber(options: { min: number; max: number; integer?: boo
   })
 }
 
-export const jobId = z.guid({ error: (issue) => `expected a job id (a UUID), got ${show(issue.input)}` })
-
 export const userId = z.guid({ error: (issue) => `expected a user id (a UUID), got ${show(issue.input)}` })
 
 /** A duration such as 2s, 30s or 7d, in milliseconds. */

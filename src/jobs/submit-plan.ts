@@ -1,7 +1,8 @@
 import type { ResolvedConfig } from '../config/schema.js'
 import type { Queryable } from '../db/types.js'
-import { findDatasetsByName, listReadyDatasets, readDatasetChoice, type DatasetChoice } from '../db/queries/submit.js'
+import { listReadyDatasets, readDatasetChoice, type DatasetChoice } from '../db/queries/submit.js'
 import { LoraError, UsageError } from '../errors.js'
+import { resolveDatasetId } from '../ids.js'
 import type { Prompter } from '../io/prompter.js'
 import { grouped } from './format.js'
 import { money } from '../metrics/format.js'
@@ -50,28 +51,16 @@ function notReady(dataset: DatasetChoice): LoraError {
   })
 }
 
-/** --dataset as an id or as the name of one of the user's datasets; refused unless ready. */
+/** --dataset as an id, an id prefix or the name of one of the user's datasets; refused unless ready. */
 export async function resolveDataset(q: Queryable, userId: string, given: string): Promise<DatasetChoice> {
-  let dataset: DatasetChoice | null
-  if (UUID.test(given)) {
-    dataset = await readDatasetChoice(q, given)
-    if (!dataset) throw new LoraError(`Dataset ${given} does not exist.`, { code: 'dataset_not_found', hint: 'List them with `lora datasets list`.' })
-    if (dataset.user_id !== userId) {
-      throw new LoraError(`Dataset ${dataset.name} (${dataset.id}) belongs to another user, not to ${userId}.`, {
-        code: 'dataset_not_owned',
-        hint: "A job trains on its own user's datasets: check --user and --dataset.",
-      })
-    }
-  } else {
-    const named = await findDatasetsByName(q, userId, given)
-    if (named.length === 0) {
-      throw new LoraError(`User ${userId} has no dataset named "${given}".`, { code: 'dataset_not_found', hint: 'List them with `lora datasets list`.' })
-    }
-    if (named.length > 1) {
-      const list = named.slice(0, 5).map((d) => `${d.id} (${d.status}, ${d.created_at.toISOString().slice(0, 10)})`).join(', ')
-      throw new UsageError(`${named.length} datasets of user ${userId} are named "${given}": ${list}; pass --dataset with the id of one.`, { code: 'dataset_ambiguous' })
-    }
-    dataset = named[0]!
+  const id = await resolveDatasetId(q, given, { userId })
+  const dataset = await readDatasetChoice(q, id)
+  if (!dataset) throw new LoraError(`Dataset ${given} does not exist.`, { code: 'dataset_not_found', hint: 'List them with `lora datasets list`.' })
+  if (dataset.user_id !== userId) {
+    throw new LoraError(`Dataset ${dataset.name} (${dataset.id}) belongs to another user, not to ${userId}.`, {
+      code: 'dataset_not_owned',
+      hint: "A job trains on its own user's datasets: check --user and --dataset.",
+    })
   }
   if (dataset.status !== 'ready') throw notReady(dataset)
   return dataset
@@ -175,4 +164,16 @@ export function describePlan(plan: SubmitPlan): string[] {
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   return ['Training job:', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)]
+}
+
+/** The job a dry run would submit, with the column names of training_jobs. */
+export function describePlanJson(plan: SubmitPlan) {
+  return {
+    user_id: plan.userId,
+    dataset_id: plan.dataset.id,
+    dataset_name: plan.dataset.name,
+    preset_id: plan.preset.id,
+    hyperparameters: plan.hyperparameters,
+    gpu_config: plan.gpu,
+  }
 }

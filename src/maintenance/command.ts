@@ -36,7 +36,7 @@ async function printItems(ctx: Context, report: TaskReport): Promise<void> {
     await printTable(ctx.io, [
       { header: 'Cluster', value: (o: Orphan & Partial<OrphanOutcome>) => o.cluster },
       { header: 'External id', value: (o) => o.external_job_id },
-      { header: 'Job', value: (o) => o.job_id },
+      { header: 'Job', value: (o) => o.job_id, id: true },
       { header: 'Reason', value: (o) => o.reason },
       { header: 'USD/h', value: (o) => o.hourly_cost_usd.toFixed(2), align: 'right' },
       { header: 'Burned USD', value: (o) => o.burned_usd.toFixed(2), align: 'right' },
@@ -45,7 +45,7 @@ async function printItems(ctx: Context, report: TaskReport): Promise<void> {
   } else if (report.task === 'archival-review') {
     await printTable(ctx.io, [
       { header: 'Artifact', value: (a: ArchivalReview['candidates'][number]) => a.id },
-      { header: 'Job', value: (a) => a.job_id },
+      { header: 'Job', value: (a) => a.job_id, id: true },
       { header: 'Size MB', value: (a) => (a.size_bytes / 1024 ** 2).toFixed(1), align: 'right' },
       { header: 'USD/month', value: (a) => a.monthly_cost_usd.toFixed(4), align: 'right' },
       { header: 'Last used', value: (a) => a.last_used_at ?? a.created_at },

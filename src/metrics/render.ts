@@ -95,7 +95,7 @@ export async function printMetrics(io: IO, r: MetricsReport): Promise<void> {
     if (j.stuck.jobs.length) {
       title(io, 'Stuck jobs')
       await printTable(io, [
-        { header: 'Job', value: (s) => s.id },
+        { header: 'Job', value: (s) => s.id, id: true },
         { header: 'Cluster', value: (s) => s.cluster_name },
         { header: 'Started', value: (s) => s.started_at },
         { header: 'Hours', value: (s) => s.running_hours, align: 'right' },
@@ -136,7 +136,7 @@ export async function printMetrics(io: IO, r: MetricsReport): Promise<void> {
     ], c.per_user.users)
     title(io, `Most expensive jobs (${c.most_expensive.window})`)
     await printTable(io, [
-      { header: 'Job', value: (j) => j.job_id },
+      { header: 'Job', value: (j) => j.job_id, id: true },
       { header: 'User', value: (j) => j.user_id },
       { header: 'Total cost', value: (j) => j.total_cost.toFixed(2), align: 'right' },
       { header: 'Status', value: (j) => j.status },
@@ -173,7 +173,7 @@ export async function printMetrics(io: IO, r: MetricsReport): Promise<void> {
     ], e.by_type.types)
     title(io, 'Recent failed jobs')
     await printTable(io, [
-      { header: 'Job', value: (j) => j.id },
+      { header: 'Job', value: (j) => j.id, id: true },
       { header: 'Error type', value: (j) => j.error_type },
       { header: 'Error', value: (j) => (j.error_message ?? '').slice(0, 80) },
       { header: 'Created', value: (j) => j.created_at },

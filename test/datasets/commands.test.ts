@@ -40,8 +40,8 @@ describe('datasets commands: flags', () => {
     expect(() => parse(upload.Options, { args: 'a.jsonl', bucket: 'lora-models' })).toThrow(
       'Invalid --bucket: expected lora-datasets or training-files, got "lora-models".',
     )
-    expect(() => parse(show.Options, { args: '42' })).toThrow('Invalid argument: expected a dataset id (a UUID), got "42".')
-    expect(() => parse(del.Options, { args: 'x' })).toThrow('Invalid argument: expected a dataset id (a UUID), got "x".')
+    expect(() => parse(show.Options, { args: '  ' })).toThrow('Invalid argument: expected a dataset id or name.')
+    expect(() => parse(del.Options, { args: '' })).toThrow('Invalid argument: expected a dataset id or name.')
     expect(() => parse(list.Options, { status: 'done' })).toThrow('Invalid --status: expected one of uploading, validating, ready, failed, got "done".')
     expect(parse(upload.Options, { args: 'a.jsonl' })).toMatchObject({ bucket: 'lora-datasets', dryRun: false, force: false })
   })

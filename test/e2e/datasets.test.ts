@@ -99,7 +99,8 @@ describe('datasets commands (the built binary, embedded stack)', () => {
       [['datasets', 'upload', 'train.jsonl', '--user', 'alice'], 2, 'error: Invalid --user: expected a user id (a UUID).\n'],
       [['datasets', 'upload', 'train.jsonl'], 2, "error: Missing --user: pass --user UUID (the dataset's owner), or set LORA_USER_ID; lora has no login to take it from.\n"],
       [['datasets', 'show', '00000000-0000-0000-0000-000000000042'], 1, 'error: No dataset has id 00000000-0000-0000-0000-000000000042.\nhint: List them with `lora datasets list`.\n'],
-      [['datasets', 'show', 'latest'], 2, 'error: Invalid argument: expected a dataset id (a UUID), got "latest".\n'],
+      [['datasets', 'show', 'latest'], 1, 'error: No dataset is named "latest".\nhint: List them with `lora datasets list`.\n'],
+      [['datasets', 'show', 'ab'], 2, 'error: No dataset is named "ab", and a dataset id prefix needs at least 4 characters.\n'],
     ]
     for (const [args, code, stderr] of cases) {
       expect({ args, ...(await lora(args)) }).toEqual({ args, code, stdout: '', stderr })

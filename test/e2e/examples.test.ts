@@ -17,7 +17,7 @@ afterEach(async () => {
 })
 
 const read = (path: string) => readFileSync(new URL(`../../examples/${path}`, import.meta.url), 'utf8')
-const GLOBAL = new Set(['--profile', '--database-url', '--json', '--verbose', '--no-color', '--version', '--help', '-h'])
+const GLOBAL = new Set(['--profile', '--database-url', '--json', '--wide', '--verbose', '--no-color', '--version', '--help', '-h'])
 
 /** Checks that `args` (what follows `lora`) names a real command and only its real flags. */
 function checkInvocation(args: string[]): string {

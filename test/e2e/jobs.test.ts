@@ -1,16 +1,47 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runLora, tempDir } from '../helpers/cli.js'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { BIN, runLora, tempDir } from '../helpers/cli.js'
+import { openEmbedded } from '../../src/db/embedded.js'
+import { systemClock } from '../../src/clock.js'
+import { insertJob } from '../jobs/fixtures.js'
 import { startLora, stopLoraProcesses } from '../helpers/lora-process.js'
 import { stackWithDataset } from '../helpers/stack.js'
 
 const USER = '00000000-0000-4000-8000-00000000a11c'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/** The embedded stack of a fresh directory, migrated, with one ready dataset in its folder storage. */
+/** Two finished jobs whose ids share their first 8 characters: a prefix of 4 is ambiguous. */
+const TWIN_A = 'abcd0000-1111-4000-8000-000000000001'
+const TWIN_B = 'abcd0000-2222-4000-8000-000000000002'
+
+/** The embedded stack of a fresh directory, migrated, with one ready dataset in its folder storage and the twins. */
 async function workspace(): Promise<{ path: string; remove(): void }> {
   const dir = tempDir('lora-e2e-jobs-')
   await stackWithDataset(dir.path, USER)
+  const db = await openEmbedded({ dir: join(dir.path, '.lora', 'db'), serve: false, clock: systemClock })
+  try {
+    const [dataset] = await db.query<{ id: string }>('SELECT id FROM datasets')
+    for (const id of [TWIN_A, TWIN_B]) await insertJob(db, { id, datasetId: dataset!.id, userId: USER, status: 'completed', progress: 100, finalCost: 0.1 })
+  } finally {
+    await db.close()
+  }
   return dir
+}
+
+/** Runs lora on an 80-column terminal (a pseudo-terminal from script(1)) and returns what it drew. */
+function onTerminal(args: string, cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', `stty cols 80 rows 50; "${process.execPath}" "${BIN}" ${args}`, '/dev/null'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', COLUMNS: '80', TERM: 'dumb', LORA_LOCAL_IDLE: '30s' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('error', reject)
+    child.on('close', () => resolve(out))
+  })
 }
 
 describe('jobs commands (the built binary, embedded profile, simulator)', () => {
@@ -26,7 +57,7 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
 
   it('submits, cancels on the cluster and locally, and watch exits 1 for the cancelled job', async () => {
     const cwd = dir.path
-    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd })
+    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd })
     expect(submitted.stderr).toBe('')
     expect(submitted.code).toBe(0)
     expect(submitted.stdout).toMatch(/^[0-9a-f-]{36}\n$/)
@@ -50,19 +81,47 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
   it('answers bad input with one sentence and exit 2, and a refusal with exit 1', async () => {
     const cwd = dir.path
     const cases: [string[], number, string][] = [
-      [['jobs', 'show', 'nope'], 2, 'error: Invalid argument: expected a job id (a UUID), got "nope".\n'],
+      [['jobs', 'show', 'nope'], 2, 'error: Invalid argument: expected a job id (a UUID, or its first 4 or more characters), got "nope".\n'],
       [['jobs', 'submit', '--dataset', 'support-chats'], 2, 'error: Missing --user: pass --user UUID (the user the job is for), or set LORA_USER_ID.\n'],
       [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpus', '0'], 2, 'error: Invalid --gpus: must be an integer from 1 to 8 (got "0").\n'],
       [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpu-type', 'TPU'], 2, 'error: Invalid --gpu-type: "TPU" is not a GPU type of profile default (one of A100-80GB, A100-40GB, H100, A10G, L4).\nhint: Or add its price under gpuPrices in .lorarc.\n'],
-      [['jobs', 'submit', '--user', USER, '--dataset', 'missing'], 1, `error: User ${USER} has no dataset named "missing".\nhint: List them with \`lora datasets list\`.\n`],
-      [['jobs', 'cancel', '00000000-0000-4000-8000-0000000000ff'], 2, 'error: Cancelling jobs needs --yes without a terminal.\n'],
+      [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats'], 2, 'error: Submitting a job needs --yes without a terminal.\nhint: Or --dry-run to see what it would submit.\n'],
+      [['jobs', 'show', 'abc'], 2, 'error: Invalid argument: a job id prefix needs at least 4 characters (got "abc").\n'],
+      [['jobs', 'show', 'abcd'], 2, `error: The job id prefix "abcd" matches 2 jobs:\n  ${TWIN_A}  completed  created 2026-03-10T12:00:00.000Z\n  ${TWIN_B}  completed  created 2026-03-10T12:00:00.000Z\nhint: Pass more characters of the id.\n`],
+      [['jobs', 'submit', '--user', USER, '--dataset', 'missing', '--yes'], 1, `error: User ${USER} has no dataset named "missing".\nhint: List them with \`lora datasets list\`.\n`],
+      [['jobs', 'cancel', '00000000-0000-4000-8000-0000000000ff'], 2, 'error: Cancelling jobs needs --yes without a terminal.\nhint: Or --dry-run to see what it would do.\n'],
       [['jobs', 'list', '--status', 'done'], 2, 'error: Invalid --status: "done" is not a job status (queued, initializing, running, completed, failed, cancelled, or active).\n'],
     ]
+    const before = await runLora(['jobs', 'list', '--json'], { cwd })
     const results = await Promise.all(cases.map(([args]) => runLora(args, { cwd })))
     for (const [i, [args, code, stderr]] of cases.entries()) {
       const r = results[i]!
       expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code, stdout: '', stderr })
     }
+    // The submit refused for want of --yes wrote no row.
+    expect((await runLora(['jobs', 'list', '--json'], { cwd })).stdout).toBe(before.stdout)
+    // A unique prefix is as good as the id.
+    const shown = await runLora(['jobs', 'show', TWIN_A.slice(0, 10), '--json'], { cwd })
+    expect(shown.code, shown.stderr).toBe(0)
+    expect((JSON.parse(shown.stdout) as { job: { id: string } }).job.id).toBe(TWIN_A)
+  })
+
+  it('fits every table to an 80-column terminal (--wide shows them whole) and names the closest command for a typo', async () => {
+    const cwd = dir.path
+    for (const command of ['jobs list', 'datasets list', 'health', 'alerts list', 'cluster status']) {
+      const r = await onTerminal(`${command}`, cwd)
+      const lines = r.split(/\r?\n/).filter((l) => l.trim())
+      expect(lines.length, `${command}:\n${r}`).toBeGreaterThan(0)
+      expect(Math.max(...lines.map((l) => [...l].length)), `${command}:\n${r}`).toBeLessThanOrEqual(80)
+    }
+    const wide = await onTerminal('--wide datasets list', cwd)
+    expect(Math.max(...wide.split(/\r?\n/).map((l) => [...l].length))).toBeGreaterThan(80)
+    const typo = await runLora(['jobs', 'lst'], { cwd })
+    expect(typo).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "error: unknown command 'lst' for 'lora jobs'. Did you mean 'list'?\nhint: the commands of lora jobs: submit, list, show, watch, cancel (see `lora jobs --help`).\n",
+    })
   })
 
   it('follows a job to completion while `lora daemon` runs, through its shared embedded database, exit 0', async () => {
@@ -71,7 +130,7 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
     // new one, started by the next command, runs it faster.
     expect((await runLora(['local', 'stop'], { cwd })).code).toBe(0)
     const env = { LORA_SIMULATOR_SPEED: '300' }
-    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd, env })
+    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd, env })
     expect(submitted.code, submitted.stderr).toBe(0)
     const id = submitted.stdout.trim()
     const daemon = startLora(['daemon', '--interval', '500ms'], { cwd, env })

@@ -100,7 +100,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
     expect(second.stderr.split('\n')[0]).toBe(`error: A local service already runs for ${join(root, '.lora')} (pid ${service.child.pid}).`)
 
     for (const order of ['watch first', 'daemon first'] as const) {
-      const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd: root, env })
+      const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd: root, env })
       expect(submitted.code, submitted.stderr).toBe(0)
       const id = submitted.stdout.trim()
       let daemon: Running | undefined
@@ -133,7 +133,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
     await service.waitFor(/other terminals/)
     const ids: string[] = []
     for (let i = 0; i < 3; i++) {
-      const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd: root, env })
+      const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd: root, env })
       expect(submitted.code, submitted.stderr).toBe(0)
       ids.push(submitted.stdout.trim())
     }
@@ -145,7 +145,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
     await watch.waitFor(/"status":"running"/)
 
     // Committed the moment before the kill: it must be there after it.
-    const last = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast'], { cwd: root, env })
+    const last = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd: root, env })
     expect(last.code, last.stderr).toBe(0)
     ids.push(last.stdout.trim())
     process.kill(first!, 'SIGKILL')

@@ -38,12 +38,14 @@ export function testContext(options: {
   db?: Db
   config?: ResolvedConfig
   tty?: boolean
+  /** --wide */
+  wide?: boolean
   clock?: Clock
   env?: Record<string, string | undefined>
   cwd?: string
   signal?: AbortSignal
 } = {}): TestContext {
-  const t = createTestIO({ tty: options.tty ?? false, env: options.env ?? {} })
+  const t = createTestIO({ tty: options.tty ?? false, env: options.env ?? {}, wide: options.wide ?? false })
   const clock = options.clock ?? new FakeClock()
   const ctx = createContext({
     io: t.io,

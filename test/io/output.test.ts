@@ -34,6 +34,33 @@ describe('output', () => {
     expect(plain.stdout()).toContain('│ a1')
   })
 
+  it('fits a terminal table to the width: ids short, details left out, the longest cells cut with …; --wide and pipes keep everything', async () => {
+    const id = 'bfc44f88-1111-4000-8000-000000000001'
+    const long = [{ id, user: '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b', status: 'failed', message: 'dataset download failed: HTTP 403 from storage while fetching lora-datasets/6f1c2b9e/train.jsonl' }]
+    type Row = (typeof long)[number]
+    const cols = [
+      { header: 'ID', value: (r: Row) => r.id, id: true },
+      { header: 'User', value: (r: Row) => r.user, id: true, detail: true },
+      { header: 'Status', value: (r: Row) => r.status },
+      { header: 'Message', value: (r: Row) => r.message },
+    ]
+    const narrow = createTestIO({ tty: true, columns: 80, env: { NO_COLOR: '1' } })
+    await printTable(narrow.io, cols, long)
+    const lines = narrow.stdout().trimEnd().split('\n')
+    expect(Math.max(...lines.map((l) => l.length))).toBe(80)
+    expect(lines[3]).toBe('│ bfc44f88 │ 6f1c2b9e │ failed │ dataset download failed: HTTP 403 from stora… │')
+    // COLUMNS wins over the terminal's width; too narrow for the details, they go.
+    const env = createTestIO({ tty: true, columns: 200, env: { NO_COLOR: '1', COLUMNS: '50' } })
+    await printTable(env.io, cols, long)
+    expect(env.stdout().split('\n')[3]).toBe('│ bfc44f88 │ failed │ dataset download failed: … │')
+    const wide = createTestIO({ tty: true, columns: 80, wide: true, env: { NO_COLOR: '1' } })
+    await printTable(wide.io, cols, long)
+    expect(wide.stdout().split('\n')[3]).toBe(`│ ${id} │ ${long[0]!.user} │ failed │ ${long[0]!.message} │`)
+    const piped = createTestIO({ columns: 80, env: { COLUMNS: '80' } })
+    await printTable(piped.io, cols, long)
+    expect(piped.stdout()).toBe(`id\tuser\tstatus\tmessage\n${id}\t${long[0]!.user}\tfailed\t${long[0]!.message}\n`)
+  })
+
   it('redacts secrets in every stream and in JSON', () => {
     registerSecret('sk-live-abcdef')
     try {

@@ -32,7 +32,7 @@ async function jobState(db: Db, id: string) {
 
 describe('jobs cancel: flags', () => {
   it('refuses malformed ids and an empty reason as usage errors', () => {
-    expect(() => cancelOpts({ args: ['not-a-job'] })).toThrow('Invalid argument: expected a job id (a UUID), got "not-a-job".')
+    expect(() => cancelOpts({ args: ['not-a-job'] })).toThrow('Invalid argument: expected a job id (a UUID, or its first 4 or more characters), got "not-a-job".')
     expect(() => cancelOpts({ args: [USER], reason: '  ' })).toThrow('Invalid --reason: expected some text.')
   })
 })
@@ -146,7 +146,7 @@ for (const backend of backends) {
       const yes = scriptedTerminal([{ expect: 'Cancel this job?', keys: 'y' + KEY.enter }])
       const confirmed = testContext({ db, tty: true, clock: new FakeClock(at(3)), env: { NO_COLOR: '1' } })
       expect(await run(cancelOpts({ args: [id] }), confirmed.ctx, { prompter: yes.prompter })).toBe(0)
-      expect(confirmed.stdout()).toMatch(new RegExp(`│ ${id} │ cancelled │ cancelled │      \\$0\\.00 │ not_submitted │`))
+      expect(confirmed.stdout()).toMatch(new RegExp(`│ ${id.slice(0, 8)} │ cancelled │ cancelled │      \\$0\\.00 │ not_submitted │`))
       expect((await jobState(db, id)).status).toBe('cancelled')
     })
   })

@@ -65,7 +65,7 @@ for (const backend of backends) {
     it('queues the job and prints its id alone when piped; the counter moves in the same transaction', async () => {
       const { db, datasetId } = await setup()
       const t = testContext({ db, clock: new FakeClock(T0) })
-      const code = await run(opts({ dataset: 'support-chats', preset: 'fast', user: USER, json: false }), t.ctx)
+      const code = await run(opts({ yes: true, dataset: 'support-chats', preset: 'fast', user: USER, json: false }), t.ctx)
       expect(code).toBe(0)
       const [job] = await db.query<Record<string, unknown>>('SELECT id, status, dataset_id, preset_id, hyperparameters, gpu_config, estimated_total_cost, estimated_duration_hours, created_at FROM training_jobs')
       expect(t.stdout()).toBe(`${job!.id}\n`)
@@ -88,7 +88,7 @@ for (const backend of backends) {
     it('prints the job and the estimate as JSON, with overrides applied and alpha keeping the ratio', async () => {
       const { db, datasetId } = await setup()
       const t = testContext({ db, clock: new FakeClock(T0) })
-      await run(opts({ dataset: datasetId, preset: 'balanced', epochs: '2', learningRate: '1e-4', rank: '64', gpuType: 'H100', gpus: '2', user: USER, json: true }), t.ctx)
+      await run(opts({ yes: true, dataset: datasetId, preset: 'balanced', epochs: '2', learningRate: '1e-4', rank: '64', gpuType: 'H100', gpus: '2', user: USER, json: true }), t.ctx)
       const out = JSON.parse(t.stdout()) as { job: Record<string, unknown>; estimate: Record<string, unknown> }
       expect(Object.keys(out)).toEqual(['job', 'estimate'])
       expect(out.job).toMatchObject({
@@ -156,22 +156,43 @@ for (const backend of backends) {
     it('asks nothing without a terminal: a missing dataset or user is a usage error naming the flag; the preset defaults to balanced', async () => {
       const { db } = await setup()
       const t = testContext({ db, clock: new FakeClock(T0) })
-      await expect(run(opts({ user: USER, json: false }), t.ctx)).rejects.toMatchObject({
+      await expect(run(opts({ yes: true, user: USER, json: false }), t.ctx)).rejects.toMatchObject({
         exitCode: 2,
         message: 'Missing --dataset: pass --dataset ID|NAME (a ready dataset of the user).',
       })
-      await expect(run(opts({ dataset: 'support-chats', json: false }), t.ctx)).rejects.toMatchObject({
+      await expect(run(opts({ yes: true, dataset: 'support-chats', json: false }), t.ctx)).rejects.toMatchObject({
         exitCode: 2,
         message: 'Missing --user: pass --user UUID (the user the job is for), or set LORA_USER_ID.',
       })
-      await expect(run(opts({ dataset: 'support-chats', gpuType: 'Z80', user: USER, json: false }), t.ctx)).rejects.toMatchObject({
+      await expect(run(opts({ yes: true, dataset: 'support-chats', gpuType: 'Z80', user: USER, json: false }), t.ctx)).rejects.toMatchObject({
         exitCode: 2,
         message: 'Invalid --gpu-type: "Z80" is not a GPU type of profile test (one of A100-80GB, A100-40GB, H100, A10G, L4).',
       })
       expect(await jobs(db)).toBe(0)
       const withEnv = testContext({ db, clock: new FakeClock(T0), env: { LORA_USER_ID: USER } })
-      expect(await run(opts({ dataset: 'support-chats', json: false }), withEnv.ctx)).toBe(0)
+      expect(await run(opts({ yes: true, dataset: 'support-chats', json: false }), withEnv.ctx)).toBe(0)
       expect((await db.query<{ preset_id: string; user_id: string }>('SELECT preset_id, user_id FROM training_jobs'))[0]).toEqual({ preset_id: 'balanced', user_id: USER })
+    })
+
+    it('spends nothing without a terminal unless --yes is passed (exit 2); --dry-run shows the job and writes nothing', async () => {
+      const { db, datasetId } = await setup()
+      const t = testContext({ db, clock: new FakeClock(T0) })
+      await expect(run(opts({ dataset: 'support-chats', preset: 'fast', user: USER, json: false }), t.ctx)).rejects.toMatchObject({
+        exitCode: 2,
+        code: 'confirmation_required',
+        message: 'Submitting a job needs --yes without a terminal.',
+      })
+      expect(t.stdout()).toBe('')
+      const dry = testContext({ db, clock: new FakeClock(T0) })
+      expect(await run(opts({ dataset: 'support-chats', preset: 'fast', user: USER, dryRun: true, json: false }), dry.ctx)).toBe(0)
+      expect(dry.stdout()).toBe('')
+      expect(dry.stderr()).toMatch(new RegExp(`^Training job:\\n  user +${USER}\\n  dataset +support-chats \\(${datasetId}\\)[^]*\\ndry run: would submit this job; nothing written\\.\\n$`))
+      const dryJson = testContext({ db, clock: new FakeClock(T0) })
+      expect(await run(opts({ dataset: datasetId.slice(0, 8), preset: 'fast', user: USER, dryRun: true, json: true }), dryJson.ctx)).toBe(0)
+      expect(JSON.parse(dryJson.stdout())).toMatchObject({ dry_run: true, plan: { user_id: USER, dataset_id: datasetId, preset_id: 'fast' }, estimate: { total_cost: expect.any(Number) } })
+      expect(await jobs(db)).toBe(0)
+      const [limit] = await db.query<{ n: number }>('SELECT loras_created_this_month AS n FROM user_training_limits WHERE user_id = $1', [USER])
+      expect(limit!.n).toBe(0)
     })
 
     it('refuses, with the reason and nothing written, a dataset that is missing, not ready or another user\'s (exit 1)', async () => {
@@ -179,7 +200,7 @@ for (const backend of backends) {
       const failedId = await insertDataset(db, { name: 'broken', status: 'failed' })
       const theirs = await insertDataset(db, { name: 'theirs', userId: OTHER_USER })
       const t = testContext({ db, clock: new FakeClock(T0) })
-      const attempt = (dataset: string) => run(opts({ dataset, user: USER, preset: 'fast', json: false }), t.ctx)
+      const attempt = (dataset: string) => run(opts({ yes: true, dataset, user: USER, preset: 'fast', json: false }), t.ctx)
       await expect(attempt('nope')).rejects.toMatchObject({ exitCode: 1, message: `User ${USER} has no dataset named "nope".` })
       await expect(attempt('00000000-0000-4000-8000-0000000000ff')).rejects.toMatchObject({ exitCode: 1, message: 'Dataset 00000000-0000-4000-8000-0000000000ff does not exist.' })
       await expect(attempt('broken')).rejects.toMatchObject({
@@ -188,7 +209,7 @@ for (const backend of backends) {
       })
       await expect(attempt(theirs)).rejects.toMatchObject({ exitCode: 1, message: `Dataset theirs (${theirs}) belongs to another user, not to ${USER}.` })
       await insertDataset(db, { name: 'support-chats', createdAt: new Date('2026-03-02T00:00:00Z') })
-      await expect(attempt('support-chats')).rejects.toMatchObject({ exitCode: 2, code: 'dataset_ambiguous' })
+      await expect(attempt('support-chats')).rejects.toMatchObject({ exitCode: 2, code: 'ambiguous_id' })
       expect(await jobs(db)).toBe(0)
       expect(t.stdout()).toBe('')
     })
@@ -197,7 +218,7 @@ for (const backend of backends) {
       const { db, datasetId } = await setup()
       await setLimit(db, 10, 10)
       const t = testContext({ db, clock: new FakeClock(T0) })
-      await expect(run(opts({ dataset: datasetId, user: USER, json: false }), t.ctx)).rejects.toMatchObject({
+      await expect(run(opts({ yes: true, dataset: datasetId, user: USER, json: false }), t.ctx)).rejects.toMatchObject({
         exitCode: 1,
         code: 'user_limit_reached',
         message: `User ${USER} has used all 10 training jobs of this month.`,
@@ -207,7 +228,7 @@ for (const backend of backends) {
         `INSERT INTO cost_records (user_id, cost_type, amount, billing_period, recorded_at) VALUES ($1, 'training_compute', 200, '2026-03-05', $2)`,
         [USER, new Date('2026-03-05T00:00:00Z')],
       )
-      await expect(run(opts({ dataset: datasetId, user: USER, json: false }), t.ctx)).rejects.toMatchObject({
+      await expect(run(opts({ yes: true, dataset: datasetId, user: USER, json: false }), t.ctx)).rejects.toMatchObject({
         exitCode: 1,
         code: 'budget_exceeded',
         message: 'The monthly training budget of $200.00 is used up ($200.00 committed).',
@@ -222,7 +243,7 @@ for (const backend of backends) {
       h = await daemonHarness(backend, { simulator: { jobFailRate: 1 } })
       const session = watchSession(h)
       const t = testContext({ db: session.db, config: h.config, clock: session.clock })
-      const submitting = run(opts({ dataset: h.datasetId, user: USER, preset: 'fast', watch: true, interval: '1h', json: true }), t.ctx)
+      const submitting = run(opts({ yes: true, dataset: h.datasetId, user: USER, preset: 'fast', watch: true, interval: '1h', json: true }), t.ctx)
       let settled = false
       void submitting.finally(() => (settled = true))
       await until(() => t.stdout().split('\n').length > 2, 'the job and its first event')
@@ -250,7 +271,7 @@ for (const backend of backends) {
       const { db, datasetId } = await setup()
       await db.query(`INSERT INTO cost_records (user_id, cost_type, amount, billing_period, recorded_at) VALUES ($1, 'training_compute', 150, '2026-03-05', $2)`, [USER, new Date('2026-03-05T00:00:00Z')])
       const t = testContext({ db, clock: new FakeClock(T0) })
-      expect(await run(opts({ dataset: datasetId, user: USER, preset: 'fast', json: false }), t.ctx)).toBe(0)
+      expect(await run(opts({ yes: true, dataset: datasetId, user: USER, preset: 'fast', json: false }), t.ctx)).toBe(0)
       expect(t.stderr()).toBe("warning: with this job's estimate, this month's training spend reaches $150.19 of the $200.00 budget (75%).\n")
     })
 
@@ -260,7 +281,7 @@ for (const backend of backends) {
       // Running, $1 so far, estimated at $99.90: it holds $99.90 of the budget.
       await db.query(`INSERT INTO training_jobs (user_id, dataset_id, status, estimated_total_cost, current_cost) VALUES ($1, $2, 'running', 99.9, 1)`, [USER, datasetId])
       const t = testContext({ db, clock: new FakeClock(T0) })
-      expect(await run(opts({ dataset: datasetId, user: USER, preset: 'fast', json: false }), t.ctx)).toBe(0)
+      expect(await run(opts({ yes: true, dataset: datasetId, user: USER, preset: 'fast', json: false }), t.ctx)).toBe(0)
       expect(t.stderr()).toBe('warning: the job waits in the queue until the budget holds it (monthly budget: $199.90 of $200.00 committed, this job needs $0.19).\n')
       expect(await jobs(db)).toBe(2)
     })
@@ -278,7 +299,7 @@ describe.skipIf(!pgUrl)('jobs submit on real Postgres: two submits racing for th
         await setLimit(db, 9, 10)
         const other = await db.connectAgain!()
         const attempt = (target: TestDb | typeof other) =>
-          run(opts({ dataset: datasetId, user: USER, preset: 'fast', json: false }), testContext({ db: target, clock: new FakeClock(T0), config: testConfig() }).ctx)
+          run(opts({ yes: true, dataset: datasetId, user: USER, preset: 'fast', json: false }), testContext({ db: target, clock: new FakeClock(T0), config: testConfig() }).ctx)
         const results = await Promise.allSettled([attempt(db), attempt(other), attempt(db), attempt(other)])
         const passed = results.filter((r) => r.status === 'fulfilled')
         const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')

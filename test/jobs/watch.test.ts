@@ -45,7 +45,7 @@ async function update(db: Db, id: string, set: string, params: unknown[], notify
 
 describe('jobs watch: flags', () => {
   it('refuses a malformed id and a bad interval as usage errors', () => {
-    expect(() => watchOpts({ args: 'job-1' })).toThrow('Invalid argument: expected a job id (a UUID), got "job-1".')
+    expect(() => watchOpts({ args: 'job-1' })).toThrow('Invalid argument: expected a job id (a UUID, or its first 4 or more characters), got "job-1".')
     expect(() => watchOpts({ args: USER, interval: '10' })).toThrow('Invalid --interval: expected a duration of at least 100ms such as 2s, 10m or 7d (got "10").')
     expect(watchOpts({ args: USER })).toMatchObject({ interval: 2000 })
   })

@@ -31,13 +31,6 @@ export interface DatasetChoice {
 
 const CHOICE_COLUMNS = 'id, user_id, name, status, total_training_pairs, total_tokens, created_at'
 
-export async function findDatasetsByName(q: Queryable, userId: string, name: string): Promise<DatasetChoice[]> {
-  return q.query<DatasetChoice>(
-    `SELECT ${CHOICE_COLUMNS} FROM datasets WHERE user_id = $1 AND name = $2 AND deleted_at IS NULL ORDER BY created_at DESC, id`,
-    [userId, name],
-  )
-}
-
 export async function readDatasetChoice(q: Queryable, id: string): Promise<DatasetChoice | null> {
   const [row] = await q.query<DatasetChoice>(`SELECT ${CHOICE_COLUMNS} FROM datasets WHERE id = $1 AND deleted_at IS NULL`, [id])
   return row ?? null

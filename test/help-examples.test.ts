@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import { COMMANDS } from '../commands/registry.js'
+import { buildProgram, commandInput, main, optionIssueToError, type MainDeps } from '../src/cli.js'
+
+function deps(): MainDeps & { out(): string } {
+  let out = ''
+  return {
+    env: {},
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: () => true },
+    stdin: {},
+    cwd: '/nonexistent',
+    signal: new AbortController().signal,
+    out: () => out,
+  }
+}
+
+/** The words after `lora` in an example line, as a shell would split them (quotes kept together; up to a pipe, `)` or comment). */
+function argvOf(example: string): string[] {
+  const line = example.slice(example.indexOf('lora ') + 'lora '.length).split(/\s+#\s/)[0]!.split(/[|)]/)[0]!
+  return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!)
+}
+
+/** The command words of an argv: no flags, no value of a global option. */
+function commandWords(argv: string[]): string[] {
+  return argv.filter((w, i) => !w.startsWith('-') && !['--profile', '--database-url'].includes(argv[i - 1] ?? ''))
+}
+
+describe('examples in help', () => {
+  it('gives every command 1 to 4 examples, each of that command', () => {
+    for (const spec of COMMANDS) {
+      const path = spec.path.join(' ')
+      expect(spec.examples?.length ?? 0, `lora ${path}`).toBeGreaterThanOrEqual(1)
+      expect(spec.examples!.length, `lora ${path}`).toBeLessThanOrEqual(4)
+      for (const example of spec.examples!) expect(commandWords(argvOf(example)).slice(0, spec.path.length).join(' '), example).toBe(path)
+    }
+  })
+
+  it("parses each example's flags and arguments with the parser and the command's own schema", async () => {
+    for (const spec of COMMANDS) {
+      const module = await spec.load!()
+      for (const example of spec.examples!) {
+        const argv = argvOf(example)
+        let input: Record<string, unknown> | undefined
+        const program = buildProgram(deps(), argv, async (s, cmd, args) => {
+          expect(s.path).toEqual(spec.path)
+          input = commandInput(s, cmd, args)
+        })
+        await program.parseAsync(argv, { from: 'user' })
+        expect(input, example).toBeDefined()
+        const parsed = module.Options.safeParse(input)
+        if (!parsed.success) throw new Error(`${example}: ${optionIssueToError(parsed.error.issues).message}`)
+      }
+    }
+  })
+
+  it('ends each command\'s --help with its examples', async () => {
+    const d = deps()
+    expect(await main(['jobs', 'list', '--help'], d)).toBe(0)
+    expect(d.out()).toMatch(/\n\nExamples:\n {2}\$ lora jobs list\n {2}\$ lora jobs list --status active --since 24h\n {2}\$ lora --wide jobs list --status failed --limit 10\n$/)
+  })
+})
