@@ -8,8 +8,15 @@ export const Options = z.object({
 })
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<void> {
-  const { readJobDetail, printJobDetail } = await import('../src/jobs/show.js')
+  const { readJobDetail, printJobDetail, readLogTail } = await import('../src/jobs/show.js')
+  const { simulatedSpeed } = await import('../src/cluster/simulated.js')
   const detail = await readJobDetail(await ctx.db(), opts.args)
   if (opts.json) return ctx.io.json(detail)
-  await printJobDetail(ctx.io, detail, { now: ctx.clock.now(), prices: (await ctx.config()).gpuPrices })
+  const config = await ctx.config()
+  await printJobDetail(ctx.io, detail, {
+    now: ctx.clock.now(),
+    prices: config.gpuPrices,
+    simulatedSpeed: await simulatedSpeed(config, detail.job.cluster_name),
+    log: await readLogTail(ctx, detail.job),
+  })
 }

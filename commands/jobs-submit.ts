@@ -36,8 +36,10 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   const db = await ctx.db()
 
   const plan = await planSubmission(db, config, { ...opts, user }, ctx.env, prompter)
+  const { profileSimulatedSpeed, simulatedHoursNote } = await import('../src/cluster/simulated.js')
+  const speed = await profileSimulatedSpeed(config)
   if (prompter && !opts.yes) {
-    for (const line of describePlan(plan)) ctx.io.err(line)
+    for (const line of describePlan(plan, speed)) ctx.io.err(line)
     if (!(await prompter.confirm('Submit this job?', { default: true }))) {
       ctx.io.err('Not submitted.')
       return ExitCode.failed
@@ -66,7 +68,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
     if (opts.watch) ctx.io.jsonLine({ job: row, estimate })
     else ctx.io.json({ job: row, estimate })
   } else if (ctx.io.stdoutIsTTY) {
-    ctx.io.out(`Submitted job ${job.id}: ${plan.preset.id} on ${plan.gpu.num_gpus}x ${plan.gpu.gpu_type}, estimated $${plan.estimate.totalCost.toFixed(2)} over ${plan.estimate.hours} h.`)
+    ctx.io.out(`Submitted job ${job.id}: ${plan.preset.id} on ${plan.gpu.num_gpus}x ${plan.gpu.gpu_type}, estimated $${plan.estimate.totalCost.toFixed(2)} over ${plan.estimate.hours} h${simulatedHoursNote(plan.estimate.hours, speed)}.`)
     if (!opts.watch) ctx.io.err(`Follow it with: lora jobs watch ${job.id}`)
   } else {
     ctx.io.out(job.id)

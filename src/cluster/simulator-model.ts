@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { StatusResponse, SubmitRequest, TrainingMetrics } from './contract.js'
-import { QUEUED_SECONDS, RUN_PHASE_SECONDS, runThroughput, trainingSeconds } from '../jobs/training-time.js'
+import { QUEUED_SECONDS, RUN_PHASE_SECONDS, runThroughput, TRAINING_PROGRESS, trainingSeconds } from '../jobs/training-time.js'
 
 /**
  * The simulated training run: a pure function of a job's configuration, the
@@ -198,7 +198,7 @@ function epochOf(plan: JobPlan, step: number): number {
 }
 
 function trainingProgress(plan: JobPlan, step: number): number {
-  return round((95 * step) / plan.totalSteps, 2)
+  return round((TRAINING_PROGRESS * step) / plan.totalSteps, 2)
 }
 
 /**
@@ -262,14 +262,15 @@ function progressAt(plan: JobPlan, elapsedMs: number): StatusResponse {
     }
   }
   const finished = { current_epoch: plan.totalEpochs, current_step: plan.totalSteps, ...totals }
-  const validateEnd = trainStart + plan.trainingMs + plan.validatingMs
+  const trainEnd = trainStart + plan.trainingMs
+  const validateEnd = trainEnd + plan.validatingMs
+  // Validation and saving take the progress from 95 to 100 at one pace, as the estimate's model has it.
+  const finishing = (elapsedMs: number) => Math.min(99.9, round(TRAINING_PROGRESS + ((100 - TRAINING_PROGRESS) * (elapsedMs - trainEnd)) / (plan.validatingMs + plan.savingMs), 2))
   if (elapsedMs < validateEnd) {
-    const share = (elapsedMs - trainStart - plan.trainingMs) / plan.validatingMs
-    return { status: 'running', stage: 'validating', progress: round(95 + 3 * share, 2), ...finished, metrics: metricsAt(plan, plan.totalSteps, 65) }
+    return { status: 'running', stage: 'validating', progress: finishing(elapsedMs), ...finished, metrics: metricsAt(plan, plan.totalSteps, 65) }
   }
   if (elapsedMs < validateEnd + plan.savingMs) {
-    const share = (elapsedMs - validateEnd) / plan.savingMs
-    return { status: 'running', stage: 'saving', progress: round(98 + 1.9 * share, 2), ...finished, metrics: metricsAt(plan, plan.totalSteps, 15) }
+    return { status: 'running', stage: 'saving', progress: finishing(elapsedMs), ...finished, metrics: metricsAt(plan, plan.totalSteps, 15) }
   }
   return { status: 'completed', stage: 'completed', progress: 100, ...finished, metrics: metricsAt(plan, plan.totalSteps) }
 }

@@ -7,6 +7,7 @@ import { isLoopbackHost } from '../loopback.js'
 import {
   ConfigFile,
   DEFAULTS,
+  SimulatorSpeed,
   type AlertSeverity,
   type AlertSinksConfig,
   type AlertsConfig,
@@ -138,6 +139,7 @@ function envLayer(env: ConfigInputs['env']): Layer[] {
   add('GPU_CLUSTER_API_KEY', 'clusters.primary.apiKey')
   add('LORA_MONTHLY_BUDGET_USD', 'budget.monthlyUsd', Number)
   add('LORA_LIMITS_TIMEZONE', 'limits.timezone')
+  add('LORA_SIMULATOR_SPEED', 'simulator.speed')
   add('LORA_SLACK_WEBHOOK_URL', 'alerts.sinks.slack.webhookUrl')
   add('LORA_PAGERDUTY_ROUTING_KEY', 'alerts.sinks.pagerduty.routingKey')
   add('LORA_ALERT_WEBHOOK_URL', 'alerts.sinks.webhook.url')
@@ -399,6 +401,7 @@ function resolveConfig(
       warnRatio: num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources),
     },
     limits: { timezone: resolveTimezone(values, sources) },
+    simulator: { speed: resolveSimulatorSpeed(values, sources) },
     training: {
       timeoutMs: num(values, 'training.timeout', DEFAULTS.training.timeoutMs, sources),
       leaseMs: num(values, 'training.lease', DEFAULTS.training.leaseMs, sources),
@@ -409,6 +412,23 @@ function resolveConfig(
     alerts: resolveAlerts(values, sources, num(values, 'budget.warnRatio', DEFAULTS.budget.warnRatio, sources)),
     sources,
   }
+}
+
+/** simulator.speed (LORA_SIMULATOR_SPEED): parsed by the file's own schema, whichever layer it came from. */
+function resolveSimulatorSpeed(values: Record<string, unknown>, sources: Record<string, string>): number {
+  const given = values['simulator.speed']
+  if (given === undefined) {
+    sources['simulator.speed'] ??= 'default'
+    return DEFAULTS.simulatorSpeed
+  }
+  const parsed = SimulatorSpeed.safeParse(given)
+  if (!parsed.success) {
+    throw new UsageError(`${sources['simulator.speed']}: simulator.speed ${parsed.error.issues[0]!.message}, got "${String(given)}".`, {
+      code: 'config_invalid',
+      hint: 'Simulated time per real time: 60 runs an hour of training in a minute.',
+    })
+  }
+  return parsed.data
 }
 
 /** limits.timezone: an IANA zone, checked here so that a bad one stops every command (exit 2), naming it. */

@@ -75,6 +75,18 @@ const ArtifactsFile = z
   })
   .strict()
 
+/** Simulated time per real time of the built-in GPU cluster simulator. */
+export const SimulatorSpeed = z.coerce
+  .number({ error: 'expected a number' })
+  .positive('expected a number above 0')
+  .max(100_000, 'expected at most 100000')
+
+const SimulatorFile = z
+  .object({
+    speed: SimulatorSpeed.optional(),
+  })
+  .strict()
+
 const Ratio = z.number().gt(0).lte(1)
 const Severity = z.enum(['info', 'warning', 'critical'])
 
@@ -122,6 +134,7 @@ export const ProfileFile = z
     gpuPrices: z.record(z.string(), z.number().positive()).optional(),
     artifacts: ArtifactsFile.optional(),
     alerts: AlertsFile.optional(),
+    simulator: SimulatorFile.optional(),
     /** Lets keys travel over plain http to another host (a private network that has no TLS). */
     allowInsecureHttp: z.boolean().optional(),
   })
@@ -224,6 +237,8 @@ export interface ResolvedConfig {
    * need not spell it out: read it through alertsConfig(), which fills the defaults.
    */
   alerts?: AlertsConfig
+  /** The built-in simulator (clusters whose url is "simulator"). Optional for hand-built configurations: read it through simulatorSpeed(). */
+  simulator?: { speed: number }
   /** Where each value came from, by dotted key: "flag --database-url", "env DATABASE_URL", a file, "default". */
   sources: Record<string, string>
 }
@@ -233,7 +248,17 @@ export function limitsTimezone(config: Pick<ResolvedConfig, 'limits'>): string {
   return config.limits?.timezone ?? 'UTC'
 }
 
+/** How fast the profile's built-in simulator runs. */
+export function simulatorSpeed(config: Pick<ResolvedConfig, 'simulator'>): number {
+  return config.simulator?.speed ?? DEFAULTS.simulatorSpeed
+}
+
 export const DEFAULTS = {
+  /**
+   * The local stack's simulator: a `fast` job on a small dataset (six simulated
+   * minutes, mostly preparation) finishes in about a minute.
+   */
+  simulatorSpeed: 6,
   connectTimeoutMs: 5_000,
   requestTimeoutMs: 30_000,
   breaker: { failureThreshold: 3, windowMs: 10 * 60_000, cooldownMs: 30 * 60_000 },

@@ -52,3 +52,21 @@ export function trainingSeconds(run: RunShape): number {
 export function runSeconds(run: RunShape): number {
   return RUN_OVERHEAD_SECONDS + trainingSeconds(run)
 }
+
+/** The progress a cluster reports when training ends; validation and saving take it to 100. */
+export const TRAINING_PROGRESS = 95
+
+/**
+ * The share of a run's wall time behind it at a reported progress, by the model:
+ * the queue and the preparation come before any progress, training brings it to 95 %,
+ * validation and saving to 100 %. Dividing the elapsed time by it gives the run's
+ * whole length: the live ETA keeps to the estimate's shape and follows the run's pace.
+ */
+export function runShareDone(progress: number, estimatedRunSeconds: number): number {
+  const p = Math.min(100, Math.max(0, progress))
+  const before = QUEUED_SECONDS + RUN_PHASE_SECONDS.preparing
+  const training = Math.max(0, estimatedRunSeconds - RUN_OVERHEAD_SECONDS)
+  const after = RUN_PHASE_SECONDS.validating + RUN_PHASE_SECONDS.saving
+  const done = before + (training * Math.min(p, TRAINING_PROGRESS)) / TRAINING_PROGRESS + (after * Math.max(0, p - TRAINING_PROGRESS)) / (100 - TRAINING_PROGRESS)
+  return done / (before + training + after)
+}
