@@ -48,7 +48,8 @@ export function plannedLog(plan: JobPlan, request: SubmitRequest, cancelledAfter
     prepareStart + plan.preparingMs * 0.7,
     stats ? `dataset downloaded: ${grouped(stats.training_pairs)} training pairs, ${grouped(stats.tokens)} tokens` : `dataset downloaded: ${grouped(plan.tokens)} tokens`,
   )
-  if (draw('truncation') < 0.4) {
+  // Only datasets of long records (or of unknown shape) have records past the context.
+  if (draw('truncation') < 0.4 && (stats === undefined || stats.tokens / Math.max(1, stats.training_pairs) > 400)) {
     const records = 1 + Math.floor(draw('truncated') * 12)
     at(prepareStart + plan.preparingMs * 0.75, `warning: ${records} record${records === 1 ? ' is' : 's are'} longer than the 2,048-token context and will be truncated`)
   }
