@@ -97,3 +97,36 @@ describe.skipIf(!PRIMARY.available)(`jobs logs and the log at the end of jobs sh
     expect(t.stderr()).toBe(`Job ${id} has no training log: it has not reached a GPU cluster (it is queued).\n`)
   })
 })
+
+describe.skipIf(!PRIMARY.available)(`simulated time is labelled (${PRIMARY.name})`, () => {
+  it('on the live view, jobs show and the estimate, at the speed of the profile\'s simulator; not for a real cluster', async () => {
+    const { insertDataset, insertJob, at } = await import('./fixtures.js')
+    const { readJob } = await import('../../src/db/queries/job-views.js')
+    const { renderFrame } = await import('../../src/jobs/watch-view.js')
+    const { simulatedSpeed, simulatedHoursNote } = await import('../../src/cluster/simulated.js')
+    const { testConfig } = await import('../helpers/context.js')
+    const db = await PRIMARY.open()
+    try {
+      const id = await insertJob(db, {
+        datasetId: await insertDataset(db), status: 'running', stage: 'training', progress: 45, epoch: 1, step: 135,
+        externalId: 'sim-abc', cluster: 'local', startedAt: at(1), updatedAt: at(11),
+      })
+      const job = (await readJob(db, id))!
+      const simulated = testConfig({ clusters: [{ name: 'local', url: 'simulator', connectTimeoutMs: 1000, requestTimeoutMs: 1000 }], simulator: { speed: 60 } })
+      const real = testConfig({ clusters: [{ name: 'local', url: 'https://gpu.example.com', connectTimeoutMs: 1000, requestTimeoutMs: 1000 }] })
+      expect(await simulatedSpeed(simulated, 'local')).toBe(60)
+      expect(await simulatedSpeed(real, 'local')).toBeNull()
+      const frame = (speed: number | null) => renderFrame({ job, points: [] }, { now: at(12), columns: 120, color: false, prices: {}, simulatedSpeed: speed }).join('\n')
+      expect(frame(60)).toContain('epoch 1/1 · step 135/300 · ETA 5m55s · elapsed 11m (simulated at 60x)\n')
+      expect(frame(null)).toContain('epoch 1/1 · step 135/300 · ETA 5m55s · elapsed 11m\n')
+      const t = testContext({ db, config: simulated, tty: true, clock: new (await import('../../src/clock.js')).FakeClock(at(12)) })
+      await show({ args: id, json: false }, t.ctx)
+      expect(t.stdout()).toContain('· ETA 5m55s (simulated at 60x)\n')
+      expect(t.stdout()).toContain('est. $0.19 over 0.174 h (simulated at 60x)\n')
+      expect(simulatedHoursNote(0.169, 6)).toBe(' (simulated at 6x: about 1m41s)')
+      expect(simulatedHoursNote(0.169, null)).toBe('')
+    } finally {
+      await db.close()
+    }
+  })
+})
