@@ -9,13 +9,20 @@ export const Options = z.object({
 })
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
-  const { readJobDetail, printJobDetail } = await import('../src/jobs/show.js')
+  const { readJobDetail, printJobDetail, readLogTail } = await import('../src/jobs/show.js')
+  const { simulatedSpeed } = await import('../src/cluster/simulated.js')
   const db = await ctx.db()
   const detail = await readJobDetail(db, await resolveJobId(db, opts.args))
   if (opts.json) {
     ctx.io.json(detail)
     return finished(ctx.signal)
   }
-  await printJobDetail(ctx.io, detail, { now: ctx.clock.now(), prices: (await ctx.config()).gpuPrices })
+  const config = await ctx.config()
+  await printJobDetail(ctx.io, detail, {
+    now: ctx.clock.now(),
+    prices: config.gpuPrices,
+    simulatedSpeed: await simulatedSpeed(config, detail.job.cluster_name),
+    log: await readLogTail(ctx, detail.job),
+  })
   return finished(ctx.signal)
 }

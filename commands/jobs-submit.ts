@@ -37,11 +37,13 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
   const db = await ctx.db()
 
   const plan = await planSubmission(db, config, { ...opts, user }, ctx.env, prompter)
+  const { profileSimulatedSpeed, simulatedHoursNote } = await import('../src/cluster/simulated.js')
+  const speed = await profileSimulatedSpeed(config)
   const estimate = { hours: plan.estimate.hours, total_cost: plan.estimate.totalCost, hourly_rate: plan.estimate.hourlyRate }
   if (opts.dryRun) {
     if (opts.json) ctx.io.json({ dry_run: true, plan: describePlanJson(plan), estimate })
     else {
-      for (const line of describePlan(plan)) ctx.io.err(line)
+      for (const line of describePlan(plan, speed)) ctx.io.err(line)
       ctx.io.err('dry run: would submit this job; nothing written.')
     }
     return ExitCode.ok
@@ -51,7 +53,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
     throw new UsageError('Submitting a job needs --yes without a terminal.', { code: 'confirmation_required', hint: 'Or --dry-run to see what it would submit.' })
   }
   if (prompter && !opts.yes) {
-    for (const line of describePlan(plan)) ctx.io.err(line)
+    for (const line of describePlan(plan, speed)) ctx.io.err(line)
     if (!(await prompter.confirm('Submit this job?', { default: true }))) {
       ctx.io.err('Not submitted.')
       return ExitCode.failed
@@ -79,7 +81,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
     if (opts.watch) ctx.io.jsonLine({ job: row, estimate })
     else ctx.io.json({ job: row, estimate })
   } else if (ctx.io.stdoutIsTTY) {
-    ctx.io.out(`Submitted job ${job.id}: ${plan.preset.id} on ${plan.gpu.num_gpus}x ${plan.gpu.gpu_type}, estimated $${plan.estimate.totalCost.toFixed(2)} over ${plan.estimate.hours} h.`)
+    ctx.io.out(`Submitted job ${job.id}: ${plan.preset.id} on ${plan.gpu.num_gpus}x ${plan.gpu.gpu_type}, estimated $${plan.estimate.totalCost.toFixed(2)} over ${plan.estimate.hours} h${simulatedHoursNote(plan.estimate.hours, speed)}.`)
     if (!opts.watch) ctx.io.err(`Follow it with: lora jobs watch ${job.id}`)
   } else {
     ctx.io.out(job.id)

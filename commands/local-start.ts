@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode, LoraError } from '../src/errors.js'
-import { Duration } from '../src/config/schema.js'
+import { Duration, SimulatorSpeed } from '../src/config/schema.js'
 import { parseDuration, formatDuration } from '../src/config/duration.js'
 import { DEFAULT_IDLE_MS, SERVICE_LOG, startLocalStack } from '../src/local.js'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ export const Options = z.object({
   daemon: z.boolean().default(true),
   idle: Duration.optional(),
   background: z.boolean().default(false),
+  speed: SimulatorSpeed.optional(),
   json: z.boolean(),
 })
 
@@ -22,7 +23,12 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const config = await ctx.config()
   const envIdle = ctx.env.LORA_LOCAL_IDLE ? parseDuration(ctx.env.LORA_LOCAL_IDLE) : null
   const idleMs = opts.idle ?? (opts.background ? (envIdle ?? DEFAULT_IDLE_MS) : null)
-  const stack = await startLocalStack(ctx, { daemon: opts.daemon, idleMs, ...(opts.background ? { log: join(config.stateDir, SERVICE_LOG) } : {}) })
+  const stack = await startLocalStack(ctx, {
+    daemon: opts.daemon,
+    idleMs,
+    ...(opts.speed !== undefined ? { simulatorSpeed: opts.speed } : {}),
+    ...(opts.background ? { log: join(config.stateDir, SERVICE_LOG) } : {}),
+  })
   if ('running' in stack) {
     // Two commands started a service at once: the other one serves, which is what was wanted.
     if (opts.background) return ExitCode.ok
@@ -39,7 +45,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ctx.io.out(`  database  ${info.database}  (served on ${info.socket})`)
     if (info.migrated.length) ctx.io.out(`            migrated: ${info.migrated.join(', ')}`)
     ctx.io.out(`  storage   ${info.storage}${info.storageUrl ? `  (signed URLs on ${info.storageUrl})` : ''}`)
-    if (info.simulator) ctx.io.out(`  cluster   ${info.simulator}  (the GPU cluster simulator)`)
+    if (info.simulator) ctx.io.out(`  cluster   ${info.simulator}  (the GPU cluster simulator, at ${info.simulatorSpeed}x: simulated time per real time)`)
     ctx.io.out(`  jobs      ${info.daemon ? 'processed here' : 'left to `lora daemon` (--no-daemon)'}`)
     ctx.io.out('other terminals in this folder and below use it automatically: try `lora health`')
     ctx.io.err(info.idleMs !== null ? `stops after ${formatDuration(info.idleMs)} unused, or on Ctrl-C` : 'press Ctrl-C to stop')

@@ -25,6 +25,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ['socket', status.socket ?? '-'],
     ['storage_url', status.storage_url ?? '-'],
     ['simulator', status.simulator ?? '-'],
+    ['simulator_speed', status.simulator_speed === null ? '-' : `${status.simulator_speed}x`],
     ['jobs', status.daemon === null ? '-' : status.daemon ? 'processed here' : 'left to lora daemon'],
     ['idle_exit', status.idle_ms === null ? 'never' : formatDuration(status.idle_ms)],
     ['since', status.since ?? '-'],

@@ -5,7 +5,7 @@ import { createContext } from './context.js'
 import { migrate } from './db/migrate.js'
 import { holdEmbedded, readHolder, writeEmbeddedInfo, type EmbeddedDb, type Holder } from './db/embedded.js'
 import { LoraError, UsageError } from './errors.js'
-import type { ResolvedConfig } from './config/schema.js'
+import { simulatorSpeed, type ResolvedConfig } from './config/schema.js'
 
 /** Beside the data: what the running service tells the other lora processes. */
 export const INFO_FILE = 'local.json'
@@ -24,6 +24,8 @@ export interface LocalStackInfo {
   migrated: string[]
   /** The GPU cluster simulator's URL, when the profile uses the simulator. */
   simulator: string | null
+  /** Its simulated time per real time. */
+  simulatorSpeed: number | null
   /** Whether the service processes jobs itself (`--no-daemon` leaves it to `lora daemon`). */
   daemon: boolean
   /** Exits after this long with no client and no job in flight; null: runs until stopped. */
@@ -36,6 +38,8 @@ export interface LocalStack {
   info: LocalStackInfo
   /** The held database, for work done in this process. */
   db: EmbeddedDb
+  /** The simulator it runs, for faults injected in this process (the demo). */
+  simulator: import('./cluster/simulator.js').Simulator | null
   /** Resolves when the service should stop: interrupted, or idle for idleMs. */
   done: Promise<'interrupted' | 'idle'>
   stop(): Promise<void>
@@ -48,6 +52,8 @@ export interface LocalStackOptions {
   log?: string
   /** The job processor's cycle (2 s by default: a laptop wants its job picked up at once). */
   daemonIntervalMs?: number
+  /** The simulator's speed (`local start --speed`); the profile's simulator.speed by default. */
+  simulatorSpeed?: number
 }
 
 function embeddedDir(config: ResolvedConfig): string {
@@ -76,6 +82,7 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
     for (const close of closers.splice(0).reverse()) await close().catch(() => {})
   }
   let info: LocalStackInfo | undefined
+  let simulatorHandle: import('./cluster/simulator.js').Simulator | null = null
   // A replacement (after a crash) serves on the ports its predecessor used, so that
   // the clients' simulator and signed URLs keep working.
   const previous = await readInfo(config.stateDir)
@@ -100,12 +107,14 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
           storageUrl = server.url
         }
         let simulator: string | null = null
+        let speed: number | null = null
         if (config.clusters.some((c) => c.url === 'simulator')) {
           const { startSimulator } = await import('./cluster/simulator.js')
-          const speed = Number(ctx.env.LORA_SIMULATOR_SPEED ?? 1)
-          const sim = await onPreviousPort(previous?.simulator, (port) => startSimulator({ stateFile: join(config.stateDir, 'simulator.json'), speed, clock: ctx.clock, port }))
+          speed = options.simulatorSpeed ?? simulatorSpeed(config)
+          const sim = await onPreviousPort(previous?.simulator, (port) => startSimulator({ stateFile: join(config.stateDir, 'simulator.json'), speed: speed!, clock: ctx.clock, port }))
           closers.push(() => sim.close())
           simulator = sim.url
+          simulatorHandle = sim
         }
         info = {
           pid: process.pid,
@@ -115,6 +124,7 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
           storageUrl,
           migrated: result.applied.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`),
           simulator,
+          simulatorSpeed: speed,
           daemon: options.daemon,
           idleMs: options.idleMs,
           log: options.log ?? null,
@@ -158,6 +168,7 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
   return {
     info: info!,
     db,
+    simulator: simulatorHandle,
     done,
     stop: async () => {
       stopping.abort()
@@ -219,6 +230,8 @@ export interface LocalStatus {
   socket: string | null
   storage_url: string | null
   simulator: string | null
+  /** Simulated time per real time of that simulator. */
+  simulator_speed: number | null
   daemon: boolean | null
   idle_ms: number | null
   since: string | null
@@ -238,6 +251,7 @@ export async function localStatus(config: ResolvedConfig): Promise<LocalStatus> 
     socket: holder?.socket ?? null,
     storage_url: info.storageUrl ?? null,
     simulator: info.simulator ?? null,
+    simulator_speed: info.simulatorSpeed ?? null,
     daemon: info.daemon ?? null,
     idle_ms: info.idleMs ?? null,
     since: holder?.since ?? null,

@@ -84,6 +84,27 @@ cancelled, 130 on Ctrl-C (the job keeps running).`,
     load: () => import('../jobs-watch.js'),
   },
   {
+    path: ['jobs', 'logs'],
+    summary: "print a job's training log from its GPU cluster; --follow until the job ends",
+    args: '<id>',
+    options: [
+      { flags: '--follow', description: 'keep printing new lines until the job ends, and exit by its end' },
+      { flags: '--tail <n>', description: 'only the last n lines (then, with --follow, every new one)' },
+      { flags: '--interval <duration>', description: 'with --follow: poll interval', default: '2s' },
+      json,
+    ],
+    help: `One line per log line: "TIME  TEXT" on a terminal, TIME<tab>TEXT when piped, one JSON
+object {"ts", "text"} per line with --json. Exit 0; with --follow, by the job's end as
+\`jobs watch\`: 0 completed, 1 failed or cancelled, 130 on Ctrl-C (the job keeps running).
+Exit 1 when the cluster has no logs endpoint (it is optional in the cluster contract).`,
+    examples: [
+      'lora jobs logs bfc44f88 --tail 50',
+      'lora jobs logs bfc44f88 --follow',
+      'lora jobs logs bfc44f88 --json',
+    ],
+    load: () => import('../jobs-logs.js'),
+  },
+  {
     path: ['jobs', 'cancel'],
     summary: 'cancel queued, initializing or running jobs (on the cluster too)',
     args: '<ids...>',

@@ -8,6 +8,7 @@ export const LOCAL: CommandSpec[] = [
     options: [
       { flags: '--no-daemon', description: 'do not process jobs here; leave it to `lora daemon`' },
       { flags: '--idle <duration>', description: 'stop after this long with no client and no job in flight (default: never; 10m in the background)' },
+      { flags: '--speed <x>', description: "the simulator's simulated time per real time (default: simulator.speed, LORA_SIMULATOR_SPEED, 6)" },
       { flags: '--background', description: 'quiet, for the service the first command starts (output in .lora/service.log)' },
       json,
     ],

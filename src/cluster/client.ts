@@ -11,6 +11,7 @@ import {
   ENDPOINTS,
   ErrorBody,
   ListJobsResponse,
+  LogsResponse,
   StatusResponse,
   SubmitRequest,
   SubmitResponse,
@@ -96,6 +97,8 @@ export interface ClusterClient {
   status(externalJobId: string, options?: CallOptions): Promise<StatusResponse>
   cancel(externalJobId: string, options?: CallOptions): Promise<CancelResponse>
   listJobs(query?: { active?: boolean }, options?: CallOptions): Promise<JobSummary[]>
+  /** A run's training log after `after` (from its start without one). Optional for a cluster: 404 when it has none. */
+  logs(externalJobId: string, query?: { after?: string }, options?: CallOptions): Promise<LogsResponse>
   /** Latency in ms of one GET /training/jobs?active=true, without retries. */
   ping(options?: CallOptions): Promise<number>
   close(): Promise<void>
@@ -291,7 +294,7 @@ export function createClusterClient(config: ClusterConfig, deps: ClusterClientDe
     })
   }
 
-  function jobPath(action: 'status' | 'cancel', externalJobId: string): { path: string; endpoint: string } {
+  function jobPath(action: 'status' | 'cancel' | 'logs', externalJobId: string): { path: string; endpoint: string } {
     if (typeof externalJobId !== 'string' || externalJobId === '') {
       throw refuse(ENDPOINTS[action]('<empty>'), 'the external job id is empty')
     }
@@ -325,6 +328,12 @@ export function createClusterClient(config: ClusterConfig, deps: ClusterClientDe
     async cancel(externalJobId, options = {}) {
       const { path, endpoint } = jobPath('cancel', externalJobId)
       return send({ method: 'POST', path, endpoint, schema: CancelResponse, retries: BACKOFF_MS.length, signal: options.signal })
+    },
+
+    async logs(externalJobId, query = {}, options = {}) {
+      const { path, endpoint } = jobPath('logs', externalJobId)
+      const after = query.after === undefined ? '' : `?after=${encodeURIComponent(query.after)}`
+      return send({ method: 'GET', path: path + after, endpoint, schema: LogsResponse, retries: BACKOFF_MS.length, signal: options.signal })
     },
 
     async listJobs(query = {}, options = {}) {

@@ -26,12 +26,23 @@ export const GpuConfig = z.looseObject({
 })
 export type GpuConfig = z.infer<typeof GpuConfig>
 
+/**
+ * What lora knows of the dataset from its validation. Optional: a cluster reads the
+ * dataset itself; the simulator, which never downloads it, times its runs by it.
+ */
+export const DatasetStats = z.object({
+  training_pairs: z.number().int().nonnegative(),
+  tokens: z.number().int().nonnegative(),
+})
+export type DatasetStats = z.infer<typeof DatasetStats>
+
 export const SubmitRequest = z.object({
   job_id: JobId,
   dataset_url: z.url(),
   hyperparameters: z.record(z.string(), z.unknown()),
   gpu_config: GpuConfig,
   callback_url: z.url().optional(),
+  dataset_stats: DatasetStats.optional(),
 })
 export type SubmitRequest = z.infer<typeof SubmitRequest>
 
@@ -110,6 +121,24 @@ export const ListJobsResponse = z.object({
 })
 export type ListJobsResponse = z.infer<typeof ListJobsResponse>
 
+/** One line of a run's training log, stamped when the cluster wrote it. */
+export const LogLine = z.object({
+  ts: z.iso.datetime({ offset: true }),
+  text: z.string(),
+})
+export type LogLine = z.infer<typeof LogLine>
+
+/**
+ * `GET /training/logs/:external_job_id?after=<cursor>` (optional endpoint): the lines
+ * written after the cursor, oldest first, and the cursor to ask from next time. The
+ * cursor is opaque: only the cluster that gave it reads it.
+ */
+export const LogsResponse = z.object({
+  lines: z.array(LogLine),
+  cursor: z.string(),
+})
+export type LogsResponse = z.infer<typeof LogsResponse>
+
 /** The error body both sides use for non-2xx answers. */
 export const ErrorBody = z.object({ error: z.string() })
 export type ErrorBody = z.infer<typeof ErrorBody>
@@ -119,6 +148,7 @@ export const ENDPOINTS = {
   status: (externalId: string) => `GET /training/status/${externalId}`,
   cancel: (externalId: string) => `POST /training/cancel/${externalId}`,
   jobs: (active: boolean) => (active ? 'GET /training/jobs?active=true' : 'GET /training/jobs'),
+  logs: (externalId: string) => `GET /training/logs/${externalId}`,
 } as const
 
 /**

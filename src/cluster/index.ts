@@ -1,12 +1,12 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { readFile } from 'node:fs/promises'
 import type { Context } from '../context.js'
-import type { ClusterConfig } from '../config/schema.js'
+import { simulatorSpeed, type ClusterConfig } from '../config/schema.js'
 import { UsageError } from '../errors.js'
 import { pidAlive } from '../lockfile.js'
 import { createClusterClient, type ClusterClient } from './client.js'
 import { CircuitBreaker, type BreakerDecision } from './breaker.js'
+import { localSimulator } from './simulated.js'
 
 export interface ClusterHandle {
   config: ClusterConfig
@@ -32,16 +32,6 @@ export function processIdentity(): string {
   return `${hostname()}:${process.pid}`
 }
 
-/** The URL of the simulator a running `lora local start` serves here, if any. */
-async function localSimulatorUrl(stateDir: string): Promise<string | null> {
-  try {
-    const info = JSON.parse(await readFile(join(stateDir, 'local.json'), 'utf8')) as { pid: number; simulator?: string }
-    return info.simulator && pidAlive(info.pid) ? info.simulator : null
-  } catch {
-    return null
-  }
-}
-
 export async function openClusters(ctx: Context): Promise<ClusterSet> {
   const config = await ctx.config()
   if (config.clusters.length === 0) {
@@ -54,14 +44,13 @@ export async function openClusters(ctx: Context): Promise<ClusterSet> {
   for (const cluster of config.clusters) {
     let url = cluster.url
     if (url === 'simulator') {
-      const shared = await localSimulatorUrl(config.stateDir)
-      if (shared) url = shared
+      const shared = await localSimulator(config.stateDir)
+      if (shared) url = shared.url
       else {
         // The embedded profile's cluster: the simulator, in this process, on loopback,
         // its jobs kept in a file so that the next `lora` sees the same cluster.
         const { startSimulator } = await import('./simulator.js')
-        const speed = Number(ctx.env.LORA_SIMULATOR_SPEED ?? 1)
-        const sim = await startSimulator({ stateFile: join(config.stateDir, 'simulator.json'), speed, clock: ctx.clock })
+        const sim = await startSimulator({ stateFile: join(config.stateDir, 'simulator.json'), speed: simulatorSpeed(config), clock: ctx.clock })
         closers.push(() => sim.close())
         url = sim.url
       }

@@ -6,10 +6,12 @@ import {
   type Artifacts,
   type CancelResponse,
   type ListJobsResponse,
+  type LogsResponse,
   type StatusResponse,
   type SubmitResponse,
 } from './contract.js'
 import { adapterBytes, validationImageBytes, VALIDATION_IMAGE_COUNT } from './simulator-artifacts.js'
+import { plannedLog, type PlannedLine } from './simulator-logs.js'
 import { drawFate, hashHex, planJob, statusAt, type JobPlan } from './simulator-model.js'
 import { loadState, StateWriter, type StoredJob } from './simulator-state.js'
 
@@ -30,6 +32,8 @@ export class HttpProblem extends Error {
 
 const MAX_GPUS_PER_JOB = 8
 const MAX_EPOCHS = 100
+/** Log lines per answer: a client that wants more asks again from the cursor. */
+const LOG_PAGE_LINES = 1000
 
 export interface JobsOptions {
   clock: Clock
@@ -60,6 +64,7 @@ export class SimulatedJobs {
   private readonly byExternalId = new Map<string, StoredJob>()
   private readonly byJobId = new Map<string, StoredJob>()
   private readonly plans = new Map<string, JobPlan>()
+  private readonly logs = new Map<string, PlannedLine[]>()
   private readonly files = new Map<string, { adapter: Buffer; images: Buffer[] }>()
   private readonly writer: StateWriter | undefined
   private readonly ignoredCancels = new Map<string, number>()
@@ -140,6 +145,7 @@ export class SimulatedJobs {
     // Cancelling a finished job changes nothing and says how it ended.
     if (!isTerminalStatus(this.statusOf(job).status)) {
       job.cancelled_after_ms = this.elapsedMs(job)
+      this.logs.delete(job.external_job_id)
       this.writer?.schedule()
     }
     const after = this.statusOf(job)
@@ -154,6 +160,31 @@ export class SimulatedJobs {
       jobs.push({ job_id: job.job_id, external_job_id: job.external_job_id, status, started_at: job.submitted_at, billed_gpu_seconds: billed_gpu_seconds ?? 0 })
     }
     return { jobs }
+  }
+
+  /**
+   * The lines the run has written by now after the cursor, which is the count of
+   * lines already given. Each line is stamped with the real time it was written at:
+   * simulated time since submission, divided by the speed.
+   */
+  log(rawExternalId: string, after: string | null): LogsResponse {
+    const job = this.find(rawExternalId)
+    if (after !== null && !/^\d{1,9}$/.test(after)) throw new HttpProblem(400, 'after must be a cursor this cluster gave')
+    let lines = this.logs.get(job.external_job_id)
+    if (lines === undefined) {
+      lines = plannedLog(this.planOf(job), job.request, job.cancelled_after_ms)
+      this.logs.set(job.external_job_id, lines)
+    }
+    const elapsed = this.elapsedMs(job)
+    let written = 0
+    while (written < lines.length && lines[written]!.atMs <= elapsed) written += 1
+    const from = Math.min(Number(after ?? 0), written)
+    const to = Math.min(written, from + LOG_PAGE_LINES)
+    const submitted = Date.parse(job.submitted_at)
+    return {
+      lines: lines.slice(from, to).map((line) => ({ ts: new Date(submitted + line.atMs / this.options.speed).toISOString(), text: line.text })),
+      cursor: String(to),
+    }
   }
 
   /** `file` is "adapter" or a validation image number from 1. */

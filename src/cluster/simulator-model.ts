@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { StatusResponse, SubmitRequest, TrainingMetrics } from './contract.js'
+import { QUEUED_SECONDS, RUN_PHASE_SECONDS, runThroughput, TRAINING_PROGRESS, trainingSeconds } from '../jobs/training-time.js'
 
 /**
  * The simulated training run: a pure function of a job's configuration, the
@@ -36,20 +37,26 @@ export interface JobPlan {
   noiseKey: string
   /** GPUs the job holds from the end of its queued phase: what it is billed for. */
   numGpus: number
+  /** The dataset's tokens per epoch, as told or drawn. */
+  tokens: number
 }
 
-/** Time per run relative to one A100-80GB; an unknown type trains at A100 speed. */
-const GPU_SLOWNESS: Record<string, number> = {
-  'h100': 0.55,
-  'a100-80gb': 1,
-  'a100': 1,
-  'a100-40gb': 1.1,
-  'a10g': 2.4,
-  'l4': 3,
-}
-const A100_TOKENS_PER_SECOND = 3000
+/**
+ * A dataset the simulator is not told the size of (a submission without
+ * dataset_stats) is drawn between these many tokens: 10 to 20 minutes an epoch on one
+ * A100-80GB.
+ */
+const UNKNOWN_DATASET_TOKENS = { min: 1_750_000, max: 3_450_000 }
+/** How far one run strays from the model, each phase on its own: ±10 %. */
+const JITTER = 0.1
 
-const FAILURE_MESSAGES = [
+/**
+ * Every failure the simulator produces is one it was told to inject: its message says
+ * so, so that nobody mistakes a demo's or a test's fault for a real bug.
+ */
+export const INJECTED = 'injected failure'
+
+const FAILURE_CAUSES = [
   'CUDA out of memory: tried to allocate 2.00 GiB on GPU 0',
   'NCCL timeout in all_reduce after 1800 seconds',
   'training loss became NaN; the run was stopped',
@@ -97,43 +104,48 @@ export function drawFate(seed: number, jobId: string, rates: { jobFailRate: numb
 
 export function planJob(request: SubmitRequest, seed: number, fate: JobFate): JobPlan {
   const draw = (label: string) => hashUnit(seed, request.job_id, label)
+  const jitter = (label: string) => 1 - JITTER + 2 * JITTER * draw(label)
   const hp = request.hyperparameters
+  const stats = request.dataset_stats
   const totalEpochs = intParam(hp.num_epochs, 1, 1000) ?? 3
   const batchSize = intParam(hp.batch_size, 1, 65_536) ?? 4
   const stepsPerEpoch =
-    intParam(hp.steps_per_epoch, 1, 10_000_000) ?? Math.max(10, Math.round(((120 + 120 * draw('steps')) * 4) / batchSize))
+    intParam(hp.steps_per_epoch, 1, 10_000_000) ??
+    (stats !== undefined ? Math.max(1, Math.ceil(stats.training_pairs / batchSize)) : Math.max(10, Math.round(((120 + 120 * draw('steps')) * 4) / batchSize)))
   const totalSteps = totalEpochs * stepsPerEpoch
 
+  // The run follows the model of the estimate (training-time.ts), each phase off by up to ±10 %.
   const gpus = request.gpu_config.num_gpus
-  const slowness = GPU_SLOWNESS[request.gpu_config.gpu_type.toLowerCase()] ?? 1
-  // 10 to 20 minutes an epoch on one A100; more GPUs help, less than linearly.
-  const epochMs = (10 + 10 * draw('pace')) * 60_000
-  const trainingMs = Math.round((totalEpochs * epochMs * slowness) / gpus ** 0.85)
+  const tokens = stats?.tokens ?? Math.round(UNKNOWN_DATASET_TOKENS.min + (UNKNOWN_DATASET_TOKENS.max - UNKNOWN_DATASET_TOKENS.min) * draw('tokens'))
+  const pace = jitter('pace')
+  // At least a second of training: a run with no tokens still takes a step.
+  const trainingMs = Math.max(1_000, Math.round(trainingSeconds({ tokens, epochs: totalEpochs, gpuType: request.gpu_config.gpu_type, numGpus: gpus }) * 1000 * pace))
 
   const stopFraction = fate === 'fail' ? 0.1 + 0.7 * draw('fail-at') : 0.3 + 0.6 * draw('stall-at')
-  const failure = FAILURE_MESSAGES[Math.floor(draw('error') * FAILURE_MESSAGES.length)] ?? FAILURE_MESSAGES[0]
+  const cause = FAILURE_CAUSES[Math.floor(draw('error') * FAILURE_CAUSES.length)] ?? FAILURE_CAUSES[0]
 
   return {
     totalEpochs,
     stepsPerEpoch,
     totalSteps,
-    queuedMs: Math.round(5_000 + 15_000 * draw('queued')),
-    preparingMs: Math.round(60_000 + 60_000 * draw('preparing')),
+    queuedMs: Math.round(QUEUED_SECONDS * 1000 * (0.5 + draw('queued'))),
+    preparingMs: Math.round(RUN_PHASE_SECONDS.preparing * 1000 * jitter('preparing')),
     trainingMs,
-    validatingMs: Math.round(45_000 + 30_000 * draw('validating')),
-    savingMs: Math.round(20_000 + 10_000 * draw('saving')),
+    validatingMs: Math.round(RUN_PHASE_SECONDS.validating * 1000 * jitter('validating')),
+    savingMs: Math.round(RUN_PHASE_SECONDS.saving * 1000 * jitter('saving')),
     baseLearningRate: numberParam(hp.learning_rate, 0, 1) ?? 2e-4,
     warmupSteps: intParam(hp.warmup_steps, 0, totalSteps) ?? Math.max(1, Math.round(totalSteps * 0.05)),
     initialLoss: 2 + 0.8 * draw('initial-loss'),
     floorLoss: 0.3 + 0.3 * draw('floor-loss'),
     decay: (2.5 + 1.5 * draw('decay')) / totalSteps,
-    throughput: ((A100_TOKENS_PER_SECOND / slowness) * gpus ** 0.9) * (0.9 + 0.2 * draw('throughput')),
+    throughput: runThroughput(request.gpu_config.gpu_type, gpus) / pace,
     fate,
     stopStep: Math.max(1, Math.floor(totalSteps * stopFraction)),
-    errorMessage: fate === 'fail' ? failure : '',
+    errorMessage: fate === 'fail' ? `${INJECTED}: ${cause}` : '',
     loraRank: intParam(hp.lora_rank, 1, 1024) ?? 16,
     noiseKey: `${seed}\u0000${request.job_id}`,
     numGpus: gpus,
+    tokens,
   }
 }
 
@@ -186,7 +198,7 @@ function epochOf(plan: JobPlan, step: number): number {
 }
 
 function trainingProgress(plan: JobPlan, step: number): number {
-  return round((95 * step) / plan.totalSteps, 2)
+  return round((TRAINING_PROGRESS * step) / plan.totalSteps, 2)
 }
 
 /**
@@ -250,14 +262,15 @@ function progressAt(plan: JobPlan, elapsedMs: number): StatusResponse {
     }
   }
   const finished = { current_epoch: plan.totalEpochs, current_step: plan.totalSteps, ...totals }
-  const validateEnd = trainStart + plan.trainingMs + plan.validatingMs
+  const trainEnd = trainStart + plan.trainingMs
+  const validateEnd = trainEnd + plan.validatingMs
+  // Validation and saving take the progress from 95 to 100 at one pace, as the estimate's model has it.
+  const finishing = (elapsedMs: number) => Math.min(99.9, round(TRAINING_PROGRESS + ((100 - TRAINING_PROGRESS) * (elapsedMs - trainEnd)) / (plan.validatingMs + plan.savingMs), 2))
   if (elapsedMs < validateEnd) {
-    const share = (elapsedMs - trainStart - plan.trainingMs) / plan.validatingMs
-    return { status: 'running', stage: 'validating', progress: round(95 + 3 * share, 2), ...finished, metrics: metricsAt(plan, plan.totalSteps, 65) }
+    return { status: 'running', stage: 'validating', progress: finishing(elapsedMs), ...finished, metrics: metricsAt(plan, plan.totalSteps, 65) }
   }
   if (elapsedMs < validateEnd + plan.savingMs) {
-    const share = (elapsedMs - validateEnd) / plan.savingMs
-    return { status: 'running', stage: 'saving', progress: round(98 + 1.9 * share, 2), ...finished, metrics: metricsAt(plan, plan.totalSteps, 15) }
+    return { status: 'running', stage: 'saving', progress: finishing(elapsedMs), ...finished, metrics: metricsAt(plan, plan.totalSteps, 15) }
   }
   return { status: 'completed', stage: 'completed', progress: 100, ...finished, metrics: metricsAt(plan, plan.totalSteps) }
 }

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { systemClock, type Clock } from '../clock.js'
 import { UsageError } from '../errors.js'
 import { HttpProblem, SimulatedJobs } from './simulator-jobs.js'
-import { mulberry32 } from './simulator-model.js'
+import { INJECTED, mulberry32 } from './simulator-model.js'
 
 /**
  * A GPU cluster on loopback that speaks exactly the contract of contract.ts: the
@@ -38,6 +38,8 @@ export interface SimulatorFaults {
   cancelResistance: number
   /** Answer as a cluster that does not report billed GPU time (no billed_gpu_seconds). */
   omitBilling?: boolean
+  /** Answer as a cluster without the optional logs endpoint (404). */
+  omitLogs?: boolean
 }
 
 export interface SimulatorOptions extends Partial<SimulatorFaults> {
@@ -109,6 +111,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     neverFinishRate: options.neverFinishRate ?? 0,
     cancelResistance: options.cancelResistance ?? 0,
     omitBilling: options.omitBilling ?? false,
+    omitLogs: options.omitLogs ?? false,
   }
   const faultDraw = mulberry32(seed ^ 0x5eed5eed)
   const jobs = await SimulatedJobs.open({
@@ -153,6 +156,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if ((match = /^\/training\/cancel\/([^/]+)$/.exec(path))) {
       allow('POST')
       return { status: 200, body: billing(jobs.cancel(match[1]!)) }
+    }
+    if ((match = /^\/training\/logs\/([^/]+)$/.exec(path)) && !faults.omitLogs) {
+      allow('GET')
+      return { status: 200, body: jobs.log(match[1]!, url.searchParams.get('after')) }
     }
     if (path === '/training/jobs') {
       allow('GET')
@@ -216,7 +223,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const retryAfter: Record<string, string> = faults.retryAfter === undefined ? {} : { 'retry-after': String(faults.retryAfter) }
     if (draws.fail < faults.failRate) {
       req.resume()
-      return sendJson(res, 503, { error: 'the cluster is overloaded, try again later' }, retryAfter)
+      return sendJson(res, 503, { error: `${INJECTED}: the cluster is overloaded, try again later` }, retryAfter)
     }
     if (draws.limit < faults.rateLimitRate) {
       req.resume()

@@ -1,7 +1,7 @@
 import type { LoadedConfig } from './load.js'
 import { redact } from '../redact.js'
 import { formatDuration } from './duration.js'
-import { alertsConfig, limitsTimezone } from './schema.js'
+import { alertsConfig, limitsTimezone, simulatorSpeed } from './schema.js'
 
 export interface ConfigReport {
   profile: string
@@ -44,6 +44,7 @@ export function describeConfig(loaded: LoadedConfig): ConfigReport {
   add('budget.monthlyUsd', c.budget.monthlyUsd)
   add('budget.warnRatio', c.budget.warnRatio)
   add('limits.timezone', limitsTimezone(c))
+  add('simulator.speed', simulatorSpeed(c))
   add('training.timeout', formatDuration(c.training.timeoutMs))
   add('training.lease', formatDuration(c.training.leaseMs))
   add('training.maxAttempts', c.training.maxAttempts)

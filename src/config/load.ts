@@ -392,6 +392,7 @@ function resolveConfig(
     },
     budget,
     limits: { timezone: p.limits?.timezone ?? 'UTC' },
+    simulator: { speed: p.simulator?.speed ?? DEFAULTS.simulatorSpeed },
     training: {
       timeoutMs: p.training?.timeout ?? DEFAULTS.training.timeoutMs,
       leaseMs: p.training?.lease ?? DEFAULTS.training.leaseMs,

@@ -103,6 +103,15 @@ const ArtifactsFile = z
   })
   .strict()
 
+/** Simulated time per real time of the built-in GPU cluster simulator. */
+export const SimulatorSpeed = fromText(z.number().positive().max(100_000))
+
+const SimulatorFile = z
+  .object({
+    speed: SimulatorSpeed.optional(),
+  })
+  .strict()
+
 const Ratio = fromText(z.number().gt(0).lte(1))
 const Severity = z.enum(['info', 'warning', 'critical'])
 
@@ -150,6 +159,7 @@ export const ProfileFile = z
     gpuPrices: z.record(z.string(), fromText(z.number().positive())).optional(),
     artifacts: ArtifactsFile.optional(),
     alerts: AlertsFile.optional(),
+    simulator: SimulatorFile.optional(),
     /** Lets keys travel over plain http to another host (a private network that has no TLS). */
     allowInsecureHttp: Bool.optional(),
   })
@@ -179,6 +189,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   GPU_CLUSTER_API_KEY: 'clusters.primary.apiKey',
   LORA_MONTHLY_BUDGET_USD: 'budget.monthlyUsd',
   LORA_LIMITS_TIMEZONE: 'limits.timezone',
+  LORA_SIMULATOR_SPEED: 'simulator.speed',
   LORA_SLACK_WEBHOOK_URL: 'alerts.sinks.slack.webhookUrl',
   LORA_PAGERDUTY_ROUTING_KEY: 'alerts.sinks.pagerduty.routingKey',
   LORA_ALERT_WEBHOOK_URL: 'alerts.sinks.webhook.url',
@@ -275,6 +286,8 @@ export interface ResolvedConfig {
    * need not spell it out: read it through alertsConfig(), which fills the defaults.
    */
   alerts?: AlertsConfig
+  /** The built-in simulator (clusters whose url is "simulator"). Optional for hand-built configurations: read it through simulatorSpeed(). */
+  simulator?: { speed: number }
   /** Where each value came from, by dotted key: "flag --database-url", "env DATABASE_URL", a file, "default". */
   sources: Record<string, string>
 }
@@ -284,7 +297,17 @@ export function limitsTimezone(config: Pick<ResolvedConfig, 'limits'>): string {
   return config.limits?.timezone ?? 'UTC'
 }
 
+/** How fast the profile's built-in simulator runs. */
+export function simulatorSpeed(config: Pick<ResolvedConfig, 'simulator'>): number {
+  return config.simulator?.speed ?? DEFAULTS.simulatorSpeed
+}
+
 export const DEFAULTS = {
+  /**
+   * The local stack's simulator: a `fast` job on a small dataset (six simulated
+   * minutes, mostly preparation) finishes in about a minute.
+   */
+  simulatorSpeed: 6,
   connectTimeoutMs: 5_000,
   requestTimeoutMs: 30_000,
   breaker: { failureThreshold: 3, windowMs: 10 * 60_000, cooldownMs: 30 * 60_000 },

@@ -127,7 +127,7 @@ async function submitQueued(env: CycleEnv, options: CycleOptions, report: CycleR
     }
     try {
       const response = await cluster.client.submit(
-        { job_id: job.id, dataset_url: datasetUrl, hyperparameters: job.hyperparameters, gpu_config: job.gpu_config as never },
+        { job_id: job.id, dataset_url: datasetUrl, hyperparameters: job.hyperparameters, gpu_config: job.gpu_config as never, ...datasetStats(job) },
         env.signal ? { signal: env.signal } : {},
       )
       successes += 1
@@ -168,6 +168,12 @@ async function submitQueued(env: CycleEnv, options: CycleOptions, report: CycleR
     else log.warn('submission failed: job back in the queue', { job_id: row.id, reason: why })
   }
   await recordBreaker(env, cluster, failures, successes, report)
+}
+
+/** What validation measured of the dataset, for the cluster (the simulator times its runs by it). */
+function datasetStats(job: ClaimedJob): { dataset_stats?: { training_pairs: number; tokens: number } } {
+  if (job.total_training_pairs === null || job.total_tokens === null) return {}
+  return { dataset_stats: { training_pairs: Number(job.total_training_pairs), tokens: Number(job.total_tokens) } }
 }
 
 function startedMessage(job: ClaimedJob): string {

@@ -33,9 +33,10 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
   const io = ctx.io
   const say = (text: string) => io.err(io.errColor ? `\x1b[1m${text}\x1b[0m` : text)
 
-  const { startSimulator } = await import('../cluster/simulator.js')
-  const sim = await startSimulator({ speed: options.speed, seed: 42, stateFile: join(dir, '.lora', 'simulator.json'), clock: ctx.clock })
-  env.GPU_CLUSTER_API_URL = sim.url
+  // The stack's own simulator, so that every screen knows its time is simulated, and how fast.
+  Object.assign(env, { GPU_CLUSTER_API_URL: 'simulator', LORA_SIMULATOR_SPEED: String(options.speed) })
+  // Without --keep the folder, and the daemon's log in it, are removed at the end: no screen points to them.
+  const keptFor = options.keep ? `Its folder is kept for a look: ${dir} (the daemon's log: ${join(dir, 'daemon.log')})` : 'Run it with --keep to keep its folder and the daemon\'s log for a look.'
   await writeFile(join(dir, 'support-chats.jsonl'), sampleDataset())
   await writeFile(join(dir, 'broken.jsonl'), malformedDataset())
 
@@ -55,15 +56,12 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     const code = await main(step.argv, { env, stdout: tee, stderr: io.stderr, stdin: { isTTY: false }, cwd: dir, signal: ctx.signal })
     if (ctx.signal.aborted) throw new LoraError('Demo interrupted.', { exitCode: ExitCode.interrupted })
     if (code !== step.expect) {
-      throw new LoraError(`The demo step "lora ${step.argv.join(' ')}" exited ${code}, not ${step.expect}.`, {
-        hint: `Its folder is kept for a look: ${dir}`,
-      })
+      throw new LoraError(`The demo step "lora ${step.argv.join(' ')}" exited ${code}, not ${step.expect}.`, { hint: keptFor })
     }
     return captured
   }
 
-  say(`lora demo: the platform on the embedded stack in ${dir}`)
-  say(`the GPU cluster simulator runs at ${options.speed}x on ${sim.url}`)
+  say(`lora demo: the platform on the embedded stack in ${dir}${options.keep ? '' : ' (removed at the end; --keep keeps it)'}`)
 
   // The stack's local service runs in this process: it creates and migrates the
   // database, serves it and the storage to the commands, and processes the jobs.
@@ -75,7 +73,13 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
   const started = await startLocalStack(stackCtx, { daemon: true, idleMs: null, daemonIntervalMs: options.intervalMs })
   if ('running' in started) throw new LoraError(`The demo folder ${dir} is in use by process ${started.running.pid}.`)
   const stack = started
-  say(`a daemon processes jobs in the background (its log: ${join(dir, 'daemon.log')})`)
+  const sim = stack.simulator
+  if (!sim) {
+    await stack.stop()
+    throw new LoraError('The demo stack started without its GPU cluster simulator.')
+  }
+  say(`the GPU cluster simulator runs at ${options.speed}x (simulated time per real time) on ${sim.url}`)
+  say(options.keep ? `a daemon processes jobs in the background (its log: ${join(dir, 'daemon.log')})` : 'a daemon processes jobs in the background')
   await lora({ title: 'the schema: the stack migrated it as it started', argv: ['db', 'migrate'], expect: 0 })
 
   const db = stack.db
@@ -85,7 +89,7 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
       if ((await db.query(sql, params)).length > 0) return
       await ctx.clock.sleep(250, ctx.signal)
     }
-    throw new LoraError(`The demo waited too long for ${what}.`, { hint: `Its folder is kept for a look: ${dir}` })
+    throw new LoraError(`The demo waited too long for ${what}.`, { hint: keptFor })
   }
 
   try {
@@ -104,23 +108,25 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     await running(watched)
     await running(second)
     await running(toCancel)
+    // At once, while the run is still preparing: a simulated run is short.
+    await lora({ title: 'cancel a job while it runs: on the cluster, then in the database', argv: ['jobs', 'cancel', toCancel, '--yes', '--reason', 'demo'], expect: 0 })
     // One job fails on the cluster: the simulator is told to fail the next job it gets.
+    say('\n# injected failure: the simulator fails the next job it is given')
     sim.setFaults({ jobFailRate: 1 })
-    const toFail = await submit('fast', 'a fourth, which the simulated cluster will fail')
+    const toFail = await submit('fast', 'a fourth, whose failure is injected')
     await running(toFail)
     sim.setFaults({ jobFailRate: 0 })
 
-    await lora({ title: 'cancel a job while it trains: on the cluster, then in the database', argv: ['jobs', 'cancel', toCancel, '--yes', '--reason', 'demo'], expect: 0 })
     await lora({ title: 'follow a job live until it ends (exit 0: completed)', argv: ['jobs', 'watch', watched, '--interval', `${options.intervalMs}ms`], expect: 0 })
     await waitFor('the jobs to end', `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM training_jobs WHERE status IN ('queued', 'initializing', 'running'))`, [])
     await lora({ title: 'every job and how it ended', argv: ['jobs', 'list'], expect: 0 })
-    await lora({ title: 'the failed one, as the monitor page shows it', argv: ['jobs', 'show', toFail], expect: 0 })
+    await lora({ title: 'the failed one, as the monitor page shows it, with the end of its training log', argv: ['jobs', 'show', toFail], expect: 0 })
     await lora({ title: 'the platform in numbers', argv: ['metrics', 'jobs', '--period', '24h'], expect: 0 })
     await lora({ title: 'cost so far', argv: ['metrics', 'cost'], expect: 0 })
 
     // An outage: the cluster answers 503 to everything. The daemon retries each call
     // (2 s, 4 s, 8 s), gives the jobs back to the queue, and the shared breaker opens.
-    say('\n# the GPU cluster starts failing: every call gets a 503')
+    say('\n# injected failure: the simulator answers every call with 503 from now on')
     sim.setFaults({ failRate: 1 })
     for (let i = 0; i < 3; i++) await lora({ title: 'more work arrives during the outage', argv: ['jobs', 'submit', '--dataset', 'support-chats', '--preset', 'fast', '--yes'], expect: 0 })
     await waitFor('the circuit breaker to open', `SELECT 1 FROM lora_ops.circuit_breakers WHERE state = 'open'`, [], 120_000)
@@ -130,7 +136,7 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     await lora({ title: 'evaluate the alert rules now (the daemon does it every cycle)', argv: ['alerts', 'evaluate'], expect: 0 })
     await lora({ title: 'the alerts that fired', argv: ['alerts', 'list'], expect: 0 })
     sim.setFaults({ failRate: 0 })
-    say('\n# the cluster is back')
+    say('\n# the injected failure ends: the cluster is back')
     await lora({ title: 'on-call closes the breaker (recorded in the audit log)', argv: ['cluster', 'breaker', 'reset', 'primary'], expect: 0 })
     await waitFor('the waiting jobs to be submitted', `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM training_jobs WHERE status = 'queued')`, [], 60_000)
     await lora({ title: 'the queue drains again', argv: ['jobs', 'list', '--status', 'initializing,running,completed'], expect: 0 })
@@ -138,7 +144,6 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     daemonAbort.abort()
     await stack.stop()
     logFile.end()
-    await sim.close()
     if (!options.keep) await rm(dir, { recursive: true, force: true })
   }
   say(options.keep ? `\ndone: everything is kept in ${dir} (cd there and run any lora command)` : '\ndone: the demo folder was removed (run with --keep to keep it)')

@@ -2,6 +2,7 @@ import { formatDuration } from '../config/duration.js'
 import type { JobRow } from '../db/queries/job-views.js'
 import { TERMINAL_STATUSES } from '../db/queries/jobs.js'
 import { costSoFar } from './presets.js'
+import { runShareDone } from './training-time.js'
 
 /** Small formatting shared by list, show and watch. */
 
@@ -33,14 +34,18 @@ export function jobCost(job: Pick<JobRow, 'status' | 'final_cost' | 'current_cos
 }
 
 /**
- * Seconds left, from the pace so far (elapsed time over progress) as of the job's last
- * update, less what has passed since when a clock is given. Null when unknown.
+ * Seconds left, as of the job's last update less what has passed since when a clock
+ * is given: the time so far divided by the share of the run it stands for. With an
+ * estimate that share follows the run's model (training-time.ts: the preparation comes
+ * before any progress), without one it is the progress itself. Null when unknown.
  */
-export function etaSeconds(job: Pick<JobRow, 'status' | 'progress' | 'started_at' | 'updated_at'>, now?: Date): number | null {
+export function etaSeconds(job: Pick<JobRow, 'status' | 'progress' | 'started_at' | 'updated_at' | 'estimated_duration_hours'>, now?: Date): number | null {
   if (job.status !== 'running' || !job.started_at || job.progress <= 0 || job.progress >= 100) return null
   const elapsed = job.updated_at.getTime() - job.started_at.getTime()
   if (elapsed <= 0) return null
-  const remaining = (elapsed * (100 - job.progress)) / job.progress
+  const hours = job.estimated_duration_hours === null ? null : Number(job.estimated_duration_hours)
+  const done = hours !== null && hours > 0 ? runShareDone(job.progress, hours * 3600) : job.progress / 100
+  const remaining = (elapsed * (1 - done)) / done
   const since = now ? Math.max(0, now.getTime() - job.updated_at.getTime()) : 0
   return Math.max(0, Math.round((remaining - since) / 1000))
 }

@@ -1,3 +1,5 @@
+import { runSeconds } from './training-time.js'
+
 /**
  * Training presets (DESIGN section 4): each gives the hyperparameters and the GPU
  * configuration of a job. A profile may override them.
@@ -48,16 +50,6 @@ export const PRESETS: Record<Preset['id'], Preset> = {
   },
 }
 
-/** Tokens per second one GPU of each type trains, for the estimate. */
-export const THROUGHPUT_TOKENS_PER_SECOND: Record<string, number> = {
-  'A100-80GB': 3200,
-  'A100-40GB': 2600,
-  H100: 5200,
-  A10G: 900,
-  L4: 700,
-}
-const DEFAULT_THROUGHPUT = 1000
-
 export interface Estimate {
   hours: number
   totalCost: number
@@ -65,13 +57,12 @@ export interface Estimate {
 }
 
 /**
- * A job's estimate: the dataset's tokens times the epochs, at the GPU type's
- * throughput on that many GPUs, plus a fixed start-up; priced by the profile.
+ * A job's estimate: the time its run holds its GPUs (training-time.ts: the dataset's
+ * tokens times the epochs at the GPU type's throughput, plus the fixed phases around
+ * training), priced by the profile.
  */
 export function estimateJob(tokens: number, hyper: Pick<Hyperparameters, 'num_epochs'>, gpu: GpuConfig): Estimate {
-  const perSecond = (THROUGHPUT_TOKENS_PER_SECOND[gpu.gpu_type] ?? DEFAULT_THROUGHPUT) * gpu.num_gpus * 0.9
-  const trainingHours = (tokens * hyper.num_epochs) / perSecond / 3600
-  const hours = trainingHours + 0.1
+  const hours = runSeconds({ tokens, epochs: hyper.num_epochs, gpuType: gpu.gpu_type, numGpus: gpu.num_gpus }) / 3600
   const hourlyRate = gpu.cost_per_gpu_hour * gpu.num_gpus
   return { hours: round(hours, 3), totalCost: round(hours * hourlyRate, 2), hourlyRate: round(hourlyRate, 2) }
 }

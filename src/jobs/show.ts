@@ -7,6 +7,10 @@ import { progressBar } from '../io/progress.js'
 import { money } from '../metrics/format.js'
 import { epochText, etaSeconds, grouped, jobCost, paint, paintStatus, span, STATUS_LABELS, stepText, terminalWidth } from './format.js'
 import { lossChart } from './watch-view.js'
+import { logLineText, SHOW_LOG_LINES, tailJobLog } from './logs.js'
+import type { Context } from '../context.js'
+import type { LogLine } from '../cluster/contract.js'
+import { simulatedNote } from '../cluster/simulated.js'
 
 /** What `jobs show` reports: the platform's job details (seed 004), plus the artifact. */
 export interface JobDetail {
@@ -37,9 +41,52 @@ const num = (job: JobRow, key: string): number | null => {
   return typeof v === 'number' ? v : null
 }
 
-export async function printJobDetail(io: IO, detail: JobDetail, options: { now: Date; prices: Record<string, number> }): Promise<void> {
-  if (io.stdoutIsTTY) return printForTerminal(io, detail, options)
-  return printPlain(io, detail)
+/** The end of a failed job's training log, or why it could not be read. */
+export type LogTail = { lines: LogLine[] } | { unavailable: string }
+
+export interface ShowOptions {
+  now: Date
+  prices: Record<string, number>
+  /** Simulated time per real time when the job's cluster is the simulator. */
+  simulatedSpeed?: number | null
+  log?: LogTail | null
+}
+
+export async function printJobDetail(io: IO, detail: JobDetail, options: ShowOptions): Promise<void> {
+  if (io.stdoutIsTTY) await printForTerminal(io, detail, options)
+  else await printPlain(io, detail)
+  if (options.log) await printLogTail(io, options.log)
+}
+
+/**
+ * The last lines of a failed job's training log, for `jobs show`; null for any other
+ * job, or one that never reached a cluster. A log that cannot be read is said, not
+ * thrown: the rest of the job is worth showing.
+ */
+export async function readLogTail(ctx: Context, job: JobRow): Promise<LogTail | null> {
+  if (job.status !== 'failed' || !job.external_job_id || !job.cluster_name) return null
+  try {
+    return { lines: await tailJobLog(ctx, job, SHOW_LOG_LINES) }
+  } catch (error) {
+    if (ctx.signal.aborted) throw error
+    return { unavailable: (error as Error).message }
+  }
+}
+
+/** A failed job's show ends with the last lines of its training log: what the one-line error leaves out. */
+async function printLogTail(io: IO, log: LogTail): Promise<void> {
+  io.out()
+  if ('unavailable' in log) {
+    io.out(io.stdoutIsTTY ? paint('1', 'Training log', io.color) : 'training_log')
+    io.out(`(unavailable: ${log.unavailable})`)
+    return
+  }
+  if (!io.stdoutIsTTY) {
+    await printTable(io, [{ header: 'Time', value: (l) => l.ts }, { header: 'Text', value: (l) => l.text.replace(/[\t\r\n]+/g, ' ') }], log.lines, { empty: '(the training log is empty)' })
+    return
+  }
+  io.out(paint('1', `Training log (last ${log.lines.length} lines; \`lora jobs logs ID\` for all)`, io.color))
+  for (const line of log.lines) io.out(logLineText(line, false))
 }
 
 /** Piped: one key and value per line, then the cost records and the metrics points as TSV tables. */
@@ -126,7 +173,7 @@ async function printPoints(io: IO, points: MetricsPoint[]): Promise<void> {
 }
 
 /** At a terminal: the sections of the training monitor page, with the loss chart. */
-async function printForTerminal(io: IO, d: JobDetail, options: { now: Date; prices: Record<string, number> }): Promise<void> {
+async function printForTerminal(io: IO, d: JobDetail, options: ShowOptions): Promise<void> {
   const j = d.job
   const c = io.color
   const head = (t: string) => paint('1', t, c)
@@ -150,10 +197,10 @@ async function printForTerminal(io: IO, d: JobDetail, options: { now: Date; pric
     ['Dataset', dataset],
     ['User', j.user_id],
     ['Preset', j.preset_id],
-    ['Progress', `${progressBar(j.progress, 30, { color: c })} ${j.progress.toFixed(1)}%  epoch ${epochText(j)} · step ${stepText(j, true)}${eta !== null ? ` · ETA ${span(eta * 1000)}` : ''}`],
+    ['Progress', `${progressBar(j.progress, 30, { color: c })} ${j.progress.toFixed(1)}%  epoch ${epochText(j)} · step ${stepText(j, true)}${eta !== null ? ` · ETA ${span(eta * 1000)}${simulatedNote(options.simulatedSpeed ?? null)}` : ''}`],
     ['Loss', `training ${loss === null ? '-' : loss.toFixed(4)} · validation ${val === null ? '-' : val.toFixed(4)}`],
     ['Speed', `${throughput === null ? '-' : `${grouped(throughput)} tokens/s`} · GPU ${util === null ? '-' : `${util.toFixed(1)}%`}${lr === null ? '' : ` · learning rate ${lr}`}`],
-    ['Cost', `${money(jobCost(j, options.now, options.prices))} ${j.final_cost !== null ? 'final' : 'so far'} · est. ${money(j.estimated_total_cost)}${j.estimated_duration_hours !== null ? ` over ${j.estimated_duration_hours} h` : ''}`],
+    ['Cost', `${money(jobCost(j, options.now, options.prices))} ${j.final_cost !== null ? 'final' : 'so far'} · est. ${money(j.estimated_total_cost)}${j.estimated_duration_hours !== null ? ` over ${j.estimated_duration_hours} h${simulatedNote(options.simulatedSpeed ?? null)}` : ''}`],
     ...(j.wait_reason && j.status === 'queued' ? [['Waiting', j.wait_reason] as [string, Cell]] : []),
     ...(j.error_message ? [['Error', paint('31', `${j.error_message}${j.error_type ? ` (${j.error_type})` : ''}`, c)] as [string, Cell]] : []),
   ])

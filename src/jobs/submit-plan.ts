@@ -6,6 +6,7 @@ import { resolveDatasetId } from '../ids.js'
 import type { Prompter } from '../io/prompter.js'
 import { grouped } from './format.js'
 import { money } from '../metrics/format.js'
+import { simulatedHoursNote } from '../cluster/simulated.js'
 import { estimateJob, PRESETS, type Estimate, type GpuConfig, type Hyperparameters, type Preset } from './presets.js'
 
 export type PresetId = Preset['id']
@@ -147,7 +148,7 @@ export function checkGpuType(type: string, config: ResolvedConfig): void {
 }
 
 /** The configuration and the estimate, as shown before the confirmation. */
-export function describePlan(plan: SubmitPlan): string[] {
+export function describePlan(plan: SubmitPlan, simulatedSpeed: number | null = null): string[] {
   const h = plan.hyperparameters
   const e = plan.estimate
   const rows: [string, string][] = [
@@ -160,7 +161,7 @@ export function describePlan(plan: SubmitPlan): string[] {
     ['LoRA rank', `${h.lora_rank} (alpha ${h.lora_alpha}, dropout ${h.lora_dropout})`],
     ['batch size', String(h.batch_size)],
     ['GPUs', `${plan.gpu.num_gpus}x ${plan.gpu.gpu_type} at ${money(plan.gpu.cost_per_gpu_hour)} per GPU hour`],
-    ['estimate', `${money(plan.gpu.cost_per_gpu_hour)}/h x ${plan.gpu.num_gpus} GPU${plan.gpu.num_gpus === 1 ? '' : 's'} x ${e.hours} h = ${money(e.totalCost)}`],
+    ['estimate', `${money(plan.gpu.cost_per_gpu_hour)}/h x ${plan.gpu.num_gpus} GPU${plan.gpu.num_gpus === 1 ? '' : 's'} x ${e.hours} h = ${money(e.totalCost)}${simulatedHoursNote(e.hours, simulatedSpeed)}`],
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   return ['Training job:', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)]

@@ -1,5 +1,6 @@
 import type { JobRow, MetricsPoint } from '../db/queries/job-views.js'
 import { lineChart } from '../io/chart.js'
+import { simulatedNote } from '../cluster/simulated.js'
 import { progressBar } from '../io/progress.js'
 import { money } from '../metrics/format.js'
 import { epochText, etaSeconds, grouped, isTerminal, jobCost, paint, paintStatus, plainMoney, span, STATUS_LABELS, stepText } from './format.js'
@@ -47,10 +48,26 @@ export function watchEvent(job: JobRow) {
   }
 }
 
+/** The columns of the piped lines, printed first as their header. */
+export const WATCH_COLUMNS = [
+  'updated_at',
+  'status',
+  'stage',
+  'progress',
+  'epoch',
+  'step',
+  'training_loss',
+  'validation_loss',
+  'throughput',
+  'gpu_utilization',
+  'cost',
+  'eta_seconds',
+  'note',
+] as const
+
 /**
- * The piped line, tab-separated: updated_at, status, stage, progress, epoch, step,
- * training_loss, validation_loss, throughput, gpu_utilization, cost, eta_seconds, note
- * (why a queued job waits, why a failed one failed). Empty where unknown.
+ * The piped line, tab-separated, in the order of WATCH_COLUMNS; the note says why a
+ * queued job waits, why a failed one failed. Empty where unknown.
  */
 export function watchLine(job: JobRow): string {
   const e = watchEvent(job)
@@ -114,6 +131,8 @@ export interface FrameOptions {
   prices: Record<string, number>
   /** Rows of the loss chart. */
   chartHeight?: number
+  /** Simulated time per real time when the job's cluster is the simulator. */
+  simulatedSpeed?: number | null
 }
 
 /** One frame of the live view, as lines. */
@@ -141,7 +160,8 @@ export function renderFrame(snapshot: WatchSnapshot, options: FrameOptions): str
   lines.push(
     `${label('')}epoch ${epochText(job)} · step ${stepText(job, true)}` +
       (eta !== null ? ` · ETA ${span(eta * 1000)}` : '') +
-      (elapsed ? ` · ${isTerminal(job.status) ? 'took' : 'elapsed'} ${elapsed}` : ''),
+      (elapsed ? ` · ${isTerminal(job.status) ? 'took' : 'elapsed'} ${elapsed}` : '') +
+      (eta !== null || elapsed ? simulatedNote(options.simulatedSpeed ?? null) : ''),
   )
   const loss = metric(job, 'training_loss')
   const val = metric(job, 'validation_loss')

@@ -6,7 +6,8 @@ import { JOB_CHANNEL } from '../db/queries/jobs.js'
 import { type JobRow, type MetricsPoint, readJob, readLastMetricsPoints } from '../db/queries/job-views.js'
 import { isTerminal, span, terminalWidth } from './format.js'
 import { money } from '../metrics/format.js'
-import { changeKey, renderFrame, TERMINAL, watchEvent, watchLine, type WatchSnapshot } from './watch-view.js'
+import { changeKey, renderFrame, TERMINAL, WATCH_COLUMNS, watchEvent, watchLine, type WatchSnapshot } from './watch-view.js'
+import { simulatedSpeed } from '../cluster/simulated.js'
 
 export interface WatchOptions {
   intervalMs: number
@@ -19,7 +20,7 @@ export interface WatchOptions {
 export const RECONNECT_BACKOFF_MS = { first: 1_000, max: 30_000 }
 
 interface Renderer {
-  show(snapshot: WatchSnapshot, changed: boolean): void
+  show(snapshot: WatchSnapshot, changed: boolean, simulatedSpeed: number | null): void
   /** A line on stderr that the live view must not draw over. */
   notice(text: string): void
   close(): void
@@ -28,11 +29,15 @@ interface Renderer {
 function rendererFor(ctx: Context, options: WatchOptions, prices: Record<string, number>): Renderer {
   const io = ctx.io
   if (options.json || !io.stdoutIsTTY) {
+    let headed = options.json
     return {
       show: ({ job }, changed) => {
         if (!changed) return
-        if (options.json) io.jsonLine(watchEvent(job))
-        else io.out(watchLine(job))
+        if (options.json) return io.jsonLine(watchEvent(job))
+        // Piped lines are a table: its header first, so that cut and awk can name the columns.
+        if (!headed) io.out(WATCH_COLUMNS.join('\t'))
+        headed = true
+        io.out(watchLine(job))
       },
       notice: (text) => io.err(text),
       close: () => {},
@@ -41,8 +46,8 @@ function rendererFor(ctx: Context, options: WatchOptions, prices: Record<string,
   let previous = 0
   io.stdout.write(TERMINAL.hideCursor)
   return {
-    show(snapshot) {
-      const lines = renderFrame(snapshot, { now: ctx.clock.now(), columns: terminalWidth(io.columns), color: io.color, prices })
+    show(snapshot, _changed, simulatedSpeed) {
+      const lines = renderFrame(snapshot, { now: ctx.clock.now(), columns: terminalWidth(io.columns), color: io.color, prices, simulatedSpeed })
       io.out(TERMINAL.rewind(previous) + lines.join('\n'))
       previous = lines.length
     },
@@ -122,11 +127,17 @@ async function watchJobThrough(ctx: Context, id: string, options: WatchOptions, 
     }
     unlisten = await listenForJob(db, id, wake, renderer)
     let lastKey: string | null = null
+    let cluster: string | null | undefined
+    let speed: number | null = null
     for (;;) {
+      if (snapshot.job.cluster_name !== cluster) {
+        cluster = snapshot.job.cluster_name
+        speed = live ? await simulatedSpeed(config, cluster) : null
+      }
       const key = changeKey(snapshot.job)
-      renderer.show(snapshot, key !== lastKey)
+      renderer.show(snapshot, key !== lastKey, speed)
       lastKey = key
-      if (isTerminal(snapshot.job.status)) return finished(ctx, snapshot.job)
+      if (isTerminal(snapshot.job.status)) return jobEnded(ctx, snapshot.job)
       if (!(await wake.sleep(ctx, options.intervalMs, true))) return interrupted(ctx, id)
       snapshot = await readThrough()
       if (!snapshot) return interrupted(ctx, id)
@@ -137,7 +148,7 @@ async function watchJobThrough(ctx: Context, id: string, options: WatchOptions, 
   }
 }
 
-function jobNotFound(id: string): LoraError {
+export function jobNotFound(id: string): LoraError {
   return new LoraError(`No training job has id ${id}.`, { code: 'job_not_found', hint: 'List jobs with `lora jobs list`.' })
 }
 
@@ -146,7 +157,8 @@ function interrupted(ctx: Context, id: string): ExitCode {
   return ExitCode.interrupted
 }
 
-function finished(ctx: Context, job: JobRow): ExitCode {
+/** Says how the job ended, on stderr, and returns the exit code of its end: 0 completed, 1 failed or cancelled. */
+export function jobEnded(ctx: Context, job: JobRow): ExitCode {
   const cost = money(job.final_cost ?? job.current_cost)
   if (job.status === 'completed') {
     ctx.io.err(`Job ${job.id} completed; final cost ${cost}.`)

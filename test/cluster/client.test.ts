@@ -194,7 +194,7 @@ describe('retries', () => {
     expect(error.attempts).toBe(4)
     expect(error.countsAgainstCluster).toBe(true)
     expect(error.endpoint).toBe('GET /training/jobs')
-    expect(error.message).toBe('GPU cluster "primary" answered GET /training/jobs with HTTP 503: the cluster is overloaded, try again later (4 attempts).')
+    expect(error.message).toBe('GPU cluster "primary" answered GET /training/jobs with HTTP 503: injected failure: the cluster is overloaded, try again later (4 attempts).')
     expect(sim.requests()).toBe(4)
     expect(clock.sleeps).toHaveLength(3)
     for (const [i, base] of [2_000, 4_000, 8_000].entries()) {

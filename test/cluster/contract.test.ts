@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { parseRetryAfter } from '../../src/cluster/client.js'
 import { redact } from '../../src/redact.js'
-import { describeIssue, ListJobsResponse, StatusResponse, SubmitRequest } from '../../src/cluster/contract.js'
+import { describeIssue, ListJobsResponse, LogsResponse, StatusResponse, SubmitRequest } from '../../src/cluster/contract.js'
 
 function problem(schema: z.ZodType, value: unknown): string {
   const result = schema.safeParse(value, { reportInput: true })
@@ -36,6 +36,24 @@ describe('the contract schemas', () => {
     expect(problem(ListJobsResponse, { jobs: [{ job_id: 'a', external_job_id: 'b', status: 'running', started_at: 'yesterday' }] })).toBe(
       'field "jobs[0].started_at" invalid ISO datetime',
     )
+  })
+
+  it('reads a page of training log: lines stamped with ISO times, and the cursor to ask from next', () => {
+    const page = { lines: [{ ts: '2026-03-10T12:00:01.500Z', text: 'epoch 1/3 step 10/300: loss 2.1' }], cursor: '7', extra: true }
+    expect(LogsResponse.parse(page)).toEqual({ lines: page.lines, cursor: '7' })
+    expect(LogsResponse.parse({ lines: [], cursor: '0' })).toEqual({ lines: [], cursor: '0' })
+    expect(problem(LogsResponse, { lines: [{ ts: 'noon', text: 'x' }], cursor: '1' })).toBe('field "lines[0].ts" invalid ISO datetime')
+    expect(problem(LogsResponse, { lines: [{ ts: '2026-03-10T12:00:00Z' }], cursor: '1' })).toBe('field "lines[0].text" is missing')
+    expect(problem(LogsResponse, { lines: [], cursor: 7 })).toBe('field "cursor" expected string, got number')
+    expect(problem(LogsResponse, { cursor: '1' })).toBe('field "lines" is missing')
+  })
+
+  it('takes the dataset statistics of a submission as optional whole numbers', () => {
+    const base = { job_id: '3f2b8c1e-5a4d-4e6f-9b7a-0c1d2e3f4a5b', dataset_url: 'https://s/d.jsonl', hyperparameters: {}, gpu_config: { gpu_type: 'A10G', num_gpus: 1 } }
+    expect(SubmitRequest.parse(base)).toEqual(base)
+    expect(SubmitRequest.parse({ ...base, dataset_stats: { training_pairs: 50, tokens: 9000 } }).dataset_stats).toEqual({ training_pairs: 50, tokens: 9000 })
+    expect(problem(SubmitRequest, { ...base, dataset_stats: { training_pairs: 1.5, tokens: 9000 } })).toBe('field "dataset_stats.training_pairs" expected int, got number')
+    expect(problem(SubmitRequest, { ...base, dataset_stats: { training_pairs: 5 } })).toBe('field "dataset_stats.tokens" is missing')
   })
 
   it('requires the submission fields and a GPU configuration', () => {

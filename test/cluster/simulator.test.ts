@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { FakeClock } from '../../src/clock.js'
 import { StatusResponse, type SubmitRequest } from '../../src/cluster/contract.js'
-import { planJob, statusAt } from '../../src/cluster/simulator-model.js'
+import { planJob, plannedDurationMs, statusAt } from '../../src/cluster/simulator-model.js'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/cluster/simulator.js'
 import { LoraError } from '../../src/errors.js'
 
@@ -373,5 +373,74 @@ describe('simulator API', () => {
     await expect(startSimulator({ failRate: 2 })).rejects.toThrow(/failRate must be between 0 and 1/)
     const sim = await simulator()
     expect(() => sim.setFaults({ hangRate: -1 })).toThrow(/hangRate/)
+  })
+})
+
+describe('simulated training logs', () => {
+  const withStats = (overrides: Partial<SubmitRequest> = {}) =>
+    jobRequest({ hyperparameters: { num_epochs: 2, batch_size: 8, lora_rank: 16, lora_alpha: 32 }, dataset_stats: { training_pairs: 400, tokens: 900_000 }, ...overrides })
+  const logs = async (sim: Simulator, id: string, after?: string) => {
+    const response = await call(sim, 'GET', `/training/logs/${id}${after === undefined ? '' : `?after=${after}`}`)
+    expect(response.status).toBe(200)
+    return response.json as { lines: { ts: string; text: string }[]; cursor: string }
+  }
+
+  it('writes setup, each epoch\'s loss and the end of the run as it happens, stamped in real time, read on from a cursor', async () => {
+    const clock = new FakeClock('2026-03-10T12:00:00Z')
+    const sim = await simulator({ clock, speed: 60 })
+    const id = await submit(sim, withStats())
+    const first = await logs(sim, id)
+    expect(first).toEqual({ lines: [{ ts: '2026-03-10T12:00:00.000Z', text: 'job accepted: 1x A100-80GB requested, waiting for GPUs' }], cursor: '1' })
+    clock.advance(MINUTE)
+    const later = await logs(sim, id, first.cursor)
+    clock.advance(10 * MINUTE)
+    const rest = await logs(sim, id, later.cursor)
+    expect(await logs(sim, id, rest.cursor)).toEqual({ lines: [], cursor: rest.cursor })
+    const all = [...first.lines, ...later.lines, ...rest.lines]
+    const texts = all.map((l) => l.text)
+    expect(texts).toContain('dataset downloaded: 400 training pairs, 900,000 tokens')
+    expect(texts).toContain('LoRA adapter: rank 16, alpha 32, dropout 0.05, target modules q_proj, k_proj, v_proj, o_proj')
+    expect(texts).toContain('trainable params: 13,631,488 || all params: 7,255,363,584 || trainable%: 0.1879')
+    expect(texts).toContain('training: 2 epochs x 50 steps, batch size 8, learning rate 0.0002, 5 warmup steps')
+    expect(texts.filter((t) => /^epoch 1\/2 step [\d,]+\/100: loss \d\.\d{4}, lr \d\.\d{2}e-\d, grad_norm \d\.\d{3}, [\d,]+ tokens\/s$/.test(t))).toHaveLength(10)
+    expect(texts.filter((t) => /^epoch \d\/2 done: training loss \d\.\d{4}, validation loss \d\.\d{4}$/.test(t))).toHaveLength(2)
+    expect(texts.at(-1)).toBe('run complete: adapter and 3 validation images uploaded; GPUs released')
+    // Stamped when written: simulated time over the speed, so the last line comes when the run completes.
+    const stamps = all.map((l) => Date.parse(l.ts))
+    expect(stamps).toEqual([...stamps].sort((a, b) => a - b))
+    const plan = planJob(withStats(), 42, 'complete')
+    expect(Math.abs(stamps.at(-1)! - Date.parse('2026-03-10T12:00:00Z') - plannedDurationMs(plan) / 60)).toBeLessThanOrEqual(1)
+    expect((await status(sim, id)).status).toBe('completed')
+  })
+
+  it('ends a failed run with its cause, labelled as injected, as its status says it', async () => {
+    const clock = new FakeClock()
+    const sim = await simulator({ clock, jobFailRate: 1 })
+    const id = await submit(sim, withStats())
+    clock.advance(3 * 60 * MINUTE)
+    const failed = await status(sim, id)
+    expect(failed.error_message).toMatch(/^injected failure: /)
+    const { lines } = await logs(sim, id)
+    expect(lines.slice(-2).map((l) => l.text)).toEqual([`error at step ${failed.current_step}/100: ${failed.error_message}`, 'the run failed; GPUs released'])
+  })
+
+  it('stops a cancelled run\'s log at the cancel, and refuses a cursor it did not give', async () => {
+    const clock = new FakeClock()
+    const sim = await simulator({ clock })
+    const id = await submit(sim, withStats())
+    clock.advance(10 * MINUTE)
+    await call(sim, 'POST', `/training/cancel/${id}`)
+    clock.advance(60 * MINUTE)
+    const { lines } = await logs(sim, id)
+    expect(lines.at(-1)!.text).toBe('cancel requested: the run was stopped; GPUs released')
+    expect(lines.some((l) => l.text.startsWith('run complete'))).toBe(false)
+    expect((await call(sim, 'GET', `/training/logs/${id}?after=abc`)).json).toEqual({ error: 'after must be a cursor this cluster gave' })
+    expect((await call(sim, 'GET', '/training/logs/sim-unknown')).status).toBe(404)
+  })
+
+  it('answers 404 as a cluster without the optional logs endpoint when told to', async () => {
+    const sim = await simulator({ omitLogs: true })
+    const id = await submit(sim, withStats())
+    expect(await call(sim, 'GET', `/training/logs/${id}`)).toMatchObject({ status: 404, json: { error: `no such endpoint: GET /training/logs/${id}` } })
   })
 })

@@ -124,6 +124,25 @@ profiles:
     expect(await failing(w)).toMatch(new RegExp(`^The configuration file ${rc} is not valid YAML or JSON: .+\\.$`))
   })
 
+  it('reads the simulator\'s speed from the profile or LORA_SIMULATOR_SPEED (6 by default), through the schema, exit 2 when it is not a speed', async () => {
+    const w = workspace()
+    expect((await load(w)).config.simulator).toEqual({ speed: 6 })
+    const rc = join(w.project, '.lorarc')
+    writeFileSync(rc, 'profile: dev\nprofiles:\n  dev:\n    simulator: { speed: 30 }\n')
+    const fromFile = await load(w)
+    expect(fromFile.config.simulator).toEqual({ speed: 30 })
+    expect(fromFile.config.sources['simulator.speed']).toBe(rc)
+    const fromEnv = await load(w, { LORA_SIMULATOR_SPEED: '120' })
+    expect(fromEnv.config.simulator).toEqual({ speed: 120 })
+    expect(fromEnv.config.sources['simulator.speed']).toBe('env LORA_SIMULATOR_SPEED')
+    const error = await load(w, { LORA_SIMULATOR_SPEED: 'fast' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UsageError)
+    expect(error).toMatchObject({ exitCode: 2, message: 'env LORA_SIMULATOR_SPEED: simulator.speed must be a number, got "fast".' })
+    expect(await failing(w, { LORA_SIMULATOR_SPEED: '0' })).toBe('env LORA_SIMULATOR_SPEED: simulator.speed must be greater than 0, got "0".')
+    writeFileSync(rc, 'profile: dev\nprofiles:\n  dev:\n    simulator: { speed: -1 }\n')
+    expect(await failing(w)).toBe(`${rc}: profiles.dev.simulator.speed must be greater than 0, got -1.`)
+  })
+
   it('refuses an unknown profile, a missing env reference and a bad database URL', async () => {
     const w = workspace()
     writeFileSync(join(w.project, '.lorarc'), 'profiles:\n  prod:\n    clusters:\n      a: { url: "https://x.test", apiKey: "env:MISSING_KEY" }\n  staging: {}\n')

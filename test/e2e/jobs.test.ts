@@ -74,7 +74,9 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
 
     const watched = await runLora(['jobs', 'watch', id], { cwd })
     expect(watched.code).toBe(1)
-    expect(watched.stdout.split('\t').slice(1, 3)).toEqual(['cancelled', 'cancelled'])
+    const [header, line] = watched.stdout.trim().split('\n')
+    expect(header).toBe('updated_at\tstatus\tstage\tprogress\tepoch\tstep\ttraining_loss\tvalidation_loss\tthroughput\tgpu_utilization\tcost\teta_seconds\tnote')
+    expect(line!.split('\t').slice(1, 3)).toEqual(['cancelled', 'cancelled'])
     expect(watched.stderr).toMatch(new RegExp(`^Job ${id} was cancelled; final cost \\$\\d+\\.\\d\\d\\.\\n$`))
   })
 
@@ -120,7 +122,7 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
     expect(typo).toEqual({
       code: 2,
       stdout: '',
-      stderr: "error: unknown command 'lst' for 'lora jobs'. Did you mean 'list'?\nhint: the commands of lora jobs: submit, list, show, watch, cancel (see `lora jobs --help`).\n",
+      stderr: "error: unknown command 'lst' for 'lora jobs'. Did you mean 'list'?\nhint: the commands of lora jobs: submit, list, show, watch, logs, cancel (see `lora jobs --help`).\n",
     })
   })
 
@@ -129,7 +131,8 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
     // The stack's local service (started by the first command) runs the simulator: a
     // new one, started by the next command, runs it faster.
     expect((await runLora(['local', 'stop'], { cwd })).code).toBe(0)
-    const env = { LORA_SIMULATOR_SPEED: '300' }
+    // A ten-minute run at 60x: ten seconds, long enough to watch it move.
+    const env = { LORA_SIMULATOR_SPEED: '60' }
     const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd, env })
     expect(submitted.code, submitted.stderr).toBe(0)
     const id = submitted.stdout.trim()
@@ -150,5 +153,29 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
     } finally {
       await daemon.stop()
     }
+  }, 90_000)
+
+  it('jobs logs --follow prints the training log as the run writes it, to its end, and exits 0 when it completes', async () => {
+    const cwd = dir.path
+    // A local service started by the next command, its simulator fast: the run takes seconds.
+    await runLora(['local', 'stop'], { cwd })
+    const env = { LORA_SIMULATOR_SPEED: '120' }
+    const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd, env })
+    expect(submitted.code, submitted.stderr).toBe(0)
+    const id = submitted.stdout.trim()
+    const followed = await runLora(['jobs', 'logs', id, '--follow', '--interval', '200ms'], { cwd, env, timeoutMs: 60_000 })
+    expect(followed.code, followed.stderr).toBe(0)
+    expect(followed.stderr).toMatch(new RegExp(`^Job ${id} completed; final cost \\$\\d+\\.\\d\\d\\.\\n$`))
+    const lines = followed.stdout.trim().split('\n').map((l) => l.split('\t'))
+    expect(lines.every((l) => l.length === 2 && !Number.isNaN(Date.parse(l[0]!)))).toBe(true)
+    const texts = lines.map((l) => l[1])
+    expect(texts[0]).toBe('job accepted: 1x A10G requested, waiting for GPUs')
+    expect(texts).toContain('dataset downloaded: 1,200 training pairs, 200,000 tokens')
+    expect(texts.filter((t) => /^epoch 1\/1 step [\d,]+\/150: loss \d\.\d{4}, /.test(t!)).length).toBeGreaterThanOrEqual(10)
+    expect(texts.at(-1)).toBe('run complete: adapter and 3 validation images uploaded; GPUs released')
+    // Nothing twice, nothing left out: the log read afterwards is the same, and --tail cuts its end.
+    const again = await runLora(['jobs', 'logs', id, '--tail', '3'], { cwd, env })
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toBe(followed.stdout.trim().split('\n').slice(-3).join('\n') + '\n')
   }, 90_000)
 })

@@ -91,10 +91,13 @@ describe('the local service of the embedded stack (the built binary)', () => {
   it('runs `lora daemon` and `jobs watch` in either order on one stack: the job completes, the watch exits 0, the daemon keeps running', async () => {
     const root = workspace()
     await stackWithDataset(root, USER)
-    const env = { LORA_SIMULATOR_SPEED: '300' }
-    // Processing is left to `lora daemon`, as a team that runs it would.
-    const service = track(start(['local', 'start', '--no-daemon'], root, env))
+    const env = {}
+    // Processing is left to `lora daemon`, as a team that runs it would; its simulator runs at the speed it is given.
+    const service = track(start(['local', 'start', '--no-daemon', '--speed', '300'], root, env))
     await service.waitFor(/other terminals/)
+    expect(service.output()).toContain('(the GPU cluster simulator, at 300x: simulated time per real time)')
+    const status = await runLora(['local', 'status', '--json'], { cwd: root })
+    expect(JSON.parse(status.stdout)).toMatchObject({ running: true, simulator_speed: 300 })
     const second = await runLora(['local', 'start'], { cwd: root })
     expect(second.code).toBe(1)
     expect(second.stderr.split('\n')[0]).toBe(`error: A local service already runs for ${join(root, '.lora')} (pid ${service.child.pid}).`)

@@ -48,7 +48,7 @@ export async function daemonHarness(backend: Backend, options: { simulator?: Sim
   await storage.uploadBytes('lora-datasets', `${USER}/ds1/train.jsonl`, new TextEncoder().encode('{"prompt":"a","completion":"b"}\n'), 'application/jsonl')
   const [dataset] = await db.query<{ id: string }>(
     `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
-     VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1, 200000, $3) RETURNING id`,
+     VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 2000, 200000, $3) RETURNING id`,
     [USER, `${USER}/ds1/train.jsonl`, clock.now()],
   )
   await db.query(`INSERT INTO user_training_limits (user_id, monthly_limit, month_reset_date) VALUES ($1, 100000, '2026-03-01')`, [USER])

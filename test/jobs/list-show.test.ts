@@ -181,7 +181,7 @@ for (const backend of backends) {
       await show.run(parse(show.Options, { args: ids.running }), t.ctx)
       const out = t.stdout()
       expect(out).toContain('\x1b[32m● Running\x1b[0m · training')
-      expect(out).toMatch(/Progress +\x1b\[32m█{14}\x1b\[90m░{16}\x1b\[0m 45\.0% {2}epoch 1\/1 · step 135\/300 · ETA 11m13s\n/)
+      expect(out).toMatch(/Progress +\x1b\[32m█{14}\x1b\[90m░{16}\x1b\[0m 45\.0% {2}epoch 1\/1 · step 135\/300 · ETA 5m55s\n/)
       expect(out).toContain('Loss      training 1.2345 · validation -')
       expect(out).toContain('Speed     2,450 tokens/s · GPU 95.1% · learning rate 0.0003')
       expect(out).toContain('Cost      $0.20 so far · est. $0.19 over 0.174 h')

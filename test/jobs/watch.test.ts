@@ -69,11 +69,11 @@ for (const backend of backends) {
       // A clock that never moves: only the notifications wake the watch.
       const t = testContext({ db: o.db, clock: new FakeClock(at(12)) })
       const watching = run(watchOpts({ args: id, interval: '30s' }), t.ctx)
-      await until(() => lines(t.stdout()).length === 1, 'the first line')
+      await until(() => lines(t.stdout()).length === 2, 'the header and the first line')
 
       await update(db, id, `progress = 80, current_step = 240, current_cost = 0.35, updated_at = $2,
         current_metrics = '{"training_loss": 0.9, "validation_loss": 1.01, "learning_rate": 0.0001, "throughput": 2500, "gpu_utilization": 97.5}'`, [at(20)], 'running')
-      await until(() => lines(t.stdout()).length === 2, 'the second line')
+      await until(() => lines(t.stdout()).length === 3, 'the second line')
       // A write that changes nothing shown (only the time) prints nothing.
       const reads = o.state.reads
       await update(db, id, 'updated_at = $2', [at(21)], 'running')
@@ -84,9 +84,9 @@ for (const backend of backends) {
       expect(await watching).toBe(0)
       expect(t.stdout()).toBe(
         [
-          // updated_at, status, stage, progress, epoch, step, loss, val loss, throughput, GPU %, cost, ETA s, note
-          '2026-03-10T12:11:00.000Z\trunning\ttraining\t45.00\t1/1\t135/300\t1.2345\t\t2450\t95.1\t0.18\t733\t',
-          '2026-03-10T12:20:00.000Z\trunning\ttraining\t80.00\t1/1\t240/300\t0.9\t1.01\t2500\t97.5\t0.35\t285\t',
+          'updated_at\tstatus\tstage\tprogress\tepoch\tstep\ttraining_loss\tvalidation_loss\tthroughput\tgpu_utilization\tcost\teta_seconds\tnote',
+          '2026-03-10T12:11:00.000Z\trunning\ttraining\t45.00\t1/1\t135/300\t1.2345\t\t2450\t95.1\t0.18\t415\t',
+          '2026-03-10T12:20:00.000Z\trunning\ttraining\t80.00\t1/1\t240/300\t0.9\t1.01\t2500\t97.5\t0.35\t389\t',
           '2026-03-10T12:25:00.000Z\tcompleted\tcompleted\t100.00\t1/1\t300/300\t0.9\t1.01\t2500\t97.5\t0.41\t\t',
           '',
         ].join('\n'),
@@ -110,7 +110,7 @@ for (const backend of backends) {
         {
           id, status: 'running', stage: 'training', progress: 45, current_epoch: 1, total_epochs: 1, current_step: 135, total_steps: 300,
           training_loss: 1.2345, validation_loss: null, learning_rate: 0.0003, throughput: 2450, gpu_utilization: 95.1, cost: 0.18,
-          estimated_total_cost: 0.19, eta_seconds: 733, wait_reason: null, error_message: null,
+          estimated_total_cost: 0.19, eta_seconds: 415, wait_reason: null, error_message: null,
           started_at: '2026-03-10T12:01:00.000Z', completed_at: null, updated_at: '2026-03-10T12:11:00.000Z',
         },
         expect.objectContaining({ status: 'failed', stage: 'failed', cost: 0.2, eta_seconds: null, error_message: 'CUDA out of memory', completed_at: '2026-03-10T12:12:00.000Z' }),
@@ -146,7 +146,7 @@ for (const backend of backends) {
           '',
         ].join('\n'),
       )
-      expect(lines(t.stdout()).map((l) => l.split('\t')[1])).toEqual(['running', 'cancelled'])
+      expect(lines(t.stdout()).map((l) => l.split('\t')[1])).toEqual(['status', 'running', 'cancelled'])
     })
 
     it('stops on Ctrl-C with exit 130 and leaves the job running', async () => {
@@ -172,7 +172,7 @@ for (const backend of backends) {
       const watching = run(watchOpts({ args: id!, interval: '1h' }), t.ctx)
       let settled = false
       void watching.finally(() => (settled = true))
-      await until(() => lines(t.stdout()).length === 1, 'the first line')
+      await until(() => lines(t.stdout()).length === 2, 'the header and the first line')
       const env = await h.env()
       let cycles = 0
       for (; cycles < 40 && !settled; cycles++) {
@@ -183,7 +183,8 @@ for (const backend of backends) {
       expect(settled).toBe(true)
       expect(cycles).toBeLessThan(40)
       expect(await watching).toBe(0)
-      const rows = lines(t.stdout()).map((l) => l.split('\t'))
+      const [header, ...rows] = lines(t.stdout()).map((l) => l.split('\t'))
+      expect(header![0]).toBe('updated_at')
       expect(rows.every((r) => r.length === 13)).toBe(true)
       expect(rows[0]![1]).toBe('queued')
       expect(rows[rows.length - 1]!.slice(1, 4)).toEqual(['completed', 'completed', '100.00'])
@@ -212,7 +213,7 @@ for (const backend of backends) {
       for (; cycles < 60 && !settled; cycles++) {
         const before = frames()
         await runCycle(env, CYCLE)
-        h.clock.advance(3 * 60_000)
+        h.clock.advance(30_000)
         await session.caughtUp(id!, () => settled)
         // Every read the watch makes is drawn: at least the one after the probe.
         expect(frames()).toBeGreaterThan(before)

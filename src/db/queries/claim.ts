@@ -17,6 +17,9 @@ export interface ClaimedJob {
   storage_bucket: string
   storage_path: string
   estimated_total_cost: number
+  /** The dataset's statistics from its validation; null when it was never measured. */
+  total_training_pairs: number | null
+  total_tokens: number | null
 }
 
 /**
@@ -44,7 +47,7 @@ export async function claimQueuedJobs(q: Queryable, daemonId: string, now: Date,
        FROM claimable c, datasets d
       WHERE j.id = c.id AND d.id = j.dataset_id
      RETURNING j.id, j.user_id, j.dataset_id, j.hyperparameters, j.gpu_config, j.attempts, d.storage_bucket, d.storage_path,
-               coalesce(j.estimated_total_cost, 0) AS estimated_total_cost`,
+               coalesce(j.estimated_total_cost, 0) AS estimated_total_cost, d.total_training_pairs, d.total_tokens`,
     [daemonId, now, leaseMs, limit, budgetLeft],
   )
 }
