@@ -69,7 +69,8 @@ for (const backend of backends) {
       await expect(resolveDatasetId(db, 'nothing', { userId: USER })).rejects.toMatchObject({ exitCode: 1, message: `User ${USER} has no dataset named "nothing".` })
     })
 
-    it.skipIf(backend.name !== 'postgres')('looks a prefix up by a range on the primary key, which its index answers', async () => {
+    // The plan is Postgres's: PGlite answers the same SQL, but the index question is the server's.
+    if (backend.name === 'postgres') it('looks a prefix up by a range on the primary key, which its index answers', async () => {
       const [low, high] = prefixRange('bfc4')
       // Off, so that the planner shows whether the index can answer at all (a table this small it would read whole).
       const plan = await db.transaction(async (tx) => {
