@@ -25,6 +25,12 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     prepare: !(options.pooler || options.socketPath),
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     idle_timeout: 30,
+    // The driver waits before reopening a connection that failed, 3^n / 100 s after n
+    // failures in a row (up to 20 s), counted across the pool: a restart of the
+    // database of a few seconds left every statement waiting up to 20 s after it was
+    // back. Callers back off themselves (the daemon's cycles), so the driver retries
+    // soon: at most a second after a failure.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     onnotice: () => {},
     connection: { application_name: 'lora' },
     types: {

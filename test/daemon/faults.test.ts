@@ -66,8 +66,11 @@ const RESTART_ROUNDS = Number(process.env.LORA_FAULT_ROUNDS ?? 4)
 describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres)', () => {
   let sim: Simulator
   let dir: { path: string; remove(): void }
+  // A server of their own for the tests that stop and restart it.
+  let server: PgServer
   const start = (args: string[], env: Record<string, string>) => startLora(args, { cwd: dir.path, env })
   beforeAll(async () => {
+    server = (await startPgServer())!
     // An hour of simulated training per real second: jobs finish within the test.
     sim = await startSimulator({ speed: 3600, seed: 3 })
     dir = tempDir('lora-faults-')
@@ -76,9 +79,43 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
   })
   afterEach(stopLoraProcesses)
   afterAll(async () => {
-    await sim.close()
-    dir.remove()
+    await sim?.close()
+    server?.destroy()
+    dir?.remove()
   })
+
+  it('serves the first statement within a second or two of a restarted database, however many connects failed meanwhile, with no stale error', async () => {
+    // One connection, so that the statement in flight at the shutdown and those after
+    // the restart share it.
+    const db = await openPostgres({ url: server.url, max: 1 })
+    try {
+      const [me] = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+      const inFlight = db.query('SELECT pg_sleep(30)').then(() => null, (error: NodeJS.ErrnoException) => error)
+      const admin = await openPostgres({ url: server.url, max: 1 })
+      for (let i = 0; i < 200 && (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'`, [me!.pid])).length === 0; i++) await sleep(10)
+      await admin.close()
+      // A fast shutdown sends the busy backend a FATAL error before closing its socket.
+      server.stop('fast')
+      expect((await inFlight)?.code).toMatch(/^(57P01|CONNECTION_CLOSED)$/)
+      // While the database is away every statement fails to connect; the driver counts
+      // each failure towards the pause before its next connect.
+      const away = Date.now()
+      let refused = 0
+      while (Date.now() - away < 3_500) {
+        const error = await db.query('SELECT 1').then(() => null, (e: NodeJS.ErrnoException) => e)
+        expect(error?.code).toBe('ECONNREFUSED')
+        refused += 1
+      }
+      expect(refused).toBeGreaterThan(3)
+      server.start()
+      const back = Date.now()
+      const [row] = await db.query<{ ok: number }>('SELECT 1 AS ok')
+      expect(row).toEqual({ ok: 1 })
+      expect(Date.now() - back).toBeLessThan(2_500)
+    } finally {
+      await db.close()
+    }
+  }, 60_000)
 
   it('killed with SIGKILL at random points, many times over: no job trains twice, no fact is written twice, none is stuck', async () => {
     const seed = campaignSeed('kill campaign')
@@ -214,10 +251,8 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
   it(`rides out ${RESTART_ROUNDS} database restarts at random points of its cycles without dying, and serves /healthz and /metrics meanwhile`, async () => {
     const seed = campaignSeed('restart campaign')
     const random = mulberry32(seed)
-    const server: PgServer | null = await startPgServer()
-    expect(server).not.toBeNull()
-    try {
-      const url = await freshDatabase(server!.url)
+    {
+      const url = await freshDatabase(server.url)
       const storageDir = join(dir.path, 'storage-restart')
       // Enough jobs, training slowly enough, that every cycle polls and writes.
       const seeded = await seed_(url, storageDir, 12)
@@ -234,13 +269,13 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
         // Anywhere in the next cycle, or between two.
         await sleep(Math.floor(random() * 120))
         const failed = count(daemon.output().stderr, 'cycle failed')
-        server!.stop(round % 2 === 0 ? 'fast' : 'immediate')
+        server.stop(round % 2 === 0 ? 'fast' : 'immediate')
         const wanted = round === 0 ? 3 : 1
         // While the database is down each post-cycle task waits to connect too, so on a
         // loaded machine failed cycles come seconds apart: a generous bound.
         await daemon.waitFor('stderr', (text) => count(text, 'cycle failed') >= failed + wanted, 180_000)
         if (round === 0) expect((await fetch(`${base}/healthz`)).status).toBe(503)
-        server!.start()
+        server.start()
         await daemon.waitFor('stderr', (text) => text.lastIndexOf('"msg":"cycle done"') > text.lastIndexOf('"msg":"cycle failed'))
       }
       expect(daemon.child.exitCode, daemon.output().stderr.slice(-3000)).toBeNull()
@@ -253,8 +288,6 @@ describe.skipIf(!pgUrl)('the daemon under faults (child processes, real Postgres
       expect(metrics).toContain('lora_daemon_last_successful_cycle_timestamp_seconds')
       expect(metrics).toContain('lora_cluster_breaker_state{cluster="primary"} 0')
       expect(await daemon.stop('SIGTERM')).toBe(0)
-    } finally {
-      server!.destroy()
     }
   }, 900_000)
 })
