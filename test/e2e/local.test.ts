@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, runLora, stackHolder, tempDir } from '../helpers/cli.js'
-import { stackWithDataset } from '../helpers/stack.js'
-import { openEmbedded } from '../../src/db/embedded.js'
-import { systemClock } from '../../src/clock.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
+import { connectEmbedded } from '../../src/db/embedded.js'
+import type { Db } from '../../src/db/types.js'
 
 const USER = '00000000-0000-4000-8000-00000000a13c'
 
@@ -38,6 +38,36 @@ function start(args: string[], cwd: string, env: Record<string, string> = {}): R
       }
     },
   }
+}
+
+/** A connection to the running service of the stack under `root`, as its clients make one. */
+function serviceDb(root: string): Promise<Db> {
+  const lock = JSON.parse(readFileSync(join(root, '.lora', 'db', 'db.lock'), 'utf8')) as { socket: string }
+  return connectEmbedded(lock.socket)
+}
+
+/**
+ * A migrated stack under `root` (copied), its service started with `args`, and one
+ * ready dataset of USER in its folder storage, written through the service: opening
+ * the database in this process instead would cost seconds of WebAssembly start-up.
+ */
+async function serviceWithDataset(root: string, args: string[], env: Record<string, string>): Promise<Running> {
+  mkdirSync(join(root, '.lora', 'storage', 'lora-datasets', USER), { recursive: true })
+  writeFileSync(join(root, '.lora', 'storage', 'lora-datasets', USER, 'train.jsonl'), '{"prompt":"a","completion":"b"}\n')
+  copyMigratedEmbedded(join(root, '.lora', 'db'))
+  const service = start(['local', 'start', '--no-daemon', ...args], root, env)
+  await service.waitFor(/other terminals/)
+  const db = await serviceDb(root)
+  try {
+    await db.query(
+      `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
+       VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
+      [USER, `${USER}/train.jsonl`],
+    )
+  } finally {
+    await db.close()
+  }
+  return service
 }
 
 describe('the local service of the embedded stack (the built binary)', () => {
@@ -90,11 +120,9 @@ describe('the local service of the embedded stack (the built binary)', () => {
 
   it('runs `lora daemon` and `jobs watch` in either order on one stack: the job completes, the watch exits 0, the daemon keeps running', async () => {
     const root = workspace()
-    await stackWithDataset(root, USER)
     const env = {}
     // Processing is left to `lora daemon`, as a team that runs it would; its simulator runs at the speed it is given.
-    const service = track(start(['local', 'start', '--no-daemon', '--speed', '300'], root, env))
-    await service.waitFor(/other terminals/)
+    const service = track(await serviceWithDataset(root, ['--speed', '300'], env))
     expect(service.output()).toContain('(the GPU cluster simulator, at 300x: simulated time per real time)')
     const status = await runLora(['local', 'status', '--json'], { cwd: root })
     expect(JSON.parse(status.stdout)).toMatchObject({ running: true, simulator_speed: 300 })
@@ -129,11 +157,9 @@ describe('the local service of the embedded stack (the built binary)', () => {
 
   it('survives a kill -9 of the service while a daemon and a watch run: both carry on, no committed row is lost, nothing is processed twice', async () => {
     const root = workspace()
-    await stackWithDataset(root, USER)
     const env = { LORA_SIMULATOR_SPEED: '60' }
     // The jobs are `lora daemon`'s: a service that processed them would take its leases down with it.
-    const service = track(start(['local', 'start', '--no-daemon'], root, env))
-    await service.waitFor(/other terminals/)
+    const service = track(await serviceWithDataset(root, [], env))
     const ids: string[] = []
     for (let i = 0; i < 3; i++) {
       const submitted = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd: root, env })
@@ -151,6 +177,8 @@ describe('the local service of the embedded stack (the built binary)', () => {
     const last = await runLora(['jobs', 'submit', '--dataset', 'support-chats', '--user', USER, '--preset', 'fast', '--yes'], { cwd: root, env })
     expect(last.code, last.stderr).toBe(0)
     ids.push(last.stdout.trim())
+    // The job the watch follows is still training as the service dies.
+    expect(watch.child.exitCode, watch.output()).toBeNull()
     process.kill(first!, 'SIGKILL')
     // A replacement comes up, started by whichever client needed it first.
     const deadline = Date.now() + 30_000
@@ -161,21 +189,16 @@ describe('the local service of the embedded stack (the built binary)', () => {
     expect(await watch.exited, `${watch.output()}\n${daemon.output()}`).toBe(0)
     expect(watch.output()).toContain(`Job ${ids[0]} completed`)
     expect(daemon.child.exitCode).toBeNull()
-    // Every job committed before the kill is there and ends; each went to the cluster once.
-    const until = Date.now() + 90_000
-    let jobs: { id: string; status: string; error_message?: string | null }[] = []
-    while (Date.now() < until) {
-      const list = await runLora(['jobs', 'list', '--json', '--limit', '50'], { cwd: root, env })
-      jobs = (JSON.parse(list.stdout) as { jobs: { id: string; status: string }[] }).jobs
-      if (ids.every((id) => jobs.find((j) => j.id === id)?.status === 'completed')) break
-      await new Promise((r) => setTimeout(r, 500))
-    }
+    // Every job committed before the kill is there and ends (the daemon, the only
+    // processor, says so as it happens); each went to the cluster once.
+    await daemon.waitFor(new RegExp("^" + ids.map((id) => `(?=[^]*"job_id":"${id}","msg":"job completed")`).join('')), 90_000)
+    const list = await runLora(['jobs', 'list', '--json', '--limit', '50'], { cwd: root, env })
+    const jobs = (JSON.parse(list.stdout) as { jobs: { id: string; status: string }[] }).jobs
     expect(ids.map((id) => jobs.find((j) => j.id === id)?.status), JSON.stringify(jobs.filter((j) => j.status !== 'completed'))).toEqual(['completed', 'completed', 'completed', 'completed'])
     daemon.child.kill('SIGTERM')
     expect(await daemon.exited).toBe(0)
-    expect((await runLora(['local', 'stop'], { cwd: root })).code).toBe(0)
 
-    const db = await openEmbedded({ dir: join(root, '.lora', 'db'), serve: false, clock: systemClock })
+    const db = await serviceDb(root)
     try {
       const costs = await db.query<{ job_id: string; n: number }>(`SELECT job_id, count(*)::int AS n FROM cost_records GROUP BY job_id, cost_type`)
       expect(costs.filter((c) => c.n !== 1)).toEqual([])
@@ -187,6 +210,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
     } finally {
       await db.close()
     }
+    expect((await runLora(['local', 'stop'], { cwd: root })).code).toBe(0)
   }, 240_000)
 
   it('stops by itself once idle (--idle), and refuses a bad --idle with one sentence', async () => {
@@ -195,6 +219,8 @@ describe('the local service of the embedded stack (the built binary)', () => {
     expect(bad).toEqual({ code: 2, stdout: '', stderr: 'error: Invalid --idle: expected a duration such as 30s, 10m or 2h, got "soon".\n' })
     expect(existsSync(join(root, '.lora'))).toBe(false)
 
+    // A migrated stack (copied): what is tested is the idle stop, not the first migration.
+    copyMigratedEmbedded(join(root, '.lora', 'db'))
     const service = track(start(['local', 'start', '--idle', '2s'], root))
     await service.waitFor(/other terminals/)
     await service.waitFor(/embedded stack stopped: idle/, 60_000)
