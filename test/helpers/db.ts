@@ -5,6 +5,8 @@ import { openPostgres } from '../../src/db/postgres.js'
 import { openPglite } from '../../src/db/pglite.js'
 import { readFile } from 'node:fs/promises'
 import { cpSync } from 'node:fs'
+import { join } from 'node:path'
+import { PGLITE_DATA } from '../../src/db/embedded.js'
 
 export const pgUrl = inject('pgUrl')
 
@@ -26,12 +28,13 @@ const pgliteTemplate = inject('pgliteTemplate')
 const embeddedTemplate = inject('embeddedTemplate')
 
 /**
- * Puts a migrated embedded database at `dataDir` (a workspace's `.lora/db`), copied
+ * Puts a migrated embedded database in `dbDir` (a workspace's `.lora/db`), copied
  * from the one the global setup migrated: end-to-end workspaces start from it rather
- * than migrating each time (e2e/cli.test.ts still migrates one from scratch).
+ * than creating a PGlite cluster (seconds) and migrating it each time
+ * (e2e/cli.test.ts still creates and migrates one from scratch).
  */
-export function copyMigratedEmbedded(dataDir: string): void {
-  cpSync(embeddedTemplate, dataDir, { recursive: true })
+export function copyMigratedEmbedded(dbDir: string): void {
+  cpSync(embeddedTemplate, join(dbDir, PGLITE_DATA), { recursive: true })
 }
 let pgliteDump: Promise<Blob> | undefined
 
