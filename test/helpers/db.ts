@@ -2,7 +2,6 @@ import { inject } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import type { Db } from '../../src/db/types.js'
 import { openPostgres } from '../../src/db/postgres.js'
-import { openPglite } from '../../src/db/pglite.js'
 import { readFile } from 'node:fs/promises'
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
@@ -36,15 +35,18 @@ const embeddedTemplate = inject('embeddedTemplate')
 export function copyMigratedEmbedded(dbDir: string): void {
   cpSync(embeddedTemplate, join(dbDir, PGLITE_DATA), { recursive: true })
 }
-let pgliteDump: Promise<Blob> | undefined
+const pgliteEmpty = inject('pgliteEmpty')
+const dumps = new Map<string, Promise<Blob>>()
 
+/**
+ * A PGlite database loaded from the global setup's dumps (migrated, or empty):
+ * creating a cluster and migrating it takes seconds per file, loading a copy does not.
+ */
 async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
-  if (!migrated) return (await openPglite(undefined)).db
-  // Migrating PGlite takes a while: the global setup does it once for the run, and
-  // every test starts from a copy of that data.
-  pgliteDump ??= readFile(pgliteTemplate).then((bytes) => new Blob([bytes]))
+  const file = migrated ? pgliteTemplate : pgliteEmpty
+  if (!dumps.has(file)) dumps.set(file, readFile(file).then((bytes) => new Blob([bytes])))
   const { PGlite } = await import('@electric-sql/pglite')
-  const dump = await pgliteDump
+  const dump = await dumps.get(file)!
   const { OID, parseDate, parseInt8, parseNumeric } = await import('../../src/db/values.js')
   const { Mutex } = await import('../../src/db/mutex.js')
   const pg = await PGlite.create({
