@@ -6,6 +6,9 @@ import { LoraError } from '../errors.js'
 import type { Clock } from '../clock.js'
 import { recordAlive, tryLock, type LockRecord } from '../lockfile.js'
 
+/** The PGlite data folder inside the stack's database folder (`.lora/db`). */
+export const PGLITE_DATA = 'pgdata'
+
 /**
  * PGlite has no lock of its own: two processes that open one data directory both
  * succeed and corrupt it. So lora takes this lock first (src/lockfile.ts: taken
@@ -100,7 +103,7 @@ export async function holdEmbedded(options: EmbeddedOptions): Promise<{ db: Embe
   }
   try {
     const { openPglite } = await import('./pglite.js')
-    handle = await openPglite(join(dir, 'pgdata'))
+    handle = await openPglite(join(dir, PGLITE_DATA))
     await options.beforeServe?.(handle.db, socket?.path)
     if (socket) {
       const { serveEmbedded } = await import('./embedded-server.js')

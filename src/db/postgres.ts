@@ -66,6 +66,6 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
     notify: async (channel, payload) => {
       await sql.notify(channel, payload)
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: (options) => sql.end({ timeout: (options?.waitMs ?? 5_000) / 1000 }),
   }
 }

@@ -26,5 +26,9 @@ export interface Db extends Queryable {
    */
   listen(channel: string, onMessage: (payload: string) => void): Promise<(() => Promise<void>) | null>
   notify(channel: string, payload: string): Promise<void>
-  close(): Promise<void>
+  /**
+   * Closes the connections, waiting up to `waitMs` (5 s) for statements in flight;
+   * 0 drops them at once, as a client that goes away does.
+   */
+  close(options?: { waitMs?: number }): Promise<void>
 }

@@ -124,10 +124,12 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
     await lora({ title: 'the platform in numbers', argv: ['metrics', 'jobs', '--period', '24h'], expect: 0 })
     await lora({ title: 'cost so far', argv: ['metrics', 'cost'], expect: 0 })
 
-    // An outage: the cluster answers 503 to everything. The daemon retries each call
-    // (2 s, 4 s, 8 s), gives the jobs back to the queue, and the shared breaker opens.
-    say('\n# injected failure: the simulator answers every call with 503 from now on')
-    sim.setFaults({ failRate: 1 })
+    // An outage: the cluster answers 503 to everything, asking to be retried in a
+    // second (Retry-After: 1, which the client obeys instead of its 2 s, 4 s, 8 s). The
+    // daemon retries each call, gives the jobs back to the queue, and the shared
+    // breaker opens: seconds of the tour rather than half a minute.
+    say('\n# injected failure: the simulator answers every call with 503 (Retry-After: 1) from now on')
+    sim.setFaults({ failRate: 1, retryAfter: 1 })
     for (let i = 0; i < 3; i++) await lora({ title: 'more work arrives during the outage', argv: ['jobs', 'submit', '--dataset', 'support-chats', '--preset', 'fast', '--yes'], expect: 0 })
     await waitFor('the circuit breaker to open', `SELECT 1 FROM lora_ops.circuit_breakers WHERE state = 'open'`, [], 120_000)
     await lora({ title: 'on-call looks at the cluster: unreachable, breaker open', argv: ['cluster', 'status'], expect: 0 })

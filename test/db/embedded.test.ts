@@ -9,6 +9,7 @@ import { openPostgres } from '../../src/db/postgres.js'
 import { migrate } from '../../src/db/migrate.js'
 import { systemClock } from '../../src/clock.js'
 import { runLora, tempDir } from '../helpers/cli.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
 
 describe('the embedded database: one holder, others through its socket', () => {
   const dirs: { remove(): void }[] = []
@@ -18,10 +19,17 @@ describe('the embedded database: one holder, others through its socket', () => {
     for (const d of dirs.splice(0)) d.remove()
   })
 
+  /**
+   * A workspace whose embedded database exists already (a copy of the migrated
+   * template): creating a PGlite cluster takes seconds, and none of these tests is
+   * about creating one (e2e/cli.test.ts is).
+   */
   const workspace = () => {
     const d = tempDir()
     dirs.push(d)
-    return { cwd: d.path, dir: join(d.path, '.lora', 'db') }
+    const dir = join(d.path, '.lora', 'db')
+    copyMigratedEmbedded(dir)
+    return { cwd: d.path, dir }
   }
 
   it('serves the held database to another lora process, which does not wait for the lock', async () => {
@@ -29,7 +37,8 @@ describe('the embedded database: one holder, others through its socket', () => {
     const held = await openEmbedded({ dir, serve: true, clock: systemClock })
     open.push(held)
     expect(held.mode).toBe('held')
-    await migrate(held)
+    // Migrated already (the template): migrate finds nothing to do, and says so.
+    expect(await migrate(held)).toMatchObject({ applied: [], alreadyCurrent: true })
     const result = await runLora(['db', 'status', '--json'], { cwd, env: { LORA_EMBEDDED_WAIT: '1s' } })
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
@@ -111,7 +120,8 @@ describe('the embedded database: one holder, others through its socket', () => {
       await never
     }).catch(() => {})
     await didInsert
-    await a.close().catch(() => {})
+    // Gone at once, without waiting for the transaction: as a client that dies.
+    await a.close({ waitMs: 0 })
     expect(await held.query('SELECT * FROM events')).toEqual([])
   })
 
@@ -209,6 +219,7 @@ describe('the embedded database: one holder, others through its socket', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700)
 
     const long = join(cwd, 'a'.repeat(60), 'b'.repeat(60), '.lora', 'db')
+    copyMigratedEmbedded(long)
     const first = await holdEmbedded({ dir: long, serve: true, clock: systemClock })
     expect('db' in first).toBe(true)
     if (!('db' in first)) return

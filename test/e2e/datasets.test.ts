@@ -6,6 +6,7 @@ import { runLora, tempDir } from '../helpers/cli.js'
 import { startLora, stopLoraProcesses, type LoraProcess } from '../helpers/lora-process.js'
 import { FolderStorage } from '../../src/storage/folder.js'
 import { FakeClock } from '../../src/clock.js'
+import { copyMigratedEmbedded } from '../helpers/db.js'
 
 const USER = '6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b'
 const chatLine = (i: number) =>
@@ -23,6 +24,8 @@ describe('datasets commands (the built binary, embedded stack)', () => {
     writeFileSync(join(cwd, 'bad.jsonl'), `${chatLine(1)}\n{"messages": [{"role": "bot", "content": "hi"}]}\n`)
     writeFileSync(join(cwd, 'train.jsonl.gz'), gzipSync(chatLine(1)))
     mkdirSync(join(cwd, 'folder'))
+    // A migrated database already (creating one is e2e/cli.test.ts's subject, and takes seconds).
+    copyMigratedEmbedded(join(cwd, '.lora', 'db'))
     stack = startLora(['local', 'start'], { cwd })
     await stack.waitFor('stdout', /other terminals/)
   })

@@ -29,7 +29,7 @@ describe('lora demo (the built binary, the whole embedded stack)', () => {
       expect(r.stderr).toContain('# injected failure: the simulator fails the next job it is given')
       expect(list).toMatch(/\tfailed\t[^\n]*\tinjected failure: [^\n]+\n/)
       expect(list).toMatch(/\terror at step \d+\/\d+: injected failure: /)
-      expect(r.stderr).toContain('# injected failure: the simulator answers every call with 503 from now on')
+      expect(r.stderr).toContain('# injected failure: the simulator answers every call with 503 (Retry-After: 1) from now on')
       // Simulated time is labelled on the screens that show it.
       expect(r.stderr).toContain('the GPU cluster simulator runs at 100x (simulated time per real time)')
       // The temporary folder is gone, and no screen pointed to the log inside it.

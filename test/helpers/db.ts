@@ -2,9 +2,10 @@ import { inject } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import type { Db } from '../../src/db/types.js'
 import { openPostgres } from '../../src/db/postgres.js'
-import { openPglite } from '../../src/db/pglite.js'
 import { readFile } from 'node:fs/promises'
 import { cpSync } from 'node:fs'
+import { join } from 'node:path'
+import { PGLITE_DATA } from '../../src/db/embedded.js'
 
 export const pgUrl = inject('pgUrl')
 
@@ -26,22 +27,26 @@ const pgliteTemplate = inject('pgliteTemplate')
 const embeddedTemplate = inject('embeddedTemplate')
 
 /**
- * Puts a migrated embedded database at `dataDir` (a workspace's `.lora/db`), copied
+ * Puts a migrated embedded database in `dbDir` (a workspace's `.lora/db`), copied
  * from the one the global setup migrated: end-to-end workspaces start from it rather
- * than migrating each time (e2e/cli.test.ts still migrates one from scratch).
+ * than creating a PGlite cluster (seconds) and migrating it each time
+ * (e2e/cli.test.ts still creates and migrates one from scratch).
  */
-export function copyMigratedEmbedded(dataDir: string): void {
-  cpSync(embeddedTemplate, dataDir, { recursive: true })
+export function copyMigratedEmbedded(dbDir: string): void {
+  cpSync(embeddedTemplate, join(dbDir, PGLITE_DATA), { recursive: true })
 }
-let pgliteDump: Promise<Blob> | undefined
+const pgliteEmpty = inject('pgliteEmpty')
+const dumps = new Map<string, Promise<Blob>>()
 
+/**
+ * A PGlite database loaded from the global setup's dumps (migrated, or empty):
+ * creating a cluster and migrating it takes seconds per file, loading a copy does not.
+ */
 async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
-  if (!migrated) return (await openPglite(undefined)).db
-  // Migrating PGlite takes a while: the global setup does it once for the run, and
-  // every test starts from a copy of that data.
-  pgliteDump ??= readFile(pgliteTemplate).then((bytes) => new Blob([bytes]))
+  const file = migrated ? pgliteTemplate : pgliteEmpty
+  if (!dumps.has(file)) dumps.set(file, readFile(file).then((bytes) => new Blob([bytes])))
   const { PGlite } = await import('@electric-sql/pglite')
-  const dump = await pgliteDump
+  const dump = await dumps.get(file)!
   const { OID, parseDate, parseInt8, parseNumeric } = await import('../../src/db/values.js')
   const { Mutex } = await import('../../src/db/mutex.js')
   const pg = await PGlite.create({

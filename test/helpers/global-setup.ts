@@ -21,30 +21,36 @@ function banner(lines: string[]): void {
  * The migrated PGlite database every PGlite test starts from, built once for the run
  * (migrating takes seconds per file) and loaded by each file from this dump.
  */
-async function pgliteTemplate(): Promise<{ file: string; dataDir: string; remove(): void }> {
+async function pgliteTemplate(): Promise<{ file: string; emptyFile: string; dataDir: string; remove(): void }> {
   const { openPglite } = await import('../../src/db/pglite.js')
   const { migrate } = await import('../../src/db/migrate.js')
   const dir = mkdtempSync(join(tmpdir(), 'lora-pglite-template-'))
   // On disk, as the embedded profile keeps it: end-to-end workspaces copy this folder.
   const dataDir = join(dir, 'db')
   const handle = await openPglite(dataDir)
+  // Before the migrations, the empty database the migration tests start from:
+  // creating a PGlite cluster takes seconds, loading one a fraction of it.
+  const emptyFile = join(dir, 'empty.tar')
+  writeFileSync(emptyFile, Buffer.from(await (await handle.pg.dumpDataDir('none')).arrayBuffer()))
   await migrate(handle.db)
   const dump = await handle.pg.dumpDataDir('none')
   await handle.db.close()
   const file = join(dir, 'migrated.tar')
   writeFileSync(file, Buffer.from(await dump.arrayBuffer()))
-  return { file, dataDir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+  return { file, emptyFile, dataDir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
 export default async function setup(project: TestProject) {
-  const template = await pgliteTemplate()
+  // Both at once: each is seconds of waiting for its own process.
+  const external = process.env.LORA_TEST_DATABASE_URL
+  const [template, server] = await Promise.all([pgliteTemplate(), external ? null : startPgServer()])
   project.provide('pgliteTemplate', template.file)
+  project.provide('pgliteEmpty', template.emptyFile)
   project.provide('embeddedTemplate', template.dataDir)
-  if (process.env.LORA_TEST_DATABASE_URL) {
-    project.provide('pgUrl', process.env.LORA_TEST_DATABASE_URL)
+  if (external) {
+    project.provide('pgUrl', external)
     return () => template.remove()
   }
-  const server = await startPgServer()
   if (!server && process.env.CI) {
     template.remove()
     throw new Error(
@@ -84,6 +90,8 @@ declare module 'vitest' {
     pgUrl: string
     /** A tar of a migrated PGlite data directory. */
     pgliteTemplate: string
+    /** A tar of the same directory before its migrations: an empty database. */
+    pgliteEmpty: string
     /** A migrated PGlite data directory, as `.lora/db` holds one. */
     embeddedTemplate: string
   }
