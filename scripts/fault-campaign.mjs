@@ -77,7 +77,7 @@ for (let i = 1; i <= options.runs; i++) {
   const { code, output } = await run('npx', ['vitest', 'run', ...FILES], { LORA_FAULT_ROUNDS: String(options.rounds) })
   ran += 1
   const seconds = ((Date.now() - t) / 1000).toFixed(1)
-  const tests = /Tests\s+(.*)/.exec(output)?.[1]?.trim() ?? 'no summary'
+  const tests = /^\s+Tests\s+(.*)$/m.exec(output)?.[1]?.trim() ?? 'no summary'
   if (code === 0) {
     green += 1
     process.stdout.write(`run ${i}: green in ${seconds} s (${tests})\n`)
