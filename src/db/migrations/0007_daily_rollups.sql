@@ -65,20 +65,30 @@ BEGIN
 END
 $$;
 
--- Inserted and deleted jobs, by statement (a bulk insert pays one aggregate). An
--- insert of jobs that have not finished, as every submission is, writes nothing.
+-- Inserted and deleted jobs, by statement (a bulk insert pays one aggregate). Static
+-- statements, so their plans are kept: an insert of jobs that have not finished, as
+-- every submission is, reads its one row and writes nothing.
 CREATE OR REPLACE FUNCTION lora_ops.track_finished_jobs_daily() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  EXECUTE format($q$
+  IF TG_OP = 'INSERT' THEN
     INSERT INTO lora_ops.finished_jobs_daily AS t (day, completed, failed, training_seconds, trained)
-    SELECT f.day, sum(c.n * f.completed), sum(c.n * f.failed), sum(c.n * f.seconds), sum(c.n * f.trained)
-      FROM (%s) c CROSS JOIN LATERAL lora_ops.finished_job(c.status, c.started_at, c.completed_at) f
+    SELECT f.day, sum(f.completed), sum(f.failed), sum(f.seconds), sum(f.trained)
+      FROM new_rows c CROSS JOIN LATERAL lora_ops.finished_job(c.status, c.started_at, c.completed_at) f
      GROUP BY f.day ORDER BY f.day
     ON CONFLICT (day) DO UPDATE
        SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
            training_seconds = t.training_seconds + EXCLUDED.training_seconds, trained = t.trained + EXCLUDED.trained,
-           updated_at = now()$q$,
-    lora_ops.transition_rows(TG_OP, 'status, started_at, completed_at', 'status, started_at, completed_at'));
+           updated_at = now();
+  ELSE
+    INSERT INTO lora_ops.finished_jobs_daily AS t (day, completed, failed, training_seconds, trained)
+    SELECT f.day, -sum(f.completed), -sum(f.failed), -sum(f.seconds), -sum(f.trained)
+      FROM old_rows c CROSS JOIN LATERAL lora_ops.finished_job(c.status, c.started_at, c.completed_at) f
+     GROUP BY f.day ORDER BY f.day
+    ON CONFLICT (day) DO UPDATE
+       SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
+           training_seconds = t.training_seconds + EXCLUDED.training_seconds, trained = t.trained + EXCLUDED.trained,
+           updated_at = now();
+  END IF;
   RETURN NULL;
 END
 $$;
