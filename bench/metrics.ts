@@ -214,7 +214,7 @@ async function main() {
 
     process.stdout.write(`Metrics queries on Postgres ${version}, Node ${process.version}; seeded in ${seeded.toFixed(0)} s:\n`)
     process.stdout.write(`${Object.entries(counts!).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}\n\n`)
-    process.stdout.write('Each statement as written, on the largest window it runs on (the daily rollups and the created-jobs and dataset series: 30 days; the live series statements: 25 hours):\n')
+    process.stdout.write('Each statement as written, on the largest window it runs on (the daily rollups and the dataset series: 30 days; the live series statements: 25 hours):\n')
     printRows(rows, 50)
     process.stdout.write('\nFor the ratio, the per-user statements before the rollups, on the same whole month:\n')
     printRows(before, 50)

@@ -98,8 +98,8 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
     month: 'date', user_id: 'uuid', jobs: 'int8', updated_at: 'timestamptz',
   },
   // 0007
-  'lora_ops.finished_jobs_daily': {
-    day: 'date', completed: 'int8', failed: 'int8', training_seconds: 'numeric', trained: 'int8', updated_at: 'timestamptz',
+  'lora_ops.jobs_daily': {
+    day: 'date', created: 'int8', completed: 'int8', failed: 'int8', training_seconds: 'numeric', trained: 'int8', updated_at: 'timestamptz',
   },
   'lora_ops.cost_daily': {
     day: 'date', total_cost: 'numeric', records: 'int8', jobs: 'int8', updated_at: 'timestamptz',

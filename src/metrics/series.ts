@@ -7,8 +7,8 @@ import {
   readCostDays,
   readCostSeries,
   readDatasetGrowth,
-  readFinishedJobsDays,
   readJobsCreatedSeries,
+  readJobsDays,
   readJobsFinishedSeries,
   readModelGrowth,
   readModelGrowthDays,
@@ -33,9 +33,9 @@ const zero = (metric: SeriesMetric): BucketValues => Object.fromEntries(SERIES_F
 
 /**
  * One aggregation of a series over [from, to), by bucket start (ms). Closed days (day
- * buckets, from and to at UTC midnight) read the finished jobs, the cost and the model
- * bytes from the daily rollups (migration 0007), which hold what the live statements
- * would sum; the jobs created and the dataset bytes are an index range either way.
+ * buckets, from and to at UTC midnight) read the jobs, the cost and the model bytes
+ * from the daily rollups (migration 0007), which hold what the live statements would
+ * sum; the dataset bytes (a table a tenth the size) are an index range either way.
  */
 async function aggregate(db: Queryable, metric: SeriesMetric, from: Date, to: Date, bucket: Bucket | 'closed days'): Promise<Map<number, BucketValues>> {
   const closed = bucket === 'closed days'
@@ -48,12 +48,15 @@ async function aggregate(db: Queryable, metric: SeriesMetric, from: Date, to: Da
     out.set(key, current)
   }
   if (metric === 'jobs') {
-    const [created, finished] = await Promise.all([
-      readJobsCreatedSeries(db, from, to, live),
-      closed ? readFinishedJobsDays(db, from, to) : readJobsFinishedSeries(db, from, to, live),
-    ])
-    for (const r of created) add(r.bucket, { created: r.created })
-    for (const r of finished) add(r.bucket, { completed: r.completed, failed: r.failed, training_seconds: r.training_seconds, trained: r.trained })
+    if (closed) {
+      for (const r of await readJobsDays(db, from, to)) {
+        add(r.bucket, { created: r.created, completed: r.completed, failed: r.failed, training_seconds: r.training_seconds, trained: r.trained })
+      }
+    } else {
+      const [created, finished] = await Promise.all([readJobsCreatedSeries(db, from, to, live), readJobsFinishedSeries(db, from, to, live)])
+      for (const r of created) add(r.bucket, { created: r.created })
+      for (const r of finished) add(r.bucket, { completed: r.completed, failed: r.failed, training_seconds: r.training_seconds, trained: r.trained })
+    }
   } else if (metric === 'cost') {
     const rows = closed ? await readCostDays(db, from, to) : await readCostSeries(db, from, to, live)
     for (const r of rows) add(r.bucket, { total_cost: r.total_cost, num_jobs: r.num_jobs })

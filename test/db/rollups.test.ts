@@ -152,7 +152,7 @@ for (const backend of backends) {
   })
 }
 
-interface DailyJob { n: number; status: string; started?: string | null; completed?: string | null }
+interface DailyJob { n: number; created: string; status: string; started?: string | null; completed?: string | null }
 
 async function addDailyJobs(db: TestDb, jobs: DailyJob[]): Promise<void> {
   await db.query(
@@ -162,9 +162,9 @@ async function addDailyJobs(db: TestDb, jobs: DailyJob[]): Promise<void> {
   )
   await db.query(
     `INSERT INTO training_jobs (id, user_id, dataset_id, status, created_at, started_at, completed_at, updated_at)
-     SELECT id, $2, $3, status, '2026-02-20T00:00:00Z', started_at, completed_at, '2026-02-20T00:00:00Z'
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, status text, started_at timestamptz, completed_at timestamptz)`,
-    [jobs.map((j) => ({ id: job(j.n), status: j.status, started_at: j.started ?? null, completed_at: j.completed ?? null })), U1, DATASET],
+     SELECT id, $2, $3, status, created_at, started_at, completed_at, created_at
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, status text, created_at timestamptz, started_at timestamptz, completed_at timestamptz)`,
+    [jobs.map((j) => ({ id: job(j.n), status: j.status, created_at: j.created, started_at: j.started ?? null, completed_at: j.completed ?? null })), U1, DATASET],
   )
 }
 
@@ -201,14 +201,14 @@ for (const backend of backends) {
     it('equal the live series statements by UTC day through inserts, state changes, corrections and deletions, across day and month ends', async () => {
       db = await backend.open()
       // The last millisecond of February and the first of March; a job finished without
-      // a start (not trained); unfinished jobs count nowhere.
+      // a start (not trained); unfinished jobs count as created only.
       await addDailyJobs(db, [
-        { n: 1, status: 'completed', started: '2026-02-28T22:00:00Z', completed: '2026-02-28T23:59:59.999Z' },
-        { n: 2, status: 'completed', started: null, completed: '2026-03-01T00:00:00Z' },
-        { n: 3, status: 'failed', started: '2026-03-01T09:00:00Z', completed: '2026-03-01T10:00:00.5Z' },
-        { n: 4, status: 'running', started: '2026-03-01T11:00:00Z' },
-        { n: 5, status: 'queued' },
-        { n: 6, status: 'cancelled', started: '2026-03-01T11:00:00Z', completed: '2026-03-01T12:00:00Z' },
+        { n: 1, created: '2026-02-28T21:00:00Z', status: 'completed', started: '2026-02-28T22:00:00Z', completed: '2026-02-28T23:59:59.999Z' },
+        { n: 2, created: '2026-02-28T23:59:59.999Z', status: 'completed', started: null, completed: '2026-03-01T00:00:00Z' },
+        { n: 3, created: '2026-03-01T00:00:00Z', status: 'failed', started: '2026-03-01T09:00:00Z', completed: '2026-03-01T10:00:00.5Z' },
+        { n: 4, created: '2026-03-01T10:00:00Z', status: 'running', started: '2026-03-01T11:00:00Z' },
+        { n: 5, created: '2026-03-01T10:30:00Z', status: 'queued' },
+        { n: 6, created: '2026-03-01T10:45:00Z', status: 'cancelled', started: '2026-03-01T11:00:00Z', completed: '2026-03-01T12:00:00Z' },
       ])
       await addCosts(db, [
         [1, U1, 'training_compute', 1.25, '2026-02-28T23:59:59.999Z'],
@@ -225,7 +225,7 @@ for (const backend of backends) {
       const first = await dailyRollups(db)
       expect(first.rollup).toEqual(first.direct)
       expect(first.rollup).toEqual({
-        finished: ['2026-02-28 1 0 7199.999 1', '2026-03-01 1 1 0 0'],
+        jobs: ['2026-02-28 2 1 0 7199.999 1', '2026-03-01 4 1 1 0 0'],
         cost: ['2026-02-28 1.25 1', '2026-03-01 3.1 3'],
         models: ['2026-02-28 1000', '2026-03-01 32000'],
       })
@@ -244,6 +244,8 @@ for (const backend of backends) {
          WHERE id IN ($1, $2, $3, $4)`,
         [job(3), job(1), job(2), job(6)],
       )
+      // A job's creation moved to the next day.
+      await db.query(`UPDATE training_jobs SET created_at = '2026-03-02T00:00:00Z' WHERE id = $1`, [job(5)])
       // Cost: one of a job's two records of a day goes (still one job that day), one is
       // corrected, one moves to the next day; a job deleted keeps its records (job_id null).
       await db.query(`DELETE FROM cost_records WHERE job_id = $1 AND cost_type = 'storage'`, [job(2)])
@@ -258,7 +260,7 @@ for (const backend of backends) {
       const after = await dailyRollups(db)
       expect(after.rollup).toEqual(after.direct)
       expect(after.rollup).toEqual({
-        finished: ['2026-03-01 2 0 12600.5 2', '2026-03-02 1 0 50400 1'],
+        jobs: ['2026-02-28 1 0 0 0 0', '2026-03-01 3 2 0 12600.5 2', '2026-03-02 1 1 0 50400 1'],
         cost: ['2026-02-28 1.5 1', '2026-03-01 2.3 1', '2026-03-02 0.3 1'],
         models: ['2026-02-28 1500'],
       })
@@ -269,11 +271,11 @@ for (const backend of backends) {
 
     it('the migration counts the rows that were there before it', async () => {
       db = await backend.open()
-      await addDailyJobs(db, [{ n: 1, status: 'completed', started: '2026-01-10T00:00:00Z', completed: '2026-01-10T01:00:00Z' }])
+      await addDailyJobs(db, [{ n: 1, created: '2026-01-10T00:00:00Z', status: 'completed', started: '2026-01-10T00:00:00Z', completed: '2026-01-10T01:00:00Z' }])
       await addCosts(db, [[1, U1, 'training_compute', 3, '2026-01-10T01:00:00Z']])
       await addArtifacts(db, [[1, { lora_adapter_size: 7 }, '2026-01-10T01:00:00Z']])
       // A database as 0006 left it: rows written, no daily rollups.
-      await db.query('DROP TABLE lora_ops.finished_jobs_daily, lora_ops.cost_daily, lora_ops.model_bytes_daily CASCADE')
+      await db.query('DROP TABLE lora_ops.jobs_daily, lora_ops.cost_daily, lora_ops.model_bytes_daily CASCADE')
       for (const [trigger, table] of [['training_jobs_daily_insert', 'training_jobs'], ['cost_records_daily_insert', 'cost_records'], ['model_artifacts_daily_insert', 'model_artifacts']]) {
         await db.query(`DROP TRIGGER ${trigger} ON ${table}`)
       }
@@ -283,7 +285,7 @@ for (const backend of backends) {
       })
       const counted = await dailyRollups(db)
       expect(counted.rollup).toEqual(counted.direct)
-      expect(counted.rollup).toEqual({ finished: ['2026-01-10 1 0 3600 1'], cost: ['2026-01-10 3 1'], models: ['2026-01-10 7'] })
+      expect(counted.rollup).toEqual({ jobs: ['2026-01-10 1 1 0 3600 1'], cost: ['2026-01-10 3 1'], models: ['2026-01-10 7'] })
       // And keeps them from then on.
       await addCosts(db, [[1, U1, 'storage', 0.5, '2026-01-10T02:00:00Z']])
       expect((await dailyRollups(db)).rollup.cost).toEqual(['2026-01-10 3.5 1'])
@@ -321,7 +323,7 @@ for (const backend of backends) {
         const fill = r.statements.filter((sql) => sql !== METRICS_SQL.cachedDays && sql !== METRICS_SQL.cacheDays)
         const named = fill.map((sql) => Object.entries(METRICS_SQL).find(([, text]) => text === sql)?.[0])
         expect(named.slice(0, -({ jobs: 2, cost: 1, storage: 2 })[metric]).sort()).toEqual(
-          ({ jobs: ['finishedJobsDays', 'jobsCreatedSeries'], cost: ['costDays'], storage: ['datasetGrowth', 'modelGrowthDays'] })[metric],
+          ({ jobs: ['jobsDays'], cost: ['costDays'], storage: ['datasetGrowth', 'modelGrowthDays'] })[metric],
         )
         const closed = Object.fromEntries(points.filter((p) => p.start < today.getTime()).map((p) => [new Date(p.start).toISOString().slice(0, 10), p.values]))
         expect(Object.keys(closed)).toHaveLength(30)

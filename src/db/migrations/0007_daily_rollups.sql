@@ -1,6 +1,6 @@
--- The closed days of the series `lora metrics` draws (jobs finished, cost, model bytes
--- added), by UTC day. The first call of a 30-day window aggregated a month of
--- training_jobs, cost_records and model_artifacts (80 to 240 ms at a million jobs);
+-- The closed days of the series `lora metrics` draws (jobs created and finished, cost,
+-- model bytes added), by UTC day. The first call of a 30-day window aggregated a month
+-- of training_jobs, cost_records and model_artifacts (30 to 240 ms at a million jobs);
 -- these rollups hold one row per day, kept exact by triggers on the tables they sum
 -- (whatever statement writes them: a completion, a cancel, a month's split, a job or
 -- artifact deleted), so a month is 30 rows. The live part of a series (today, hourly
@@ -12,10 +12,12 @@
 CREATE OR REPLACE FUNCTION lora_ops.utc_day(at timestamptz) RETURNS date
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT (at AT TIME ZONE 'UTC')::date $$;
 
--- training_jobs that finished (completed or failed), by the day of completed_at, with
--- the training time of the completed ones that started (numeric: the sum is exact).
-CREATE TABLE IF NOT EXISTS lora_ops.finished_jobs_daily (
+-- training_jobs created, by the day of created_at, and finished (completed or failed),
+-- by the day of completed_at, with the training time of the completed ones that
+-- started (numeric: the sum is exact).
+CREATE TABLE IF NOT EXISTS lora_ops.jobs_daily (
   day              date PRIMARY KEY,
+  created          bigint NOT NULL DEFAULT 0,
   completed        bigint NOT NULL DEFAULT 0,
   failed           bigint NOT NULL DEFAULT 0,
   training_seconds numeric NOT NULL DEFAULT 0,
@@ -40,11 +42,13 @@ CREATE TABLE IF NOT EXISTS lora_ops.model_bytes_daily (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- What one job adds to its day: nothing unless it finished.
-CREATE OR REPLACE FUNCTION lora_ops.finished_job(status text, started_at timestamptz, completed_at timestamptz)
-  RETURNS TABLE (day date, completed int, failed int, seconds numeric, trained int)
+-- What one job adds to the days: its creation, and its end if it finished.
+CREATE OR REPLACE FUNCTION lora_ops.job_days(created_at timestamptz, status text, started_at timestamptz, completed_at timestamptz)
+  RETURNS TABLE (day date, created int, completed int, failed int, seconds numeric, trained int)
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT lora_ops.utc_day(completed_at), (status = 'completed')::int, (status = 'failed')::int,
+  SELECT lora_ops.utc_day(created_at), 1, 0, 0, 0::numeric, 0 WHERE created_at IS NOT NULL
+  UNION ALL
+  SELECT lora_ops.utc_day(completed_at), 0, (status = 'completed')::int, (status = 'failed')::int,
          CASE WHEN status = 'completed' AND started_at IS NOT NULL THEN extract(epoch FROM (completed_at - started_at)) ELSE 0 END,
          (status = 'completed' AND started_at IS NOT NULL)::int
    WHERE status IN ('completed', 'failed') AND completed_at IS NOT NULL
@@ -52,10 +56,10 @@ $$;
 
 CREATE OR REPLACE FUNCTION lora_ops.recount_daily_rollups() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  DELETE FROM lora_ops.finished_jobs_daily;
-  INSERT INTO lora_ops.finished_jobs_daily (day, completed, failed, training_seconds, trained)
-  SELECT f.day, sum(f.completed), sum(f.failed), sum(f.seconds), sum(f.trained)
-    FROM training_jobs j CROSS JOIN LATERAL lora_ops.finished_job(j.status, j.started_at, j.completed_at) f GROUP BY f.day;
+  DELETE FROM lora_ops.jobs_daily;
+  INSERT INTO lora_ops.jobs_daily (day, created, completed, failed, training_seconds, trained)
+  SELECT f.day, sum(f.created), sum(f.completed), sum(f.failed), sum(f.seconds), sum(f.trained)
+    FROM training_jobs j CROSS JOIN LATERAL lora_ops.job_days(j.created_at, j.status, j.started_at, j.completed_at) f GROUP BY f.day;
   DELETE FROM lora_ops.cost_daily;
   INSERT INTO lora_ops.cost_daily (day, total_cost, records, jobs)
   SELECT lora_ops.utc_day(recorded_at), sum(amount), count(*), count(DISTINCT job_id) FROM cost_records GROUP BY 1;
@@ -65,27 +69,26 @@ BEGIN
 END
 $$;
 
--- Inserted and deleted jobs, by statement (a bulk insert pays one aggregate). Static
--- statements, so their plans are kept: an insert of jobs that have not finished, as
--- every submission is, reads its one row and writes nothing.
-CREATE OR REPLACE FUNCTION lora_ops.track_finished_jobs_daily() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Inserted and deleted jobs, by statement (a bulk insert pays one aggregate), with
+-- static statements so that their plans are kept: a submission adds one to its day.
+CREATE OR REPLACE FUNCTION lora_ops.track_jobs_daily() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    INSERT INTO lora_ops.finished_jobs_daily AS t (day, completed, failed, training_seconds, trained)
-    SELECT f.day, sum(f.completed), sum(f.failed), sum(f.seconds), sum(f.trained)
-      FROM new_rows c CROSS JOIN LATERAL lora_ops.finished_job(c.status, c.started_at, c.completed_at) f
+    INSERT INTO lora_ops.jobs_daily AS t (day, created, completed, failed, training_seconds, trained)
+    SELECT f.day, sum(f.created), sum(f.completed), sum(f.failed), sum(f.seconds), sum(f.trained)
+      FROM new_rows c CROSS JOIN LATERAL lora_ops.job_days(c.created_at, c.status, c.started_at, c.completed_at) f
      GROUP BY f.day ORDER BY f.day
     ON CONFLICT (day) DO UPDATE
-       SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
+       SET created = t.created + EXCLUDED.created, completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
            training_seconds = t.training_seconds + EXCLUDED.training_seconds, trained = t.trained + EXCLUDED.trained,
            updated_at = now();
   ELSE
-    INSERT INTO lora_ops.finished_jobs_daily AS t (day, completed, failed, training_seconds, trained)
-    SELECT f.day, -sum(f.completed), -sum(f.failed), -sum(f.seconds), -sum(f.trained)
-      FROM old_rows c CROSS JOIN LATERAL lora_ops.finished_job(c.status, c.started_at, c.completed_at) f
+    INSERT INTO lora_ops.jobs_daily AS t (day, created, completed, failed, training_seconds, trained)
+    SELECT f.day, -sum(f.created), -sum(f.completed), -sum(f.failed), -sum(f.seconds), -sum(f.trained)
+      FROM old_rows c CROSS JOIN LATERAL lora_ops.job_days(c.created_at, c.status, c.started_at, c.completed_at) f
      GROUP BY f.day ORDER BY f.day
     ON CONFLICT (day) DO UPDATE
-       SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
+       SET created = t.created + EXCLUDED.created, completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
            training_seconds = t.training_seconds + EXCLUDED.training_seconds, trained = t.trained + EXCLUDED.trained,
            updated_at = now();
   END IF;
@@ -93,21 +96,22 @@ BEGIN
 END
 $$;
 
--- An updated job, by row: only a row whose status, start or end changed while finished
--- before or after reaches it (the trigger's WHEN), so the daemon's polls and claims
--- never call it; a completion writes its day once.
-CREATE OR REPLACE FUNCTION lora_ops.move_finished_job() RETURNS trigger LANGUAGE plpgsql AS $$
+-- An updated job, by row: only a row whose creation moved, or whose status, start or
+-- end changed while finished before or after, reaches it (the trigger's WHEN), so the
+-- daemon's polls and claims never call it; a completion writes its day once.
+CREATE OR REPLACE FUNCTION lora_ops.move_job_days() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO lora_ops.finished_jobs_daily AS t (day, completed, failed, training_seconds, trained)
-  SELECT f.day, sum(c.n * f.completed), sum(c.n * f.failed), sum(c.n * f.seconds), sum(c.n * f.trained)
-    FROM (VALUES (OLD.status, OLD.started_at, OLD.completed_at, -1), (NEW.status, NEW.started_at, NEW.completed_at, 1))
-         c(status, started_at, completed_at, n)
-   CROSS JOIN LATERAL lora_ops.finished_job(c.status, c.started_at, c.completed_at) f
+  INSERT INTO lora_ops.jobs_daily AS t (day, created, completed, failed, training_seconds, trained)
+  SELECT f.day, sum(c.n * f.created), sum(c.n * f.completed), sum(c.n * f.failed), sum(c.n * f.seconds), sum(c.n * f.trained)
+    FROM (VALUES (OLD.created_at, OLD.status, OLD.started_at, OLD.completed_at, -1),
+                 (NEW.created_at, NEW.status, NEW.started_at, NEW.completed_at, 1)) c(created_at, status, started_at, completed_at, n)
+   CROSS JOIN LATERAL lora_ops.job_days(c.created_at, c.status, c.started_at, c.completed_at) f
    GROUP BY f.day
-  HAVING sum(c.n * f.completed) <> 0 OR sum(c.n * f.failed) <> 0 OR sum(c.n * f.seconds) <> 0 OR sum(c.n * f.trained) <> 0
+  HAVING sum(c.n * f.created) <> 0 OR sum(c.n * f.completed) <> 0 OR sum(c.n * f.failed) <> 0
+      OR sum(c.n * f.seconds) <> 0 OR sum(c.n * f.trained) <> 0
    ORDER BY f.day
   ON CONFLICT (day) DO UPDATE
-     SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
+     SET created = t.created + EXCLUDED.created, completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed,
          training_seconds = t.training_seconds + EXCLUDED.training_seconds, trained = t.trained + EXCLUDED.trained,
          updated_at = now();
   RETURN NULL;
@@ -175,14 +179,15 @@ DROP TRIGGER IF EXISTS training_jobs_daily_update ON training_jobs;
 DROP TRIGGER IF EXISTS training_jobs_daily_delete ON training_jobs;
 DROP TRIGGER IF EXISTS training_jobs_daily_truncate ON training_jobs;
 CREATE TRIGGER training_jobs_daily_insert AFTER INSERT ON training_jobs REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION lora_ops.track_finished_jobs_daily();
-CREATE TRIGGER training_jobs_daily_update AFTER UPDATE OF status, started_at, completed_at ON training_jobs
-  FOR EACH ROW WHEN ((OLD.status IN ('completed', 'failed') OR NEW.status IN ('completed', 'failed'))
-                     AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.started_at IS DISTINCT FROM NEW.started_at
-                          OR OLD.completed_at IS DISTINCT FROM NEW.completed_at))
-  EXECUTE FUNCTION lora_ops.move_finished_job();
+  FOR EACH STATEMENT EXECUTE FUNCTION lora_ops.track_jobs_daily();
+CREATE TRIGGER training_jobs_daily_update AFTER UPDATE OF created_at, status, started_at, completed_at ON training_jobs
+  FOR EACH ROW WHEN (OLD.created_at IS DISTINCT FROM NEW.created_at
+                     OR ((OLD.status IN ('completed', 'failed') OR NEW.status IN ('completed', 'failed'))
+                         AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.started_at IS DISTINCT FROM NEW.started_at
+                              OR OLD.completed_at IS DISTINCT FROM NEW.completed_at)))
+  EXECUTE FUNCTION lora_ops.move_job_days();
 CREATE TRIGGER training_jobs_daily_delete AFTER DELETE ON training_jobs REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION lora_ops.track_finished_jobs_daily();
+  FOR EACH STATEMENT EXECUTE FUNCTION lora_ops.track_jobs_daily();
 CREATE TRIGGER training_jobs_daily_truncate AFTER TRUNCATE ON training_jobs
   FOR EACH STATEMENT EXECUTE FUNCTION lora_ops.recount_daily_rollups_trigger();
 DROP TRIGGER IF EXISTS cost_records_daily_insert ON cost_records;

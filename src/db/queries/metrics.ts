@@ -32,8 +32,8 @@ export const METRICS_SQL = {
       FROM training_jobs WHERE status IN ('completed', 'failed') AND created_at > $1`,
   // The series: buckets of $3 (1 hour, 1 day) over [$1, $2), aligned on UTC midnight.
   // Read live for the part of a series that is not closed days (today, hourly buckets:
-  // at most 25 hours); the closed days of the finished jobs, the cost and the model
-  // bytes come from the daily rollups below.
+  // at most 25 hours); the closed days of the jobs, the cost and the model bytes come
+  // from the daily rollups below, those of the dataset bytes from datasetGrowth.
   jobsCreatedSeries: `
     SELECT date_bin($3::interval, created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, count(*)::int AS created
       FROM training_jobs WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
@@ -86,11 +86,12 @@ export const METRICS_SQL = {
            coalesce(sum(lora_ops.artifact_bytes(artifacts)), 0)::int8 AS bytes
       FROM model_artifacts WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
   // The daily rollups of migration 0007, kept exact by triggers: closed UTC days
-  // [$1, $2) of jobsFinishedSeries, costSeries and modelGrowth, one row a day.
-  finishedJobsDays: `
-    SELECT (day::timestamp AT TIME ZONE 'UTC') AS bucket, completed::int AS completed, failed::int AS failed,
+  // [$1, $2) of jobsCreatedSeries with jobsFinishedSeries, costSeries and modelGrowth,
+  // one row a day.
+  jobsDays: `
+    SELECT (day::timestamp AT TIME ZONE 'UTC') AS bucket, created::int AS created, completed::int AS completed, failed::int AS failed,
            training_seconds::float8 AS training_seconds, trained::int AS trained
-      FROM lora_ops.finished_jobs_daily WHERE day >= $1::date AND day < $2::date`,
+      FROM lora_ops.jobs_daily WHERE day >= $1::date AND day < $2::date`,
   costDays: `
     SELECT (day::timestamp AT TIME ZONE 'UTC') AS bucket, total_cost::float8 AS total_cost, jobs::int AS num_jobs
       FROM lora_ops.cost_daily WHERE day >= $1::date AND day < $2::date`,
@@ -238,9 +239,9 @@ export function readModelGrowth(q: Queryable, from: Date, to: Date, bucket: Buck
 }
 
 /** Whole UTC days [from, to), both at midnight: the daily rollups (migration 0007). */
-export function readFinishedJobsDays(q: Queryable, from: Date, to: Date) {
-  return q.query<{ bucket: Date; completed: number; failed: number; training_seconds: number; trained: number }>(
-    METRICS_SQL.finishedJobsDays,
+export function readJobsDays(q: Queryable, from: Date, to: Date) {
+  return q.query<{ bucket: Date; created: number; completed: number; failed: number; training_seconds: number; trained: number }>(
+    METRICS_SQL.jobsDays,
     [dayKey(from), dayKey(to)],
   )
 }
@@ -333,8 +334,8 @@ export function explainableMetricsQueries(now: Date): { name: MetricsQueryName; 
     activeDatasets: [],
     activeJobsByStatus: [],
     jobOutcomes: [ago(7 * D)],
-    jobsCreatedSeries: [ago(30 * D), now, '1 day'],
     // Live: today and the hour before (day buckets), or 25 hourly buckets (--period 24h).
+    jobsCreatedSeries: [ago(25 * H), now, '1 hour'],
     jobsFinishedSeries: [ago(25 * H), now, '1 hour'],
     stuckJobs: [ago(2 * H), 100],
     costSeries: [ago(25 * H), now, '1 hour'],
@@ -345,7 +346,7 @@ export function explainableMetricsQueries(now: Date): { name: MetricsQueryName; 
     modelStorage: [],
     datasetGrowth: [ago(30 * D), now, '1 day'],
     modelGrowth: [ago(25 * H), now, '1 hour'],
-    finishedJobsDays: [days(30), days(0)],
+    jobsDays: [days(30), days(0)],
     costDays: [days(30), days(0)],
     modelGrowthDays: [days(30), days(0)],
     cachedDays: ['jobs', ago(30 * D).toISOString().slice(0, 10), now.toISOString().slice(0, 10)],
