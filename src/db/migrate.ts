@@ -8,6 +8,7 @@ import observability from './migrations/0003_observability.sql'
 import costs from './migrations/0004_costs.sql'
 import liveness from './migrations/0005_liveness.sql'
 import userRollups from './migrations/0006_user_rollups.sql'
+import dailyRollups from './migrations/0007_daily_rollups.sql'
 
 export interface Migration {
   version: number
@@ -28,6 +29,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration(4, 'costs', costs),
   migration(5, 'liveness', liveness),
   migration(6, 'user_rollups', userRollups),
+  migration(7, 'daily_rollups', dailyRollups),
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

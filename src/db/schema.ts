@@ -97,4 +97,14 @@ export const REQUIRED_SCHEMA: Record<string, Record<string, string | readonly st
   'lora_ops.user_month_jobs': {
     month: 'date', user_id: 'uuid', jobs: 'int8', updated_at: 'timestamptz',
   },
+  // 0007
+  'lora_ops.jobs_daily': {
+    day: 'date', created: 'int8', completed: 'int8', failed: 'int8', training_seconds: 'numeric', trained: 'int8', updated_at: 'timestamptz',
+  },
+  'lora_ops.cost_daily': {
+    day: 'date', total_cost: 'numeric', records: 'int8', jobs: 'int8', updated_at: 'timestamptz',
+  },
+  'lora_ops.model_bytes_daily': {
+    day: 'date', bytes: 'int8', updated_at: 'timestamptz',
+  },
 }

@@ -4,11 +4,14 @@ import { monthStartOf } from '../month.js'
 import {
   cacheDays,
   readCachedDays,
+  readCostDays,
   readCostSeries,
   readDatasetGrowth,
   readJobsCreatedSeries,
+  readJobsDays,
   readJobsFinishedSeries,
   readModelGrowth,
+  readModelGrowthDays,
   type Bucket,
   type SeriesMetric,
 } from '../db/queries/metrics.js'
@@ -28,8 +31,15 @@ export const SERIES_FIELDS: Record<SeriesMetric, string[]> = {
 
 const zero = (metric: SeriesMetric): BucketValues => Object.fromEntries(SERIES_FIELDS[metric].map((f) => [f, 0]))
 
-/** One aggregation of a series over [from, to), by bucket start (ms). */
-async function aggregate(db: Queryable, metric: SeriesMetric, from: Date, to: Date, bucket: Bucket): Promise<Map<number, BucketValues>> {
+/**
+ * One aggregation of a series over [from, to), by bucket start (ms). Closed days (day
+ * buckets, from and to at UTC midnight) read the jobs, the cost and the model bytes
+ * from the daily rollups (migration 0007), which hold what the live statements would
+ * sum; the dataset bytes (a table a tenth the size) are an index range either way.
+ */
+async function aggregate(db: Queryable, metric: SeriesMetric, from: Date, to: Date, bucket: Bucket | 'closed days'): Promise<Map<number, BucketValues>> {
+  const closed = bucket === 'closed days'
+  const live: Bucket = closed ? 'day' : bucket
   const out = new Map<number, BucketValues>()
   const add = (at: Date, values: BucketValues) => {
     const key = at.getTime()
@@ -38,13 +48,23 @@ async function aggregate(db: Queryable, metric: SeriesMetric, from: Date, to: Da
     out.set(key, current)
   }
   if (metric === 'jobs') {
-    const [created, finished] = await Promise.all([readJobsCreatedSeries(db, from, to, bucket), readJobsFinishedSeries(db, from, to, bucket)])
-    for (const r of created) add(r.bucket, { created: r.created })
-    for (const r of finished) add(r.bucket, { completed: r.completed, failed: r.failed, training_seconds: r.training_seconds, trained: r.trained })
+    if (closed) {
+      for (const r of await readJobsDays(db, from, to)) {
+        add(r.bucket, { created: r.created, completed: r.completed, failed: r.failed, training_seconds: r.training_seconds, trained: r.trained })
+      }
+    } else {
+      const [created, finished] = await Promise.all([readJobsCreatedSeries(db, from, to, live), readJobsFinishedSeries(db, from, to, live)])
+      for (const r of created) add(r.bucket, { created: r.created })
+      for (const r of finished) add(r.bucket, { completed: r.completed, failed: r.failed, training_seconds: r.training_seconds, trained: r.trained })
+    }
   } else if (metric === 'cost') {
-    for (const r of await readCostSeries(db, from, to, bucket)) add(r.bucket, { total_cost: r.total_cost, num_jobs: r.num_jobs })
+    const rows = closed ? await readCostDays(db, from, to) : await readCostSeries(db, from, to, live)
+    for (const r of rows) add(r.bucket, { total_cost: r.total_cost, num_jobs: r.num_jobs })
   } else {
-    const [datasets, models] = await Promise.all([readDatasetGrowth(db, from, to, bucket), readModelGrowth(db, from, to, bucket)])
+    const [datasets, models] = await Promise.all([
+      readDatasetGrowth(db, from, to, live),
+      closed ? readModelGrowthDays(db, from, to) : readModelGrowth(db, from, to, live),
+    ])
     for (const r of datasets) add(r.bucket, { datasets_bytes: r.bytes })
     for (const r of models) add(r.bucket, { models_bytes: r.bytes })
   }
@@ -56,7 +76,8 @@ const dayString = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 /**
  * A series in buckets from the bucket holding `since` to the one holding `now`, oldest
  * first, empty buckets included. Day buckets of days over for an hour come from
- * lora_ops.metrics_daily, and are aggregated and stored there when missing; the rest
+ * lora_ops.metrics_daily, and are read from the daily rollups and stored there when
+ * missing; the rest
  * (today, and hour buckets) is aggregated live. A database that refuses the cache
  * write (a read-only replica) still gets its figures.
  */
@@ -78,7 +99,7 @@ export async function readSeries(db: Queryable, metric: SeriesMetric, since: Dat
       if (missing.length) {
         const from = missing[0]!
         const to = missing[missing.length - 1]! + D
-        const computed = await aggregate(db, metric, new Date(from), new Date(to), 'day')
+        const computed = await aggregate(db, metric, new Date(from), new Date(to), 'closed days')
         const rows = missing.map((t) => ({ day: dayString(t), data: computed.get(t) ?? zero(metric) }))
         for (const r of rows) values.set(Date.parse(`${r.day}T00:00:00Z`), r.data)
         await cacheDays(db, metric, rows, now).catch(() => {})

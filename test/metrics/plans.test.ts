@@ -34,6 +34,10 @@ const EXPECTED_INDEX: Record<string, string[][]> = {
   modelStorage: [],
   datasetGrowth: [['datasets_created_at_idx']],
   modelGrowth: [['model_artifacts_created_idx']],
+  // The daily rollups of migration 0007: a day a row, the window an index range.
+  jobsDays: [['jobs_daily_pkey']],
+  costDays: [['cost_daily_pkey']],
+  modelGrowthDays: [['model_bytes_daily_pkey']],
   cachedDays: [['metrics_daily_pkey']],
   largestDatasets: [['datasets_live_size_idx']],
   errorTypes: [TJ_FINISHED],

@@ -31,6 +31,9 @@ export const METRICS_SQL = {
            count(*) FILTER (WHERE status = 'failed')::int AS failed
       FROM training_jobs WHERE status IN ('completed', 'failed') AND created_at > $1`,
   // The series: buckets of $3 (1 hour, 1 day) over [$1, $2), aligned on UTC midnight.
+  // Read live for the part of a series that is not closed days (today, hourly buckets:
+  // at most 25 hours); the closed days of the jobs, the cost and the model bytes come
+  // from the daily rollups below, those of the dataset bytes from datasetGrowth.
   jobsCreatedSeries: `
     SELECT date_bin($3::interval, created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, count(*)::int AS created
       FROM training_jobs WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
@@ -44,8 +47,9 @@ export const METRICS_SQL = {
   stuckJobs: `
     SELECT id, user_id, cluster_name, started_at FROM training_jobs
      WHERE status = 'running' AND started_at < $1 ORDER BY started_at, id LIMIT $2`,
+  // The sum in numeric, then float8: exact, and equal to the daily rollup's.
   costSeries: `
-    SELECT date_bin($3::interval, recorded_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, sum(amount::float8) AS total_cost,
+    SELECT date_bin($3::interval, recorded_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, sum(amount)::float8 AS total_cost,
            count(DISTINCT job_id)::int AS num_jobs
       FROM cost_records WHERE recorded_at >= $1 AND recorded_at < $2 GROUP BY 1`,
   // The per-user figures are by calendar month (UTC; $1 its first day), read from the
@@ -81,6 +85,19 @@ export const METRICS_SQL = {
     SELECT date_bin($3::interval, created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
            coalesce(sum(lora_ops.artifact_bytes(artifacts)), 0)::int8 AS bytes
       FROM model_artifacts WHERE created_at >= $1 AND created_at < $2 GROUP BY 1`,
+  // The daily rollups of migration 0007, kept exact by triggers: closed UTC days
+  // [$1, $2) of jobsCreatedSeries with jobsFinishedSeries, costSeries and modelGrowth,
+  // one row a day.
+  jobsDays: `
+    SELECT (day::timestamp AT TIME ZONE 'UTC') AS bucket, created::int AS created, completed::int AS completed, failed::int AS failed,
+           training_seconds::float8 AS training_seconds, trained::int AS trained
+      FROM lora_ops.jobs_daily WHERE day >= $1::date AND day < $2::date`,
+  costDays: `
+    SELECT (day::timestamp AT TIME ZONE 'UTC') AS bucket, total_cost::float8 AS total_cost, jobs::int AS num_jobs
+      FROM lora_ops.cost_daily WHERE day >= $1::date AND day < $2::date`,
+  modelGrowthDays: `
+    SELECT (day::timestamp AT TIME ZONE 'UTC') AS bucket, bytes::int8 AS bytes
+      FROM lora_ops.model_bytes_daily WHERE day >= $1::date AND day < $2::date`,
   cachedDays: `
     SELECT day, data FROM lora_ops.metrics_daily WHERE metric = $1 AND day >= $2::date AND day < $3::date`,
   cacheDays: `
@@ -221,6 +238,25 @@ export function readModelGrowth(q: Queryable, from: Date, to: Date, bucket: Buck
   return q.query<{ bucket: Date; bytes: number }>(METRICS_SQL.modelGrowth, [from, to, INTERVAL[bucket]])
 }
 
+/** Whole UTC days [from, to), both at midnight: the daily rollups (migration 0007). */
+export function readJobsDays(q: Queryable, from: Date, to: Date) {
+  return q.query<{ bucket: Date; created: number; completed: number; failed: number; training_seconds: number; trained: number }>(
+    METRICS_SQL.jobsDays,
+    [dayKey(from), dayKey(to)],
+  )
+}
+
+export function readCostDays(q: Queryable, from: Date, to: Date) {
+  return q.query<{ bucket: Date; total_cost: number; num_jobs: number }>(METRICS_SQL.costDays, [dayKey(from), dayKey(to)])
+}
+
+export function readModelGrowthDays(q: Queryable, from: Date, to: Date) {
+  return q.query<{ bucket: Date; bytes: number }>(METRICS_SQL.modelGrowthDays, [dayKey(from), dayKey(to)])
+}
+
+/** The key of the daily rollups: `at`'s UTC day, YYYY-MM-DD (`at` is a midnight there). */
+const dayKey = (at: Date): string => at.toISOString().slice(0, 10)
+
 export type SeriesMetric = 'jobs' | 'cost' | 'storage'
 
 /** Cached closed days of a series, [fromDay, toDay) as YYYY-MM-DD. */
@@ -290,23 +326,29 @@ export function explainableMetricsQueries(now: Date): { name: MetricsQueryName; 
   const D = 24 * H
   const month = monthStartOf(now)
   const user = '00000000-0000-0000-0000-000000000001'
+  // The closed days of a 30-day series, up to today's midnight (UTC).
+  const days = (n: number) => new Date(Math.floor(now.getTime() / D) * D - n * D).toISOString().slice(0, 10)
   const params: Record<MetricsQueryName, unknown[]> = {
     datasetUploads: [ago(D)],
     datasetValidationTime: [ago(7 * D)],
     activeDatasets: [],
     activeJobsByStatus: [],
     jobOutcomes: [ago(7 * D)],
-    jobsCreatedSeries: [ago(30 * D), now, '1 day'],
-    jobsFinishedSeries: [ago(30 * D), now, '1 day'],
+    // Live: today and the hour before (day buckets), or 25 hourly buckets (--period 24h).
+    jobsCreatedSeries: [ago(25 * H), now, '1 hour'],
+    jobsFinishedSeries: [ago(25 * H), now, '1 hour'],
     stuckJobs: [ago(2 * H), 100],
-    costSeries: [ago(30 * D), now, '1 day'],
+    costSeries: [ago(25 * H), now, '1 hour'],
     costPerUser: [monthKey(now), 10],
     mostExpensiveJobs: [ago(7 * D), 10],
     costPerJob: [ago(7 * D), now],
     datasetStorage: [],
     modelStorage: [],
     datasetGrowth: [ago(30 * D), now, '1 day'],
-    modelGrowth: [ago(30 * D), now, '1 day'],
+    modelGrowth: [ago(25 * H), now, '1 hour'],
+    jobsDays: [days(30), days(0)],
+    costDays: [days(30), days(0)],
+    modelGrowthDays: [days(30), days(0)],
     cachedDays: ['jobs', ago(30 * D).toISOString().slice(0, 10), now.toISOString().slice(0, 10)],
     cacheDays: ['jobs', [], now],
     largestDatasets: [20],
