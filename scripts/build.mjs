@@ -54,7 +54,12 @@ const zodEnglishOnly = {
 
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
-  entryPoints: { lora: 'bin/lora.ts', ...Object.fromEntries(entries.map((e) => [e.replace(/\.ts$/, ''), e])) },
+  entryPoints: {
+    lora: 'bin/lora.ts',
+    // The validation worker thread, beside the chunks that start it (src/datasets/pool.ts).
+    'chunks/validate-worker': 'src/datasets/validate-worker.ts',
+    ...Object.fromEntries(entries.map((e) => [e.replace(/\.ts$/, ''), e])),
+  },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -69,7 +74,7 @@ await build({
   plugins: [externalExcept(['commander', 'zod', 'chalk', PATCHED_DRIVER.name]), driverFix, zodEnglishOnly],
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  define: { LORA_VERSION: JSON.stringify(pkg.version) },
+  define: { LORA_VERSION: JSON.stringify(pkg.version), LORA_VALIDATE_WORKER: JSON.stringify('./validate-worker.js') },
   loader: { '.sql': 'text' },
   // Bundled CommonJS (commander) requires Node built-ins.
   banner: { js: "import { createRequire as __loraCreateRequire } from 'node:module'; const require = __loraCreateRequire(import.meta.url);" },
