@@ -1,8 +1,15 @@
 import { defineConfig } from 'vitest/config'
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { buildSync } from 'esbuild'
 import { PATCHED_DRIVER, patchDriverConnection } from './scripts/driver-patch.mjs'
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string }
+
+// The validation worker thread runs a script of its own, which Node cannot load as
+// TypeScript: built here from the source at every test run, as the build does.
+const validateWorker = new URL('./node_modules/.cache/lora/validate-worker.mjs', import.meta.url)
+buildSync({ entryPoints: [fileURLToPath(new URL('./src/datasets/validate-worker.ts', import.meta.url))], outfile: fileURLToPath(validateWorker), bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' })
 
 export default defineConfig({
   plugins: [
@@ -23,7 +30,7 @@ export default defineConfig({
       },
     },
   ],
-  define: { LORA_VERSION: JSON.stringify(pkg.version) },
+  define: { LORA_VERSION: JSON.stringify(pkg.version), LORA_VALIDATE_WORKER: JSON.stringify(validateWorker.href) },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],

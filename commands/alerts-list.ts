@@ -31,13 +31,13 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     })
     return ExitCode.ok
   }
-  const colour = (code: string, text: string) => (ctx.io.color ? `\x1b[${code}m${text}\x1b[0m` : text)
-  const severityColour = { critical: '31', warning: '33', info: '36' } as const
+  const style = ctx.io.style
+  const severityStyle = { critical: 'fail', warning: 'warn', info: 'info' } as const
   await printTable(
     ctx.io,
     [
-      { header: 'Status', value: (a) => a.status + (a.silenced_until ? ' (silenced)' : ''), color: (a, t) => colour(a.status === 'firing' ? '1' : a.status === 'pending' ? '0' : '2', t) },
-      { header: 'Severity', value: (a) => a.severity, color: (a, t) => colour(severityColour[a.severity], t) },
+      { header: 'Status', value: (a) => a.status + (a.silenced_until ? ' (silenced)' : ''), color: (a, t) => (a.status === 'firing' ? style.bold(t) : a.status === 'pending' ? t : style.dim(t)) },
+      { header: 'Severity', value: (a) => a.severity, color: (a, t) => style[severityStyle[a.severity]](t) },
       { header: 'Rule', value: (a) => a.rule },
       { header: 'Subject', value: (a) => a.subject || null },
       { header: 'Since', value: (a) => (a.status === 'pending' ? a.active_since : a.status === 'resolved' ? a.resolved_at : a.first_fired_at) },

@@ -35,7 +35,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     const { lineChart } = await import('../src/io/chart.js')
     ctx.io.out('')
     ctx.io.out('Daily spend (USD)')
-    for (const line of lineChart([{ label: 'spend', values: report.daily.map((d) => d.cost), color: '32' }], { width: ctx.io.columns, height: 6, color: ctx.io.color })) ctx.io.out(line)
+    for (const line of lineChart([{ label: 'spend', values: report.daily.map((d) => d.cost), color: 'green' }], { width: ctx.io.columns, height: 6, style: ctx.io.style })) ctx.io.out(line)
   }
   if (ctx.io.stdoutIsTTY) {
     ctx.io.err('Committed = recorded costs + for each initializing or running job the larger of its estimate and its cost so far; claims stop at the budget.')

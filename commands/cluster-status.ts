@@ -12,13 +12,13 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ctx.io.json({ clusters: statuses })
     return finished(ctx.signal)
   }
-  const paint = (code: string, text: string) => `\x1b[${code}m${text}\x1b[0m`
+  const style = ctx.io.style
   await printTable(ctx.io, [
     { header: 'Cluster', value: (s) => s.name },
     { header: 'URL', value: (s) => s.url },
-    { header: 'Reachable', value: (s) => (s.reachable ? 'yes' : 'no'), color: (s, t) => paint(s.reachable ? '32' : '31', t) },
+    { header: 'Reachable', value: (s) => (s.reachable ? 'yes' : 'no'), color: (s, t) => (s.reachable ? style.ok(t) : style.fail(t)) },
     { header: 'Latency ms', value: (s) => s.latency_ms, align: 'right' },
-    { header: 'Breaker', value: (s) => s.breaker.state.replace('_', '-'), color: (s, t) => paint(s.breaker.state === 'closed' ? '32' : s.breaker.state === 'open' ? '31' : '33', t) },
+    { header: 'Breaker', value: (s) => s.breaker.state.replace('_', '-'), color: (s, t) => (s.breaker.state === 'closed' ? style.ok(t) : s.breaker.state === 'open' ? style.fail(t) : style.warn(t)) },
     { header: 'Failures', value: (s) => s.breaker.recent_failures, align: 'right', detail: true },
     { header: 'Open until', value: (s) => s.breaker.open_until },
     { header: 'Fallback', value: (s) => s.fallback, detail: true },

@@ -1,9 +1,8 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { datasetRef } from '../src/ids.js'
-import { ExitCode, UsageError } from '../src/errors.js'
-import type { Prompter } from '../src/io/prompter.js'
-
+import { ExitCode } from '../src/errors.js'
+import { confirmAction, requireConfirmable } from '../src/io/confirm.js'
 
 export const Options = z.object({
   args: datasetRef,
@@ -12,16 +11,11 @@ export const Options = z.object({
   json: z.boolean().default(false),
 })
 
-export interface Deps {
-  prompter?: Prompter
-}
+const ACTION = 'Deleting a dataset'
 
 /** Soft-deletes a dataset and removes its object; refused (exit 1) while a job trains on it. */
-export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
-  // Without a terminal to ask at, --yes is required: refused before anything is read.
-  if (!opts.yes && !opts.dryRun && !ctx.io.canPrompt) {
-    throw new UsageError('Deleting a dataset needs --yes without a terminal.', { code: 'confirmation_required' })
-  }
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
+  requireConfirmable(ctx, ACTION, opts)
   const { planDatasetDelete, executeDatasetDelete } = await import('../src/datasets/manage.js')
   const { formatBytes } = await import('../src/datasets/progress.js')
   const { resolveDatasetId } = await import('../src/ids.js')
@@ -45,9 +39,8 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
     return ExitCode.ok
   }
   if (!opts.yes) {
-    const prompter = deps.prompter ?? (await import('../src/io/prompter.js')).terminalPrompter(ctx.signal)
     ctx.io.err(`About to ${what}.`)
-    if (!(await prompter.confirm('Delete it?', { default: false }))) {
+    if (!(await confirmAction(ctx, { action: ACTION, question: 'Delete it?', yes: opts.yes }))) {
       ctx.io.err('Nothing deleted.')
       return ExitCode.failed
     }

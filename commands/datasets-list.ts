@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import type { StyleName } from '../src/io/style.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const STATUSES = ['uploading', 'validating', 'ready', 'failed'] as const
@@ -36,15 +37,15 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const { age } = await import('../src/jobs/format.js')
   const tty = ctx.io.stdoutIsTTY
   const now = ctx.clock.now()
-  const paint = (code: string, text: string) => `\x1b[${code}m${text}\x1b[0m`
-  const statusColor: Record<string, string> = { ready: '32', failed: '31', uploading: '33', validating: '33' }
+  const style = ctx.io.style
+  const statusStyle: Record<string, StyleName> = { ready: 'ok', failed: 'fail', uploading: 'warn', validating: 'warn' }
   await printTable(
     ctx.io,
     [
       { header: 'ID', value: (d) => d.id, id: true },
       { header: 'Name', value: (d) => d.name },
       { header: 'User', value: (d) => d.user_id, id: true, detail: true },
-      { header: 'Status', value: (d) => (d.deleted_at ? 'deleted' : d.status), color: (d, t) => paint(d.deleted_at ? '90' : (statusColor[d.status] ?? '0'), t) },
+      { header: 'Status', value: (d) => (d.deleted_at ? 'deleted' : d.status), color: (d, t) => (d.deleted_at ? style.muted(t) : statusStyle[d.status] ? style[statusStyle[d.status]!](t) : t) },
       { header: 'Format', value: (d) => d.format, detail: true },
       { header: 'Pairs', value: (d) => d.total_training_pairs, align: 'right' },
       { header: 'Tokens', value: (d) => d.total_tokens, align: 'right', detail: true },

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { ExitCode, UsageError } from '../src/errors.js'
-import type { Prompter } from '../src/io/prompter.js'
+import { ExitCode } from '../src/errors.js'
+import { confirmAction, requireConfirmable } from '../src/io/confirm.js'
 import { jobRef } from '../src/ids.js'
 
 export const Options = z.object({
@@ -12,19 +12,15 @@ export const Options = z.object({
   json: z.boolean().default(false),
 })
 
-export interface Deps {
-  prompter?: Prompter
-}
+const ACTION = 'Cancelling jobs'
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { cancelJob } = await import('../src/jobs/cancel.js')
   const { readJob } = await import('../src/db/queries/job-views.js')
   const { jobCost } = await import('../src/jobs/format.js')
   const { money } = await import('../src/metrics/format.js')
   const { printTable } = await import('../src/io/output.js')
-  if (!opts.yes && !opts.dryRun && !ctx.io.canPrompt) {
-    throw new UsageError('Cancelling jobs needs --yes without a terminal.', { code: 'confirmation_required', hint: 'Or --dry-run to see what it would do.' })
-  }
+  requireConfirmable(ctx, ACTION, opts)
   const { resolveJobId } = await import('../src/ids.js')
   const resolved: string[] = []
   for (const given of opts.args) resolved.push(await resolveJobId(await ctx.db(), given))
@@ -32,7 +28,6 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
 
   if (opts.dryRun) return dryRunCancel(ctx, ids, opts.json)
   if (!opts.yes) {
-    const prompter = deps.prompter ?? (await import('../src/io/prompter.js')).terminalPrompter(ctx.signal)
     const db = await ctx.db()
     const prices = (await ctx.config()).gpuPrices
     const now = ctx.clock.now()
@@ -41,7 +36,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
       const job = await readJob(db, id)
       ctx.io.err(job ? `  ${id}  ${job.status}  ${job.dataset_name ?? job.dataset_id}  ${money(jobCost(job, now, prices))} so far` : `  ${id}  (no such job)`)
     }
-    if (!(await prompter.confirm(ids.length === 1 ? 'Cancel this job?' : `Cancel these ${ids.length} jobs?`, { default: false }))) {
+    if (!(await confirmAction(ctx, { action: ACTION, question: ids.length === 1 ? 'Cancel this job?' : `Cancel these ${ids.length} jobs?`, yes: opts.yes }))) {
       ctx.io.err('Nothing cancelled.')
       return ExitCode.failed
     }

@@ -38,7 +38,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
       { header: 'ID', value: (j) => j.id, id: true },
       { header: tty ? 'User' : 'User ID', value: (j) => j.user_id, id: true, detail: true },
       { header: 'Dataset', value: (j) => j.dataset_name },
-      { header: 'Status', value: (j) => j.status, color: (j, t) => paintStatus(j.status, t, true) },
+      { header: 'Status', value: (j) => j.status, color: (j, t) => paintStatus(ctx.io.style, j.status, t) },
       { header: 'Progress', value: (j) => (tty ? `${j.progress.toFixed(1)}%` : j.progress.toFixed(2)), align: 'right' },
       { header: 'Epoch', value: (j) => epochText(j), align: 'right', detail: true },
       { header: 'Cost', value: (j) => (tty ? money(jobCost(j, now, config.gpuPrices)) : jobCost(j, now, config.gpuPrices).toFixed(2)), align: 'right' },

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { ExitCode, UsageError } from '../src/errors.js'
-import type { Prompter } from '../src/io/prompter.js'
+import { ExitCode } from '../src/errors.js'
+import { confirmAction, confirmationRequired } from '../src/io/confirm.js'
 import { boundedNumber, duration, userId } from '../src/jobs/options.js'
 import { budgetWaitPrefix } from '../src/jobs/budget.js'
 
@@ -21,19 +21,16 @@ export const Options = z.object({
   json: z.boolean().default(false),
 })
 
-export interface Deps {
-  /** Tests hand in a prompter over their own streams; otherwise the terminal's. */
-  prompter?: Prompter
-}
+const ACTION = 'Submitting a job'
 
-export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Deps = {}): Promise<ExitCode> {
+export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { planSubmission, describePlan, describePlanJson, resolveUser, checkGpuType } = await import('../src/jobs/submit-plan.js')
   const { submitJob } = await import('../src/jobs/submit.js')
   // What the flags alone can tell is told before the database is opened.
   const user = resolveUser(opts.user, ctx.env)
   const config = await ctx.config()
   if (opts.gpuType !== undefined) checkGpuType(opts.gpuType, config)
-  const prompter = ctx.io.canPrompt ? (deps.prompter ?? (await import('../src/io/prompter.js')).terminalPrompter(ctx.signal)) : null
+  const prompter = ctx.io.canPrompt ? ctx.prompter : null
   const db = await ctx.db()
 
   const plan = await planSubmission(db, config, { ...opts, user }, ctx.env, prompter)
@@ -49,12 +46,11 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context, deps: Dep
     return ExitCode.ok
   }
   // Submitting spends money: without a terminal to confirm on, it takes --yes, as cancel and delete do.
-  if (!opts.yes && !prompter) {
-    throw new UsageError('Submitting a job needs --yes without a terminal.', { code: 'confirmation_required', hint: 'Or --dry-run to see what it would submit.' })
-  }
-  if (prompter && !opts.yes) {
+  // Refused before the plan is printed: piped, that text would only sit above the error.
+  if (!opts.yes && !prompter) throw confirmationRequired(ACTION)
+  if (!opts.yes) {
     for (const line of describePlan(plan, speed)) ctx.io.err(line)
-    if (!(await prompter.confirm('Submit this job?', { default: true }))) {
+    if (!(await confirmAction(ctx, { action: ACTION, question: 'Submit this job?', yes: opts.yes, default: true }))) {
       ctx.io.err('Not submitted.')
       return ExitCode.failed
     }

@@ -16,7 +16,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   if (!opts.user) throw new UsageError('Missing --user: name the user whose limit to set (a UUID).', { code: 'missing_option' })
   if (opts.monthly === undefined) throw new UsageError('Missing --monthly: give the new monthly limit, a whole number of jobs.', { code: 'missing_option' })
   const { applyLimitChange, planLimitChange } = await import('../src/maintenance/limits.js')
-  const { confirmDestructive } = await import('../src/maintenance/confirm.js')
+  const { confirmAction } = await import('../src/io/confirm.js')
   const plan = await planLimitChange(ctx, opts.user, opts.monthly)
   const from = plan.previous_limit === null ? 'no limit row (the default)' : String(plan.previous_limit)
   if (opts.dryRun) {
@@ -24,7 +24,8 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     else ctx.io.out(`dry run: user ${plan.user_id}'s monthly limit would go from ${from} to ${plan.monthly_limit} (${plan.used} used this month)`)
     return ExitCode.ok
   }
-  if (!(await confirmDestructive(ctx, `Set user ${plan.user_id}'s monthly limit from ${from} to ${plan.monthly_limit}?`, opts.yes))) {
+  const described = `user ${plan.user_id}'s monthly limit from ${from} to ${plan.monthly_limit}`
+  if (!(await confirmAction(ctx, { action: `Setting ${described}`, question: `Set ${described}?`, yes: opts.yes }))) {
     ctx.io.err('nothing was changed')
     return ExitCode.failed
   }

@@ -4,7 +4,7 @@ import { ExitCode, UsageError } from '../src/errors.js'
 import { applyReset, planReset } from '../src/maintenance/reset-limits.js'
 import { monthOf, parseMonth, zonedParts } from '../src/month.js'
 import { limitsTimezone } from '../src/config/schema.js'
-import { confirmDestructive } from '../src/maintenance/confirm.js'
+import { confirmAction } from '../src/io/confirm.js'
 import { printTable } from '../src/io/output.js'
 
 export const Options = z.object({
@@ -44,7 +44,8 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     }
     return ExitCode.ok
   }
-  if (plan.users.length > 0 && !(await confirmDestructive(ctx, `Reset the monthly count of ${plan.users.length} user(s) for ${month.label}?`, opts.yes))) {
+  const what = `the monthly count of ${plan.users.length} user(s) for ${month.label}`
+  if (plan.users.length > 0 && !(await confirmAction(ctx, { action: `Resetting ${what}`, question: `Reset ${what}?`, yes: opts.yes }))) {
     ctx.io.err('nothing was changed')
     return ExitCode.failed
   }

@@ -13,7 +13,9 @@ function externalExcept(bundled) {
   return {
     name: 'external-packages',
     setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, (args) => {
+      // `#name` is a package's own subpath import (chalk's vendored modules): resolved
+      // by esbuild inside the bundled package, never an external of lora's.
+      b.onResolve({ filter: /^[^./#]/ }, (args) => {
         const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0]
         if (bundled.includes(name)) return undefined
         return { path: args.path, external: true }
@@ -52,7 +54,12 @@ const zodEnglishOnly = {
 
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
-  entryPoints: { lora: 'bin/lora.ts', ...Object.fromEntries(entries.map((e) => [e.replace(/\.ts$/, ''), e])) },
+  entryPoints: {
+    lora: 'bin/lora.ts',
+    // The validation worker thread, beside the chunks that start it (src/datasets/pool.ts).
+    'chunks/validate-worker': 'src/datasets/validate-worker.ts',
+    ...Object.fromEntries(entries.map((e) => [e.replace(/\.ts$/, ''), e])),
+  },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -62,11 +69,12 @@ await build({
   // Everything from node_modules stays external (loaded on first use) except what
   // nearly every run needs, the argument parser and zod: bundled, they cost no
   // module resolution (zod alone is about a hundred files); and the postgres driver,
-  // which carries a fix (scripts/driver-patch.mjs).
-  plugins: [externalExcept(['commander', 'zod', PATCHED_DRIVER.name]), driverFix, zodEnglishOnly],
+  // which carries a fix (scripts/driver-patch.mjs). chalk too: every command's IO
+  // builds its colour scheme, and resolving the package costs more than parsing it.
+  plugins: [externalExcept(['commander', 'zod', 'chalk', PATCHED_DRIVER.name]), driverFix, zodEnglishOnly],
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  define: { LORA_VERSION: JSON.stringify(pkg.version) },
+  define: { LORA_VERSION: JSON.stringify(pkg.version), LORA_VALIDATE_WORKER: JSON.stringify('./validate-worker.js') },
   loader: { '.sql': 'text' },
   // Bundled CommonJS (commander) requires Node built-ins.
   banner: { js: "import { createRequire as __loraCreateRequire } from 'node:module'; const require = __loraCreateRequire(import.meta.url);" },

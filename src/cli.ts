@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { COMMANDS, type CommandSpec, type ZodIssueLike } from '../commands/registry.js'
 import { EXIT_CODE_HELP, ExitCode, LoraError, UsageError } from './errors.js'
 import type { OutStream, InStream } from './io/streams.js'
+import { styleFor, type Style } from './io/style.js'
 import { redact as redactText } from './redact.js'
 
 export interface MainDeps {
@@ -24,21 +25,21 @@ export function optionIssueToError(issues: ZodIssueLike[]): UsageError {
   return new UsageError(`Invalid ${name}: ${message}.`.replace(/\.\.$/, '.'), { code: 'invalid_option' })
 }
 
-function colorize(deps: MainDeps, code: string, text: string): string {
-  const enabled = deps.stderr.isTTY && deps.env.NO_COLOR === undefined && !process.argv.includes('--no-color')
-  return enabled ? `\x1b[${code}m${text}\x1b[0m` : text
+/** The colour scheme of stderr, for what is printed before a command has its IO (errors, usage). */
+function errStyle(deps: MainDeps, argv: string[]): Style {
+  return styleFor(deps.stderr, deps.env, argv.includes('--no-color'))
 }
 
-async function reportError(deps: MainDeps, error: unknown, verbose: boolean): Promise<ExitCode> {
+async function reportError(deps: MainDeps, style: Style, error: unknown, verbose: boolean): Promise<ExitCode> {
   const { redact } = await import('./redact.js')
   if (error instanceof LoraError) {
-    deps.stderr.write(redact(`${colorize(deps, '31', 'error')}: ${error.message}\n`))
-    if (error.hint) deps.stderr.write(redact(`${colorize(deps, '2', 'hint')}: ${error.hint}\n`))
+    deps.stderr.write(redact(`${style.fail('error')}: ${error.message}\n`))
+    if (error.hint) deps.stderr.write(redact(`${style.dim('hint')}: ${error.hint}\n`))
     if (verbose && error.stack) deps.stderr.write(redact(stackOf(error)) + '\n')
     return error.exitCode
   }
   const e = error as Error
-  deps.stderr.write(redact(`${colorize(deps, '31', 'error')}: unexpected failure: ${e?.message ?? String(error)}\n`))
+  deps.stderr.write(redact(`${style.fail('error')}: unexpected failure: ${e?.message ?? String(error)}\n`))
   if (verbose) deps.stderr.write(redact(stackOf(e)) + '\n')
   else deps.stderr.write('hint: run again with --verbose (or LORA_DEBUG=1) for the stack trace.\n')
   return ExitCode.failed
@@ -114,7 +115,7 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
     .configureOutput({
       writeOut: (s) => deps.stdout.write(s),
       writeErr: (s) => deps.stderr.write(s),
-      outputError: (s, write) => write(s.replace(/^error: /, `${colorize(deps, '31', 'error')}: `)),
+      outputError: (s, write) => write(s.replace(/^error: /, `${errStyle(deps, argv).fail('error')}: `)),
     })
     .exitOverride()
 
@@ -259,7 +260,7 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
         exitCode = error.code === 'commander.executeSubCommandAsync' ? ExitCode.failed : ExitCode.usage
       }
     } else {
-      exitCode = await reportError(deps, error, verbose)
+      exitCode = await reportError(deps, errStyle(deps, argv), error, verbose)
     }
   } finally {
     await context?.close()

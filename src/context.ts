@@ -5,6 +5,7 @@ import type { Db } from './db/types.js'
 import type { ResolvedConfig } from './config/schema.js'
 import type { LoadedConfig } from './config/load.js'
 import { IO } from './io/streams.js'
+import { terminalPrompter, type Prompter } from './io/prompter.js'
 import { LoraError, UsageError } from './errors.js'
 
 export interface GlobalOptions {
@@ -27,6 +28,8 @@ export interface Context {
   globals: GlobalOptions
   /** Aborted on Ctrl-C / SIGTERM: long work stops at the next safe point. */
   signal: AbortSignal
+  /** Questions at the terminal; ask only when io.canPrompt (src/io/confirm.ts gates confirmations). */
+  readonly prompter: Prompter
   loadConfig(): Promise<LoadedConfig>
   config(): Promise<ResolvedConfig>
   /** The database, with its schema checked to be current. */
@@ -49,6 +52,8 @@ export interface ContextOptions {
   homeDir?: string
   globals?: Partial<GlobalOptions>
   signal?: AbortSignal
+  /** Tests hand in a prompter over their own streams; otherwise the terminal's. */
+  prompter?: Prompter
   /** Hold the embedded database in this process and serve it (the demo's stack); commands are clients of the local service. */
   serveEmbedded?: boolean
   /** The command may create the embedded stack (`db migrate`, `local start`, `demo`); the others only use one. */
@@ -104,13 +109,19 @@ export function createContext(options: ContextOptions = {}): Context {
   let clusters: Promise<import('./cluster/index.js').ClusterSet> | undefined
   let storage: Promise<import('./storage/types.js').Storage> | undefined
 
+  const signal = options.signal ?? new AbortController().signal
+  let prompter = options.prompter
   const context: Context = {
     io,
     clock,
     env,
     cwd,
     globals,
-    signal: options.signal ?? new AbortController().signal,
+    signal,
+    get prompter() {
+      prompter ??= terminalPrompter(signal)
+      return prompter
+    },
     loadConfig,
     config,
     rawDb: openRaw,

@@ -1,4 +1,5 @@
 import type { IO } from './io/streams.js'
+import type { StyleName } from './io/style.js'
 import { redact, redactValue } from './redact.js'
 import type { Clock } from './clock.js'
 
@@ -42,7 +43,7 @@ export async function createLog(io: IO, options: { format?: 'json' | 'pretty'; l
     })
     return wrap(logger)
   }
-  const colors: Record<Level, string> = { debug: '2', info: '36', warn: '33', error: '31' }
+  const LEVEL_STYLE: Record<Level, StyleName> = { debug: 'dim', info: 'info', warn: 'warn', error: 'fail' }
   const make = (bindings: Fields): Log => {
     const write = (level: Level, message: string, fields?: Fields) => {
       if (ORDER[level] < min) return
@@ -51,7 +52,7 @@ export async function createLog(io: IO, options: { format?: 'json' | 'pretty'; l
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ')
       const time = options.clock.now().toISOString().slice(11, 19)
-      const tag = io.errColor ? `\x1b[${colors[level]}m${level.padEnd(5)}\x1b[0m` : level.padEnd(5)
+      const tag = io.errStyle[LEVEL_STYLE[level]](level.padEnd(5))
       io.err(`${time} ${tag} ${message}${extra ? `  ${extra}` : ''}`)
     }
     return {

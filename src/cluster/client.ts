@@ -152,18 +152,7 @@ export function createClusterClient(config: ClusterConfig, deps: ClusterClientDe
   // A cluster's answer may quote its key or a signed URL back at us.
   const redact = (text: string): string => redactText(text, { secrets: [config.apiKey], urlQueries: true })
 
-  const hints: Record<ClusterErrorKind, string> = {
-    network: `Check that clusters.${config.name}.url is right and that the cluster is up.`,
-    timeout: `The cluster is slow or unreachable; if it is only slow, raise clusters.${config.name}.requestTimeout.`,
-    http_5xx: 'The cluster is failing on its side; try again later.',
-    rate_limited: 'The cluster is rate-limiting us; try again later.',
-    unauthorized:
-      config.apiKey === undefined
-        ? `The cluster requires an API key: set clusters.${config.name}.apiKey in the profile.`
-        : `Check clusters.${config.name}.apiKey in the profile.`,
-    client_error: 'The cluster refused the request itself; check the job and its configuration.',
-    malformed: "The cluster's answer broke the contract, so it was not used; report it to the cluster's operators.",
-  }
+  const hints = errorHints(config)
 
   function toError(failure: Failure, endpoint: string, attempts: number): ClusterError {
     const tries = attempts > 1 ? ` (${attempts} attempts)` : ''
@@ -179,108 +168,13 @@ export function createClusterClient(config: ClusterConfig, deps: ClusterClientDe
     })
   }
 
-  function backoffMs(retry: number): number {
-    const wait: number = BACKOFF_MS[Math.min(retry, BACKOFF_MS.length) - 1] ?? BACKOFF_MS[BACKOFF_MS.length - 1]!
-    return Math.round(wait + random() * wait * JITTER_RATIO)
-  }
-
-  async function attempt<T>(call: Call<T>): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'lora', ...call.headers }
-    if (config.apiKey !== undefined && config.apiKey !== '') headers.authorization = `Bearer ${config.apiKey}`
-    let body: string | undefined
-    if (call.body !== undefined) {
-      body = JSON.stringify(call.body)
-      headers['content-type'] = 'application/json'
-    }
-    let statusCode: number
-    let responseHeaders: Record<string, string | string[] | undefined>
-    let text: string
-    // One deadline for the whole exchange, body included. undici's own headers and
-    // body timeouts stay as a backstop, but they tick on a coarse shared timer that
-    // can fire up to a second late. This is socket time, so it is real time: the
-    // injected clock governs only the waits between attempts.
-    const deadline = AbortSignal.timeout(config.requestTimeoutMs)
-    const signal = call.signal === undefined ? deadline : AbortSignal.any([call.signal, deadline])
-    try {
-      const response = await dispatcher.request({
-        origin: base.origin,
-        path: base.pathPrefix + call.path,
-        method: call.method,
-        headers,
-        body,
-        headersTimeout: config.requestTimeoutMs,
-        bodyTimeout: config.requestTimeoutMs,
-        signal,
-      })
-      statusCode = response.statusCode
-      responseHeaders = response.headers
-      text = await response.body.text()
-    } catch (error) {
-      if (call.signal?.aborted) throw call.signal.reason
-      if (deadline.aborted) return { ok: false, failure: requestTimeout(call.endpoint, config, error) }
-      return { ok: false, failure: transportFailure(error, call.endpoint, config) }
-    }
-    return interpret(call, statusCode, responseHeaders, text)
-  }
-
-  function interpret<T>(
-    call: Call<T>,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    text: string,
-  ): { ok: true; value: T } | { ok: false; failure: Failure } {
-    const { endpoint } = call
-    if (status >= 200 && status < 300) {
-      const parsed = parseJsonBody(text, headers)
-      if (!parsed.ok) {
-        return fail({ kind: 'malformed', describe: `sent a malformed answer to ${endpoint}: ${parsed.problem} (HTTP ${status})`, retryable: false, status })
-      }
-      const result = call.schema.safeParse(parsed.value, { reportInput: true })
-      if (!result.success) {
-        return fail({
-          kind: 'malformed',
-          describe: `sent a malformed answer to ${endpoint}: ${describeIssue(result.error)}`,
-          retryable: false,
-          status,
-          // No cause: zod's issues quote the input, and the input may hold signed URLs.
-        })
-      }
-      return { ok: true, value: result.data }
-    }
-    const said = serverMessage(text, headers)
-    const suffix = said === undefined ? '' : `: ${said}`
-    if (status === 401 || status === 403) {
-      return fail({ kind: 'unauthorized', describe: `rejected our credentials for ${endpoint} (HTTP ${status})`, retryable: false, status })
-    }
-    if (status === 429 || status === 503) {
-      const retryAfterMs = parseRetryAfter(headers['retry-after'], clock.now())
-      const kind: ClusterErrorKind = status === 429 ? 'rate_limited' : 'http_5xx'
-      const verb = status === 429 ? `rate-limited ${endpoint} (HTTP 429)` : `answered ${endpoint} with HTTP 503${suffix}`
-      if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) {
-        return fail({ kind, describe: `${verb} and asked us to wait ${formatDuration(retryAfterMs)}`, retryable: false, status, retryAfterMs })
-      }
-      return fail({ kind, describe: verb, retryable: true, status, retryAfterMs })
-    }
-    if (status >= 500) {
-      return fail({ kind: 'http_5xx', describe: `answered ${endpoint} with HTTP ${status}${suffix}`, retryable: true, status })
-    }
-    if (status === 408) {
-      return fail({ kind: 'timeout', describe: `timed out ${endpoint} on its side (HTTP 408)`, retryable: true, status })
-    }
-    if (status >= 300 && status < 400) {
-      // The Location is not quoted: it may carry a signed token.
-      return fail({ kind: 'client_error', describe: `redirected ${endpoint} elsewhere (HTTP ${status}); the configured URL is probably out of date`, retryable: false, status })
-    }
-    return fail({ kind: 'client_error', describe: `refused ${endpoint} with HTTP ${status}${suffix}`, retryable: false, status })
-  }
-
   async function send<T>(call: Call<T>): Promise<T> {
     for (let attempts = 1; ; attempts++) {
-      const outcome = await attempt(call)
+      const outcome = await attempt(dispatcher, base, config, call, () => clock.now())
       if (outcome.ok) return outcome.value
       const { failure } = outcome
       if (!failure.retryable || attempts > call.retries || closed) throw toError(failure, call.endpoint, attempts)
-      await clock.sleep(failure.retryAfterMs ?? backoffMs(attempts), call.signal)
+      await clock.sleep(failure.retryAfterMs ?? backoffMs(attempts, random), call.signal)
     }
   }
 
@@ -370,6 +264,127 @@ export function createClusterClient(config: ClusterConfig, deps: ClusterClientDe
       if (ownsDispatcher) await dispatcher.close()
     },
   }
+}
+
+/** What to do about each kind of failure, for this cluster's configuration. */
+function errorHints(config: ClusterConfig): Record<ClusterErrorKind, string> {
+  return {
+    network: `Check that clusters.${config.name}.url is right and that the cluster is up.`,
+    timeout: `The cluster is slow or unreachable; if it is only slow, raise clusters.${config.name}.requestTimeout.`,
+    http_5xx: 'The cluster is failing on its side; try again later.',
+    rate_limited: 'The cluster is rate-limiting us; try again later.',
+    unauthorized:
+      config.apiKey === undefined
+        ? `The cluster requires an API key: set clusters.${config.name}.apiKey in the profile.`
+        : `Check clusters.${config.name}.apiKey in the profile.`,
+    client_error: 'The cluster refused the request itself; check the job and its configuration.',
+    malformed: "The cluster's answer broke the contract, so it was not used; report it to the cluster's operators.",
+  }
+}
+
+/** The wait before retry number `retry` (1-based), with its jitter. */
+function backoffMs(retry: number, random: () => number): number {
+  const wait: number = BACKOFF_MS[Math.min(retry, BACKOFF_MS.length) - 1] ?? BACKOFF_MS[BACKOFF_MS.length - 1]!
+  return Math.round(wait + random() * wait * JITTER_RATIO)
+}
+
+/** One HTTP exchange of a call, without retries. */
+async function attempt<T>(
+  dispatcher: Dispatcher,
+  base: { origin: string; pathPrefix: string },
+  config: ClusterConfig,
+  call: Call<T>,
+  now: () => Date,
+): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'lora', ...call.headers }
+  if (config.apiKey !== undefined && config.apiKey !== '') headers.authorization = `Bearer ${config.apiKey}`
+  let body: string | undefined
+  if (call.body !== undefined) {
+    body = JSON.stringify(call.body)
+    headers['content-type'] = 'application/json'
+  }
+  let statusCode: number
+  let responseHeaders: Record<string, string | string[] | undefined>
+  let text: string
+  // One deadline for the whole exchange, body included. undici's own headers and
+  // body timeouts stay as a backstop, but they tick on a coarse shared timer that
+  // can fire up to a second late. This is socket time, so it is real time: the
+  // injected clock governs only the waits between attempts.
+  const deadline = AbortSignal.timeout(config.requestTimeoutMs)
+  const signal = call.signal === undefined ? deadline : AbortSignal.any([call.signal, deadline])
+  try {
+    const response = await dispatcher.request({
+      origin: base.origin,
+      path: base.pathPrefix + call.path,
+      method: call.method,
+      headers,
+      body,
+      headersTimeout: config.requestTimeoutMs,
+      bodyTimeout: config.requestTimeoutMs,
+      signal,
+    })
+    statusCode = response.statusCode
+    responseHeaders = response.headers
+    text = await response.body.text()
+  } catch (error) {
+    if (call.signal?.aborted) throw call.signal.reason
+    if (deadline.aborted) return { ok: false, failure: requestTimeout(call.endpoint, config, error) }
+    return { ok: false, failure: transportFailure(error, call.endpoint, config) }
+  }
+  return interpret(call, statusCode, responseHeaders, text, now())
+}
+
+/** One HTTP answer read against the contract: the value, or the failure it is (retryable or not). */
+function interpret<T>(
+  call: Call<T>,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+  now: Date,
+): { ok: true; value: T } | { ok: false; failure: Failure } {
+  const { endpoint } = call
+  if (status >= 200 && status < 300) {
+    const parsed = parseJsonBody(text, headers)
+    if (!parsed.ok) {
+      return fail({ kind: 'malformed', describe: `sent a malformed answer to ${endpoint}: ${parsed.problem} (HTTP ${status})`, retryable: false, status })
+    }
+    const result = call.schema.safeParse(parsed.value, { reportInput: true })
+    if (!result.success) {
+      return fail({
+        kind: 'malformed',
+        describe: `sent a malformed answer to ${endpoint}: ${describeIssue(result.error)}`,
+        retryable: false,
+        status,
+        // No cause: zod's issues quote the input, and the input may hold signed URLs.
+      })
+    }
+    return { ok: true, value: result.data }
+  }
+  const said = serverMessage(text, headers)
+  const suffix = said === undefined ? '' : `: ${said}`
+  if (status === 401 || status === 403) {
+    return fail({ kind: 'unauthorized', describe: `rejected our credentials for ${endpoint} (HTTP ${status})`, retryable: false, status })
+  }
+  if (status === 429 || status === 503) {
+    const retryAfterMs = parseRetryAfter(headers['retry-after'], now)
+    const kind: ClusterErrorKind = status === 429 ? 'rate_limited' : 'http_5xx'
+    const verb = status === 429 ? `rate-limited ${endpoint} (HTTP 429)` : `answered ${endpoint} with HTTP 503${suffix}`
+    if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) {
+      return fail({ kind, describe: `${verb} and asked us to wait ${formatDuration(retryAfterMs)}`, retryable: false, status, retryAfterMs })
+    }
+    return fail({ kind, describe: verb, retryable: true, status, retryAfterMs })
+  }
+  if (status >= 500) {
+    return fail({ kind: 'http_5xx', describe: `answered ${endpoint} with HTTP ${status}${suffix}`, retryable: true, status })
+  }
+  if (status === 408) {
+    return fail({ kind: 'timeout', describe: `timed out ${endpoint} on its side (HTTP 408)`, retryable: true, status })
+  }
+  if (status >= 300 && status < 400) {
+    // The Location is not quoted: it may carry a signed token.
+    return fail({ kind: 'client_error', describe: `redirected ${endpoint} elsewhere (HTTP ${status}); the configured URL is probably out of date`, retryable: false, status })
+  }
+  return fail({ kind: 'client_error', describe: `refused ${endpoint} with HTTP ${status}${suffix}`, retryable: false, status })
 }
 
 function fail(failure: Failure): { ok: false; failure: Failure } {

@@ -99,20 +99,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const seed = Math.trunc(options.seed ?? 0)
   const host = options.host ?? '127.0.0.1'
   const apiKey = options.apiKey
-  const faults: SimulatorFaults = {
-    failRate: options.failRate ?? 0,
-    rateLimitRate: options.rateLimitRate ?? 0,
-    retryAfter: options.retryAfter,
-    latencyMs: options.latencyMs ?? 0,
-    malformedRate: options.malformedRate ?? 0,
-    malformedStyle: options.malformedStyle ?? 'mixed',
-    hangRate: options.hangRate ?? 0,
-    jobFailRate: options.jobFailRate ?? 0,
-    neverFinishRate: options.neverFinishRate ?? 0,
-    cancelResistance: options.cancelResistance ?? 0,
-    omitBilling: options.omitBilling ?? false,
-    omitLogs: options.omitLogs ?? false,
-  }
+  const faults = faultsFrom(options)
   const faultDraw = mulberry32(seed ^ 0x5eed5eed)
   const jobs = await SimulatedJobs.open({
     clock: options.clock ?? systemClock,
@@ -129,80 +116,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const heldSockets = new Set<Socket>()
   const latencyTimers = new Set<NodeJS.Timeout>()
 
-  function billing<T extends { billed_gpu_seconds?: number }>(body: T): T {
-    if (!faults.omitBilling) return body
-    const { billed_gpu_seconds: _, ...rest } = body
-    return rest as T
-  }
-
-  async function route(req: IncomingMessage, url: URL): Promise<Reply> {
-    const method = req.method ?? 'GET'
-    const path = url.pathname
-    const allow = (expected: string) => {
-      if (method !== expected) throw new HttpProblem(405, `${path} takes ${expected}`)
-    }
-    if (path === '/training/submit') {
-      allow('POST')
-      const key = req.headers['idempotency-key']
-      const { created, response } = jobs.submit(await readJson(req), typeof key === 'string' ? key : undefined)
-      return { status: created ? 201 : 200, body: response }
-    }
-    req.resume()
-    let match: RegExpExecArray | null
-    if ((match = /^\/training\/status\/([^/]+)$/.exec(path))) {
-      allow('GET')
-      return { status: 200, body: billing(jobs.status(match[1]!)) }
-    }
-    if ((match = /^\/training\/cancel\/([^/]+)$/.exec(path))) {
-      allow('POST')
-      return { status: 200, body: billing(jobs.cancel(match[1]!)) }
-    }
-    if ((match = /^\/training\/logs\/([^/]+)$/.exec(path)) && !faults.omitLogs) {
-      allow('GET')
-      return { status: 200, body: jobs.log(match[1]!, url.searchParams.get('after')) }
-    }
-    if (path === '/training/jobs') {
-      allow('GET')
-      const active = url.searchParams.get('active')
-      const list = jobs.list(active === 'true' || active === '1')
-      return { status: 200, body: { jobs: list.jobs.map(billing) } }
-    }
-    throw new HttpProblem(404, `no such endpoint: ${method} ${path}`)
-  }
-
-  function serveArtifact(req: IncomingMessage, res: ServerResponse, url: URL): void {
-    req.resume()
-    const match = /^\/artifacts\/([^/]+)\/(adapter\.safetensors|validation\/(\d+)\.jpg)$/.exec(url.pathname)
-    if (match === null || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      throw new HttpProblem(404, 'no such artifact')
-    }
-    const file = jobs.artifact(match[1]!, match[3] === undefined ? 'adapter' : Number(match[3]), url.searchParams.get('token'))
-    res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.bytes.length })
-    res.end(req.method === 'HEAD' ? undefined : file.bytes)
-  }
-
-  function sendMalformed(res: ServerResponse, body: unknown): void {
-    const styles = ['field', 'html', 'truncated'] as const
-    const style = faults.malformedStyle === 'mixed' ? styles[Math.floor(faultDraw() * styles.length)]! : faults.malformedStyle
-    if (style === 'html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(HTML_ERROR_PAGE) })
-      res.end(HTML_ERROR_PAGE)
-      return
-    }
-    if (style === 'truncated') {
-      const text = JSON.stringify(body)
-      const cut = text.slice(0, Math.max(1, Math.floor(text.length / 2)))
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(cut) })
-      res.end(cut)
-      return
-    }
-    sendJson(res, 200, corruptOneField(body))
-  }
-
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     requestCount += 1
     const url = new URL(req.url ?? '/', 'http://simulator')
-    if (url.pathname.startsWith('/artifacts/')) return serveArtifact(req, res, url)
+    if (url.pathname.startsWith('/artifacts/')) return serveArtifact(jobs, req, res, url)
 
     if (faults.latencyMs > 0) {
       await new Promise<void>((resolve) => {
@@ -229,13 +146,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       req.resume()
       return sendJson(res, 429, { error: 'too many requests' }, retryAfter)
     }
-    const reply = await route(req, url)
+    const reply = await route(jobs, faults, req, url)
     if (draws.hang < faults.hangRate) {
       heldSockets.add(req.socket)
       req.socket.once('close', () => heldSockets.delete(req.socket))
       return
     }
-    if (draws.malformed < faults.malformedRate && reply.status < 300) return sendMalformed(res, reply.body)
+    if (draws.malformed < faults.malformedRate && reply.status < 300) return sendMalformed(res, reply.body, faults.malformedStyle, faultDraw)
     sendJson(res, reply.status, reply.body)
   }
 
@@ -284,6 +201,99 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     connections: () => connectionCount,
     requests: () => requestCount,
   }
+}
+
+/** The faults to inject: the options given, the rest off. */
+function faultsFrom(options: SimulatorOptions): SimulatorFaults {
+  return {
+    failRate: options.failRate ?? 0,
+    rateLimitRate: options.rateLimitRate ?? 0,
+    retryAfter: options.retryAfter,
+    latencyMs: options.latencyMs ?? 0,
+    malformedRate: options.malformedRate ?? 0,
+    malformedStyle: options.malformedStyle ?? 'mixed',
+    hangRate: options.hangRate ?? 0,
+    jobFailRate: options.jobFailRate ?? 0,
+    neverFinishRate: options.neverFinishRate ?? 0,
+    cancelResistance: options.cancelResistance ?? 0,
+    omitBilling: options.omitBilling ?? false,
+    omitLogs: options.omitLogs ?? false,
+  }
+}
+
+/** The contract's endpoints (src/cluster/contract.ts) over the simulated jobs. */
+async function route(jobs: SimulatedJobs, faults: SimulatorFaults, req: IncomingMessage, url: URL): Promise<Reply> {
+  const withoutBilling = <T extends { billed_gpu_seconds?: number }>(body: T) => billing(body, faults.omitBilling === true)
+  const method = req.method ?? 'GET'
+  const path = url.pathname
+  const allow = (expected: string) => {
+    if (method !== expected) throw new HttpProblem(405, `${path} takes ${expected}`)
+  }
+  if (path === '/training/submit') {
+    allow('POST')
+    const key = req.headers['idempotency-key']
+    const { created, response } = jobs.submit(await readJson(req), typeof key === 'string' ? key : undefined)
+    return { status: created ? 201 : 200, body: response }
+  }
+  req.resume()
+  let match: RegExpExecArray | null
+  if ((match = /^\/training\/status\/([^/]+)$/.exec(path))) {
+    allow('GET')
+    return { status: 200, body: withoutBilling(jobs.status(match[1]!)) }
+  }
+  if ((match = /^\/training\/cancel\/([^/]+)$/.exec(path))) {
+    allow('POST')
+    return { status: 200, body: withoutBilling(jobs.cancel(match[1]!)) }
+  }
+  if ((match = /^\/training\/logs\/([^/]+)$/.exec(path)) && !faults.omitLogs) {
+    allow('GET')
+    return { status: 200, body: jobs.log(match[1]!, url.searchParams.get('after')) }
+  }
+  if (path === '/training/jobs') {
+    allow('GET')
+    const active = url.searchParams.get('active')
+    const list = jobs.list(active === 'true' || active === '1')
+    return { status: 200, body: { jobs: list.jobs.map(withoutBilling) } }
+  }
+  throw new HttpProblem(404, `no such endpoint: ${method} ${path}`)
+}
+
+/** An answer without its billing, when the faults say the cluster gives none. */
+function billing<T extends { billed_gpu_seconds?: number }>(body: T, omit: boolean): T {
+  if (!omit) return body
+  const { billed_gpu_seconds: _, ...rest } = body
+  return rest as T
+}
+
+/** The artifact downloads a completed job's status points to (signed URLs, checked by token). */
+function serveArtifact(jobs: SimulatedJobs, req: IncomingMessage, res: ServerResponse, url: URL): void {
+  req.resume()
+  const match = /^\/artifacts\/([^/]+)\/(adapter\.safetensors|validation\/(\d+)\.jpg)$/.exec(url.pathname)
+  if (match === null || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    throw new HttpProblem(404, 'no such artifact')
+  }
+  const file = jobs.artifact(match[1]!, match[3] === undefined ? 'adapter' : Number(match[3]), url.searchParams.get('token'))
+  res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.bytes.length })
+  res.end(req.method === 'HEAD' ? undefined : file.bytes)
+}
+
+/** An answer that breaks the contract in the style asked for ('mixed' draws one). */
+function sendMalformed(res: ServerResponse, body: unknown, asked: SimulatorFaults['malformedStyle'], draw: () => number): void {
+  const styles = ['field', 'html', 'truncated'] as const
+  const style = asked === 'mixed' ? styles[Math.floor(draw() * styles.length)]! : asked
+  if (style === 'html') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(HTML_ERROR_PAGE) })
+    res.end(HTML_ERROR_PAGE)
+    return
+  }
+  if (style === 'truncated') {
+    const text = JSON.stringify(body)
+    const cut = text.slice(0, Math.max(1, Math.floor(text.length / 2)))
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(cut) })
+    res.end(cut)
+    return
+  }
+  sendJson(res, 200, corruptOneField(body))
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -1,4 +1,19 @@
-import type { ErrorKind, LineError } from './formats.js'
+import { isUtf8 } from 'node:buffer'
+import {
+  ALLOWED_FIELDS,
+  CHARS_PER_TOKEN,
+  CHAT,
+  COMPLETION,
+  DETECTION_RECORDS,
+  FORMATS,
+  INSTRUCTION,
+  MAX_NESTING,
+  MAX_SHOWN_ERRORS,
+  RECORD_SHAPES,
+  REQUIRED_FIELDS,
+  type ErrorKind,
+  type LineError,
+} from './formats.js'
 
 /** Per format (in FORMATS order): valid records, their pairs and tokens, their first line numbers. */
 export interface FormatTally {
@@ -27,68 +42,122 @@ export interface BatchResult {
  */
 export type BatchValidator = ((bytes: Buffer, forced: number) => BatchResult) & { startOfLine(bytes: Buffer): BatchResult | null }
 
-/**
- * Builds the validator of one batch of JSONL lines. It is self-contained, on purpose:
- * worker threads rebuild it from its source text (createBatchValidator.toString()),
- * which works the same in the bundle and under the test runner. So it refers to
- * nothing outside itself but the globals Buffer and JSON and the isUtf8 it is given.
- *
- * Speed: the batch is checked for UTF-8 once (simdutf), then each line is decoded
- * as Latin-1, which is a copy, not a decode. That parses the same as UTF-8 would:
- * JSON's structure is ASCII, and every byte of a multi-byte sequence is >= 0x80,
- * allowed inside strings and an error outside them either way. String lengths are
- * then UTF-8 byte counts, which is what the token estimate wants; the few values
- * quoted in error messages are turned back into UTF-8.
- */
-export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): BatchValidator {
-  const NAMES = ['chat', 'completion', 'instruction']
-  const SHAPES = ['{"messages": [...]}', '{"prompt", "completion"}', '{"instruction", "input"?, "output"}']
-  const ALLOWED = [['messages'], ['prompt', 'completion'], ['instruction', 'input', 'output']]
-  const REQUIRED = [['messages'], ['prompt', 'completion'], ['instruction', 'output']]
-  const MAX_SHOWN = 20
-  const FIRST = 10
-  const CHARS_PER_TOKEN = 4
-  const MAX_NESTING = 64
-  const OPEN_ARRAY = 91
-  const OPEN_OBJECT = 123
-  const TOO_DEEP = `is nested deeper than ${MAX_NESTING} levels: no training record is (is this JSONL?)`
+const OPEN_ARRAY = 91
+const OPEN_OBJECT = 123
+const TOO_DEEP = `is nested deeper than ${MAX_NESTING} levels: no training record is (is this JSONL?)`
 
-  let errors: LineError[] = []
-  let errorCount = 0
-  // The outcome of the record being checked, kept in variables: no object per record.
-  let kind: ErrorKind = 'invalid_json'
-  let message = ''
-  let pairs = 0
-  let chars = 0
+const emptyTallies = (): FormatTally[] => FORMATS.map(() => ({ records: 0, pairs: 0, tokens: 0, lines: [] }))
+
+/** A value from the Latin-1 view, back in UTF-8 and cut short for a message. */
+function show(value: string): string {
+  let text = /[^\x00-\xff]/.test(value) ? value : Buffer.from(value, 'latin1').toString('utf8')
+  if (text.length > 40) text = `${text.slice(0, 40)}...`
+  return JSON.stringify(text)
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return 'an object'
+  if (typeof value === 'string') return 'a string'
+  if (typeof value === 'number') return 'a number'
+  if (typeof value === 'boolean') return 'a boolean'
+  return typeof value
+}
+
+const isEmptyText = (text: string): boolean => text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim().length === 0)
+
+/** Offset of the first byte that breaks UTF-8, for the message. */
+function badUtf8At(b: Buffer, start: number, end: number): number {
+  let i = start
+  while (i < end) {
+    const c = b[i]!
+    if (c < 0x80) {
+      i++
+      continue
+    }
+    const extra = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0
+    if (extra === 0 || i + extra >= end) return i - start
+    for (let k = 1; k <= extra; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i - start
+    const second = b[i + 1]!
+    if ((c === 0xe0 && second < 0xa0) || (c === 0xed && second > 0x9f) || (c === 0xf0 && second < 0x90) || (c === 0xf4 && second > 0x8f)) return i - start
+    i += extra + 1
+  }
+  return -1
+}
+
+function jsonProblem(error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error)
+  text = text.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position (\d+)/, (_m, p: string) => ` at column ${Number(p) + 1}`)
+  text = /[^\x00-\xff]/.test(text) ? text : Buffer.from(text, 'latin1').toString('utf8')
+  return text.charAt(0).toLowerCase() + text.slice(1)
+}
+
+/** How many of `byte` the line holds, counted natively, up to `limit`. */
+function countUpTo(line: Buffer, byte: number, limit: number): number {
+  let n = 0
+  for (let i = line.indexOf(byte); i !== -1 && n <= limit; i = line.indexOf(byte, i + 1)) n++
+  return n
+}
+
+/**
+ * Whether the line opens more than MAX_NESTING arrays and objects at once, found
+ * before JSON.parse builds them. Most lines hold few brackets, which two native
+ * searches tell; only a line with many is walked byte by byte, strings skipped.
+ */
+function nestedTooDeep(line: Buffer): boolean {
+  const arrays = countUpTo(line, OPEN_ARRAY, MAX_NESTING)
+  if (arrays + countUpTo(line, OPEN_OBJECT, MAX_NESTING - arrays) <= MAX_NESTING) return false
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!
+    if (inString) {
+      if (c === 92) i++
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > MAX_NESTING) return true
+    } else if (c === 93 || c === 125) depth--
+  }
+  return false
+}
+
+/**
+ * A prefix nested too deep is a line nested too deep: said at once, so that the
+ * reader skips the rest instead of holding a hostile line of up to 32 MB whole.
+ */
+function startOfLine(bytes: Buffer): BatchResult | null {
+  if (!nestedTooDeep(bytes)) return null
+  return { lines: 1, blank: 0, crlf: 0, errorCount: 1, errors: [{ line: 1, kind: 'nested_too_deep', message: TOO_DEEP }], tallies: emptyTallies(), first: [] }
+}
+
+/** What checking the last record found: one object, rewritten for each record (none allocated per record). */
+interface RecordOutcome {
+  /** Set when the record is invalid. */
+  kind: ErrorKind
+  message: string
+  /** Set when it is valid: its training pairs and the characters of its text fields. */
+  pairs: number
+  chars: number
+}
+
+/**
+ * The checker of parsed records: `check` returns the format index of a valid record
+ * (pairs and chars in `outcome`), or -1 (kind and message in `outcome`).
+ */
+function createRecordChecker(): { outcome: RecordOutcome; check(value: unknown, forced: number): number } {
+  const outcome: RecordOutcome = { kind: 'invalid_json', message: '', pairs: 0, chars: 0 }
 
   const fail = (k: ErrorKind, m: string): number => {
-    kind = k
-    message = m
+    outcome.kind = k
+    outcome.message = m
     return -1
   }
 
-  /** A value from the Latin-1 view, back in UTF-8 and cut short for a message. */
-  const show = (value: string): string => {
-    let text = /[^\x00-\xff]/.test(value) ? value : Buffer.from(value, 'latin1').toString('utf8')
-    if (text.length > 40) text = `${text.slice(0, 40)}...`
-    return JSON.stringify(text)
-  }
-
-  const describe = (value: unknown): string => {
-    if (value === null) return 'null'
-    if (Array.isArray(value)) return 'an array'
-    if (typeof value === 'object') return 'an object'
-    if (typeof value === 'string') return 'a string'
-    if (typeof value === 'number') return 'a number'
-    if (typeof value === 'boolean') return 'a boolean'
-    return typeof value
-  }
-
-  const isEmptyText = (text: string): boolean => text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim().length === 0)
-
   /** Required fields present and nothing else; false (with the problem set) otherwise. */
   const checkFields = (record: Record<string, unknown>, format: number): boolean => {
-    const allowed = ALLOWED[format]!
+    const allowed = ALLOWED_FIELDS[format]!
     let unknown: string | null = null
     for (const key in record) {
       if (!allowed.includes(key)) {
@@ -96,15 +165,15 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
         break
       }
     }
-    for (const field of REQUIRED[format]!) {
+    for (const field of REQUIRED_FIELDS[format]!) {
       if (!(field in record)) {
         const also = unknown === null ? '' : ` (and has an unknown field ${show(unknown)})`
-        fail('missing_field', `misses the field "${field}" of the ${NAMES[format]} format${also}`)
+        fail('missing_field', `misses the field "${field}" of the ${FORMATS[format]} format${also}`)
         return false
       }
     }
     if (unknown !== null) {
-      fail('unknown_field', `has an unknown field ${show(unknown)}: ${NAMES[format]} records hold ${SHAPES[format]}`)
+      fail('unknown_field', `has an unknown field ${show(unknown)}: ${FORMATS[format]} records hold ${RECORD_SHAPES[format]}`)
       return false
     }
     return true
@@ -119,7 +188,7 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
       fail('empty_string', `${what} is empty`)
       return false
     }
-    chars += value.length
+    outcome.chars += value.length
     return true
   }
 
@@ -164,131 +233,76 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
       previous = role
     }
     if (assistants === 0) return fail('no_assistant', 'has no assistant message: nothing to train on')
-    pairs = assistants
-    return 0
+    outcome.pairs = assistants
+    return CHAT
   }
 
-  /** The format index of a valid record (pairs and chars set), or -1 (kind and message set). */
-  const checkRecord = (value: unknown, forced: number): number => {
-    pairs = 0
-    chars = 0
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      return fail('not_object', `is ${describe(value)}, not a JSON object`)
-    }
-    const record = value as Record<string, unknown>
+  /** The record's format: by its fields, or --format's for a record with none of them. */
+  const formatOf = (record: Record<string, unknown>, forced: number): number => {
     const chat = 'messages' in record
     const completion = 'prompt' in record || 'completion' in record
     const instruction = 'instruction' in record || 'output' in record
     const found = (chat ? 1 : 0) + (completion ? 1 : 0) + (instruction ? 1 : 0)
-    let format: number
     if (found === 0) {
-      if (forced < 0) {
-        return fail('unknown_format', `has none of the fields of a supported format: ${SHAPES.map((s, i) => `${NAMES[i]} ${s}`).join(', ')}`)
-      }
-      format = forced
-    } else if (found > 1) {
+      if (forced < 0) return fail('unknown_format', `has none of the fields of a supported format: ${RECORD_SHAPES.map((s, i) => `${FORMATS[i]} ${s}`).join(', ')}`)
+      return forced
+    }
+    if (found > 1) {
       const names = [chat ? 'chat' : '', completion ? 'completion' : '', instruction ? 'instruction' : ''].filter(Boolean)
       return fail('mixed_formats', `mixes the fields of the ${names.join(' and ')} formats`)
-    } else {
-      format = chat ? 0 : completion ? 1 : 2
     }
-    if (!checkFields(record, format)) return -1
-    if (format === 0) return checkChat(record)
-    if (format === 1) {
+    return chat ? CHAT : completion ? COMPLETION : INSTRUCTION
+  }
+
+  const check = (value: unknown, forced: number): number => {
+    outcome.pairs = 0
+    outcome.chars = 0
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      return fail('not_object', `is ${describe(value)}, not a JSON object`)
+    }
+    const record = value as Record<string, unknown>
+    const format = formatOf(record, forced)
+    if (format < 0 || !checkFields(record, format)) return -1
+    if (format === CHAT) return checkChat(record)
+    if (format === COMPLETION) {
       if (!checkText(record.prompt, 'field "prompt"', false) || !checkText(record.completion, 'field "completion"', false)) return -1
     } else {
       if (!checkText(record.instruction, 'field "instruction"', false)) return -1
       if ('input' in record && !checkText(record.input, 'field "input"', true)) return -1
       if (!checkText(record.output, 'field "output"', false)) return -1
     }
-    pairs = 1
+    outcome.pairs = 1
     return format
   }
+  return { outcome, check }
+}
 
-  /** Offset of the first byte that breaks UTF-8, for the message. */
-  const badUtf8At = (b: Buffer, start: number, end: number): number => {
-    let i = start
-    while (i < end) {
-      const c = b[i]!
-      if (c < 0x80) {
-        i++
-        continue
-      }
-      const extra = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0
-      if (extra === 0 || i + extra >= end) return i - start
-      for (let k = 1; k <= extra; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i - start
-      const second = b[i + 1]!
-      if ((c === 0xe0 && second < 0xa0) || (c === 0xed && second > 0x9f) || (c === 0xf0 && second < 0x90) || (c === 0xf4 && second > 0x8f)) return i - start
-      i += extra + 1
-    }
-    return -1
-  }
-
-  const jsonProblem = (error: unknown): string => {
-    let text = error instanceof Error ? error.message : String(error)
-    text = text.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position (\d+)/, (_m, p: string) => ` at column ${Number(p) + 1}`)
-    text = /[^\x00-\xff]/.test(text) ? text : Buffer.from(text, 'latin1').toString('utf8')
-    return text.charAt(0).toLowerCase() + text.slice(1)
-  }
-
-  /** How many of `byte` the line holds, counted natively, up to `limit`. */
-  const countUpTo = (line: Buffer, byte: number, limit: number): number => {
-    let n = 0
-    for (let i = line.indexOf(byte); i !== -1 && n <= limit; i = line.indexOf(byte, i + 1)) n++
-    return n
-  }
-
-  /**
-   * Whether the line opens more than MAX_NESTING arrays and objects at once, found
-   * before JSON.parse builds them. Most lines hold few brackets, which two native
-   * searches tell; only a line with many is walked byte by byte, strings skipped.
-   */
-  const nestedTooDeep = (line: Buffer): boolean => {
-    const arrays = countUpTo(line, OPEN_ARRAY, MAX_NESTING)
-    if (arrays + countUpTo(line, OPEN_OBJECT, MAX_NESTING - arrays) <= MAX_NESTING) return false
-    let depth = 0
-    let inString = false
-    for (let i = 0; i < line.length; i++) {
-      const c = line[i]!
-      if (inString) {
-        if (c === 92) i++
-        else if (c === 34) inString = false
-      } else if (c === 34) inString = true
-      else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-        if (++depth > MAX_NESTING) return true
-      } else if (c === 93 || c === 125) depth--
-    }
-    return false
-  }
-
-  /**
-   * A prefix nested too deep is a line nested too deep: said at once, so that the
-   * reader skips the rest instead of holding a hostile line of up to 32 MB whole.
-   */
-  const startOfLine = (bytes: Buffer): BatchResult | null => {
-    if (!nestedTooDeep(bytes)) return null
-    return {
-      lines: 1,
-      blank: 0,
-      crlf: 0,
-      errorCount: 1,
-      errors: [{ line: 1, kind: 'nested_too_deep', message: TOO_DEEP }],
-      tallies: NAMES.map(() => ({ records: 0, pairs: 0, tokens: 0, lines: [] })),
-      first: [],
-    }
-  }
+/**
+ * Builds the validator of one batch of JSONL lines, the same on the main thread and
+ * in the workers (src/datasets/validate-worker.ts).
+ *
+ * Speed: the batch is checked for UTF-8 once (simdutf), then each line is decoded
+ * as Latin-1, which is a copy, not a decode. That parses the same as UTF-8 would:
+ * JSON's structure is ASCII, and every byte of a multi-byte sequence is >= 0x80,
+ * allowed inside strings and an error outside them either way. String lengths are
+ * then UTF-8 byte counts, which is what the token estimate wants; the few values
+ * quoted in error messages are turned back into UTF-8.
+ */
+export function createBatchValidator(): BatchValidator {
+  const records = createRecordChecker()
+  const { outcome } = records
 
   const validate = (bytes: Buffer, forced: number): BatchResult => {
-    errors = []
-    errorCount = 0
-    const tallies: FormatTally[] = NAMES.map(() => ({ records: 0, pairs: 0, tokens: 0, lines: [] }))
+    const errors: LineError[] = []
+    let errorCount = 0
+    const tallies = emptyTallies()
     const first: number[] = []
     let blank = 0
     let crlf = 0
     let line = 0
     const addError = (at: number, k: ErrorKind, m: string | (() => string)) => {
       errorCount++
-      if (errors.length < MAX_SHOWN) errors.push({ line: at, kind: k, message: typeof m === 'string' ? m : m() })
+      if (errors.length < MAX_SHOWN_ERRORS) errors.push({ line: at, kind: k, message: typeof m === 'string' ? m : m() })
     }
 
     const allUtf8 = isUtf8(bytes)
@@ -321,15 +335,15 @@ export function createBatchValidator(isUtf8: (bytes: Uint8Array) => boolean): Ba
           addError(line, 'invalid_json', `is not valid JSON: ${jsonProblem(error)}`)
         }
         if (parsed) {
-          const format = checkRecord(value, forced)
-          if (format < 0) addError(line, kind, message)
+          const format = records.check(value, forced)
+          if (format < 0) addError(line, outcome.kind, outcome.message)
           else {
             const tally = tallies[format]!
             tally.records++
-            tally.pairs += pairs
-            tally.tokens += Math.ceil(chars / CHARS_PER_TOKEN)
-            if (tally.lines.length < MAX_SHOWN) tally.lines.push(line)
-            if (first.length < FIRST) first.push(format)
+            tally.pairs += outcome.pairs
+            tally.tokens += Math.ceil(outcome.chars / CHARS_PER_TOKEN)
+            if (tally.lines.length < MAX_SHOWN_ERRORS) tally.lines.push(line)
+            if (first.length < DETECTION_RECORDS) first.push(format)
           }
         }
       }

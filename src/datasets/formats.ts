@@ -2,6 +2,20 @@
 export const FORMATS = ['chat', 'completion', 'instruction'] as const
 export type DatasetFormat = (typeof FORMATS)[number]
 
+/** Format indices (in FORMATS order), as the validator and its reports count by them. */
+export const CHAT = 0
+export const COMPLETION = 1
+export const INSTRUCTION = 2
+
+/** Each format's record in short, as line errors name it (in FORMATS order). */
+export const RECORD_SHAPES: readonly string[] = ['{"messages": [...]}', '{"prompt", "completion"}', '{"instruction", "input"?, "output"}']
+/** The fields a record of each format may hold (in FORMATS order). */
+export const ALLOWED_FIELDS: readonly (readonly string[])[] = [['messages'], ['prompt', 'completion'], ['instruction', 'input', 'output']]
+/** The fields a record of each format must hold (in FORMATS order). */
+export const REQUIRED_FIELDS: readonly (readonly string[])[] = [['messages'], ['prompt', 'completion'], ['instruction', 'output']]
+/** The token estimate: characters (UTF-8 bytes) of the text fields per token. */
+export const CHARS_PER_TOKEN = 4
+
 /** What each format's records hold, for messages and help. */
 export const FORMAT_FIELDS: Record<DatasetFormat, string> = {
   chat: '{"messages": [{"role", "content"}, ...]}',
@@ -47,7 +61,6 @@ export const MAX_LINE_BYTES = 32 * 1024 * 1024
 /**
  * A line nested deeper than this is an error, found before it is parsed: a training
  * record nests 4 levels at most, and parsing millions of nested arrays takes gigabytes.
- * (Also written inside createBatchValidator, which may refer to nothing outside itself.)
  */
 export const MAX_NESTING = 64
 /** The format is the most common among the first records that have one. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { LoraError } from '../errors.js'
-import { createBatchValidator, type BatchResult } from './batch.js'
+import type { BatchResult } from './batch.js'
 
 /**
  * Each worker's heap, in MB (LORA_VALIDATE_MEMORY_MB): a batch is 4 MB and a line at
@@ -9,8 +9,13 @@ import { createBatchValidator, type BatchResult } from './batch.js'
 export const WORKER_MEMORY_MB = 384
 
 /**
- * Worker threads that validate batches. Each is built from the batch validator's
- * source text (no separate file to bundle); batches are transferred, not copied,
+ * The worker's script: built beside the chunks by scripts/build.mjs, and by the test
+ * configuration from the source (LORA_VALIDATE_WORKER is set by each).
+ */
+const WORKER_SCRIPT = new URL(LORA_VALIDATE_WORKER, import.meta.url)
+
+/**
+ * Worker threads that validate batches (src/datasets/validate-worker.ts). Batches are transferred, not copied,
  * and come back with the answer to be read into again, so memory stays flat. Each
  * worker answers in the order it was asked.
  */
@@ -28,23 +33,10 @@ export class BatchPool {
     private readonly onReturn: (buffer: ArrayBuffer) => void,
     memoryMb = WORKER_MEMORY_MB,
   ) {
-    const source = `"use strict";
-const { parentPort } = require('node:worker_threads');
-const { isUtf8 } = require('node:buffer');
-const validate = (${createBatchValidator.toString()})(isUtf8);
-parentPort.on('message', (m) => {
-  try {
-    const result = validate(Buffer.from(m.buffer, m.offset, m.length), m.forced);
-    parentPort.postMessage({ ok: true, result, buffer: m.buffer }, [m.buffer]);
-  } catch (error) {
-    parentPort.postMessage({ ok: false, error: String((error && error.stack) || error) });
-  }
-});`
     for (let i = 0; i < size; i++) {
       // A worker over its limit is stopped alone (ERR_WORKER_OUT_OF_MEMORY), instead of
       // the whole process dying on V8's fatal heap error with a raw stack.
-      const worker = new Worker(source, {
-        eval: true,
+      const worker = new Worker(WORKER_SCRIPT, {
         resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.max(4, Math.floor(memoryMb / 8))), stackSizeMb: 4 },
       })
       const queue: (typeof this.waiting)[number] = []

@@ -69,7 +69,7 @@ export function byteProgress(io: IO, clock: Clock, label: string): ByteProgress 
       if (io.stderrIsTTY) {
         if (now - lastDraw < REDRAW_MS && done < total) return
         lastDraw = now
-        const bar = progressBar(total > 0 ? (done / total) * 100 : 100, BAR_WIDTH, { color: io.errColor })
+        const bar = progressBar(total > 0 ? (done / total) * 100 : 100, BAR_WIDTH, io.errStyle)
         io.errRaw(`\r\x1b[K${label} ${bar} ${line(done, total, now).trimStart()}`)
         drawn = true
         return

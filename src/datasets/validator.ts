@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { open, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { isUtf8 } from 'node:buffer'
 import { UsageError } from '../errors.js'
 import { createBatchValidator, type BatchResult } from './batch.js'
 import { FORMATS, MAX_LINE_BYTES, type DatasetFormat, type LineError } from './formats.js'
@@ -82,7 +81,7 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
   }
   const pool = threads > 0 ? new BatchPool(threads, keepSpare, options.workerMemoryMb) : null
   // Validates the batches when there is no pool, and judges lines too long for one read.
-  const local = createBatchValidator(isUtf8)
+  const local = createBatchValidator()
   const inflight: Promise<BatchResult>[] = []
   const maxInflight = Math.max(2, threads * 2)
   const batchBytes = options.batchBytes ?? BATCH_BYTES

@@ -31,7 +31,7 @@ export async function runDemo(ctx: Context, options: { speed: number; keep: bool
   const env: Record<string, string | undefined> = Object.fromEntries(Object.entries(ctx.env).filter(([k]) => !PROFILE_VARIABLES.test(k)))
   Object.assign(env, { HOME: dir, LORA_USER_ID: DEMO_USER, LORA_ACTOR: 'demo', LORA_EMBEDDED_WAIT: '60s' })
   const io = ctx.io
-  const say = (text: string) => io.err(io.errColor ? `\x1b[1m${text}\x1b[0m` : text)
+  const say = (text: string) => io.err(io.errStyle.bold(text))
 
   // The stack's own simulator, so that every screen knows its time is simulated, and how fast.
   Object.assign(env, { GPU_CLUSTER_API_URL: 'simulator', LORA_SIMULATOR_SPEED: String(options.speed) })

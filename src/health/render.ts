@@ -1,9 +1,10 @@
 import type { IO } from '../io/streams.js'
+import type { StyleName } from '../io/style.js'
 import { printTable } from '../io/output.js'
 import type { CheckResult, CheckStatus } from './checks.js'
 import type { HealthReport } from './run.js'
 
-const COLOUR: Record<CheckStatus, string> = { ok: '32', warning: '33', critical: '31' }
+const STATUS_STYLE: Record<CheckStatus, StyleName> = { ok: 'ok', warning: 'warn', critical: 'fail' }
 
 function figure(c: CheckResult): string {
   if (c.value === null) return ''
@@ -20,12 +21,11 @@ function limits(c: CheckResult): string {
 
 /** The checks as a table (TSV when piped), then one verdict line on stderr. */
 export async function printHealth(io: IO, report: HealthReport, failOn: 'warning' | 'critical', exitCode: number): Promise<void> {
-  const paint = (status: CheckStatus, text: string) => (io.color ? `\x1b[${COLOUR[status]}m${text}\x1b[0m` : text)
   await printTable(
     io,
     [
       { header: 'Check', value: (c) => c.name },
-      { header: 'Status', value: (c) => c.status, color: (c, t) => paint(c.status, t) },
+      { header: 'Status', value: (c) => c.status, color: (c, t) => io.style[STATUS_STYLE[c.status]](t) },
       { header: 'Value', value: (c) => figure(c), align: 'right' },
       { header: 'Threshold', value: (c) => limits(c), detail: true },
       { header: 'Message', value: (c) => c.message },
@@ -34,5 +34,5 @@ export async function printHealth(io: IO, report: HealthReport, failOn: 'warning
   )
   const { ok, warning, critical } = report.counts
   const verdict = `health: ${report.status} (${ok} ok, ${warning} warning, ${critical} critical); exit ${exitCode} with --fail-on ${failOn}`
-  io.err(io.errColor ? `\x1b[${COLOUR[report.status]}m${verdict}\x1b[0m` : verdict)
+  io.err(io.errStyle[STATUS_STYLE[report.status]](verdict))
 }

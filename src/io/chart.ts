@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module'
+import type { Hue, Style } from './style.js'
 
-/** asciichart ships no type declarations: the one function used, typed here. */
-interface AsciiChart {
+/** asciichart ships no type declarations: the function and the colours used, typed here. */
+type AsciiChart = Record<Hue, string> & {
   plot(series: number[][], config: { height: number; offset?: number; padding?: string; colors?: string[]; format?: (x: number) => string }): string
 }
 
@@ -15,8 +16,8 @@ export interface Series {
   label: string
   /** One value per x; null where the series has no value (validation between evaluations). */
   values: (number | null)[]
-  /** An SGR colour code, such as '33'. */
-  color: string
+  /** Its colour, by the name the legend paints it with too. */
+  color: Hue
 }
 
 /** Evenly spaced indices of n values, first and last included, at most `width` of them. */
@@ -32,7 +33,7 @@ export function sampleIndices(n: number, width: number): number[] {
  * value: a validation curve branches off the training curve where it starts, and
  * steps from one evaluation to the next.
  */
-export function lineChart(series: Series[], options: { width: number; height: number; color: boolean }): string[] {
+export function lineChart(series: Series[], options: { width: number; height: number; style: Style }): string[] {
   const base = series[0]
   if (!base) return []
   const labelWidth = 8
@@ -41,7 +42,7 @@ export function lineChart(series: Series[], options: { width: number; height: nu
   const indices = sampleIndices(n, width)
   const baseValues = fillForward(indices.map((i) => base.values[i] ?? null))
   if (baseValues.filter((v) => v !== null).length < 2) return []
-  const drawn: { values: number[]; color: string }[] = []
+  const drawn: { values: number[]; color: Hue }[] = []
   for (const other of series.slice(1)) {
     const sampled = fillForward(indices.map((i) => other.values[i] ?? null))
     if (!sampled.some((v) => v !== null)) continue
@@ -56,7 +57,7 @@ export function lineChart(series: Series[], options: { width: number; height: nu
       offset: 2,
       padding: ' '.repeat(labelWidth),
       format: (x) => `${x.toFixed(3).padStart(labelWidth)} `,
-      ...(options.color ? { colors: drawn.map((d) => `\x1b[${d.color}m`) } : {}),
+      ...(options.style.enabled ? { colors: drawn.map((d) => chartLibrary()[d.color]) } : {}),
     },
   )
   return plot.split('\n').map((line) => line.replace(/\s+$/, ''))

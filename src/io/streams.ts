@@ -1,4 +1,5 @@
 import { redact, redactValue } from '../redact.js'
+import { colourAllowed, createStyle, type Style } from './style.js'
 
 export interface OutStream {
   write(chunk: string): unknown
@@ -34,6 +35,10 @@ export class IO {
   readonly color: boolean
   /** Colour on stderr, by the same rules. */
   readonly errColor: boolean
+  /** The colour scheme of stdout: the identity when it has no colour. */
+  readonly style: Style
+  /** The colour scheme of stderr. */
+  readonly errStyle: Style
   /** Prompts only when input and output are terminals and CI is not set. */
   readonly canPrompt: boolean
   /** --wide */
@@ -48,9 +53,10 @@ export class IO {
     this.stderr = options.stderr
     this.stdoutIsTTY = Boolean(options.stdout.isTTY)
     this.stderrIsTTY = Boolean(options.stderr.isTTY)
-    const colorAllowed = !options.noColor && options.env.NO_COLOR === undefined && options.env.TERM !== 'dumb'
-    this.color = colorAllowed && this.stdoutIsTTY
-    this.errColor = colorAllowed && this.stderrIsTTY
+    this.color = colourAllowed(options.stdout, options.env, options.noColor)
+    this.errColor = colourAllowed(options.stderr, options.env, options.noColor)
+    this.style = createStyle(this.color)
+    this.errStyle = createStyle(this.errColor)
     this.canPrompt = Boolean(options.stdin.isTTY) && this.stdoutIsTTY && !options.env.CI
   }
 
@@ -79,7 +85,7 @@ export class IO {
   }
 
   warn(text: string): void {
-    this.err(`${this.errColor ? '\x1b[33mwarning\x1b[39m' : 'warning'}: ${text}`)
+    this.err(`${this.errStyle.warn('warning')}: ${text}`)
   }
 
   /** The width to fit: $COLUMNS when set, else the terminal's. */

@@ -3,6 +3,7 @@ import type { JobRow } from '../db/queries/job-views.js'
 import { TERMINAL_STATUSES } from '../db/queries/jobs.js'
 import { costSoFar } from './presets.js'
 import { runShareDone } from './training-time.js'
+import type { Style, StyleName } from '../io/style.js'
 
 /** Small formatting shared by list, show and watch. */
 
@@ -66,21 +67,19 @@ export function jobNote(job: Pick<JobRow, 'status' | 'wait_reason' | 'error_mess
   return null
 }
 
-const STATUS_COLOURS: Record<string, string> = {
-  queued: '34',
-  initializing: '33',
-  running: '32',
-  completed: '1;32',
-  failed: '31',
-  cancelled: '90',
+const STATUS_STYLES: Record<string, StyleName> = {
+  queued: 'pending',
+  initializing: 'warn',
+  running: 'ok',
+  completed: 'done',
+  failed: 'fail',
+  cancelled: 'muted',
 }
 
-export function paint(code: string, text: string, enabled: boolean): string {
-  return enabled ? `\x1b[${code}m${text}\x1b[0m` : text
-}
-
-export function paintStatus(status: string, text: string, enabled: boolean): string {
-  return paint(STATUS_COLOURS[status] ?? '0', text, enabled)
+/** Text about a job in the colour of its status. */
+export function paintStatus(style: Style, status: string, text: string): string {
+  const name = STATUS_STYLES[status]
+  return name ? style[name](text) : text
 }
 
 export const STATUS_LABELS: Record<string, string> = {

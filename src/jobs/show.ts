@@ -5,7 +5,7 @@ import type { IO } from '../io/streams.js'
 import { printFields, printTable, type Cell } from '../io/output.js'
 import { progressBar } from '../io/progress.js'
 import { money } from '../metrics/format.js'
-import { epochText, etaSeconds, grouped, jobCost, paint, paintStatus, span, STATUS_LABELS, stepText, terminalWidth } from './format.js'
+import { epochText, etaSeconds, grouped, jobCost, paintStatus, span, STATUS_LABELS, stepText, terminalWidth } from './format.js'
 import { lossChart } from './watch-view.js'
 import { logLineText, SHOW_LOG_LINES, tailJobLog } from './logs.js'
 import type { Context } from '../context.js'
@@ -77,7 +77,7 @@ export async function readLogTail(ctx: Context, job: JobRow): Promise<LogTail | 
 async function printLogTail(io: IO, log: LogTail): Promise<void> {
   io.out()
   if ('unavailable' in log) {
-    io.out(io.stdoutIsTTY ? paint('1', 'Training log', io.color) : 'training_log')
+    io.out(io.stdoutIsTTY ? io.style.bold('Training log') : 'training_log')
     io.out(`(unavailable: ${log.unavailable})`)
     return
   }
@@ -85,7 +85,7 @@ async function printLogTail(io: IO, log: LogTail): Promise<void> {
     await printTable(io, [{ header: 'Time', value: (l) => l.ts }, { header: 'Text', value: (l) => l.text.replace(/[\t\r\n]+/g, ' ') }], log.lines, { empty: '(the training log is empty)' })
     return
   }
-  io.out(paint('1', `Training log (last ${log.lines.length} lines; \`lora jobs logs ID\` for all)`, io.color))
+  io.out(io.style.bold(`Training log (last ${log.lines.length} lines; \`lora jobs logs ID\` for all)`))
   for (const line of log.lines) io.out(logLineText(line, false))
 }
 
@@ -175,8 +175,7 @@ async function printPoints(io: IO, points: MetricsPoint[]): Promise<void> {
 /** At a terminal: the sections of the training monitor page, with the loss chart. */
 async function printForTerminal(io: IO, d: JobDetail, options: ShowOptions): Promise<void> {
   const j = d.job
-  const c = io.color
-  const head = (t: string) => paint('1', t, c)
+  const style = io.style
   const h = j.hyperparameters as Record<string, unknown>
   const g = j.gpu_config as { gpu_type?: string; num_gpus?: number; cost_per_gpu_hour?: number }
   const rate = g.cost_per_gpu_hour ?? (g.gpu_type ? options.prices[g.gpu_type] : undefined)
@@ -193,19 +192,19 @@ async function printForTerminal(io: IO, d: JobDetail, options: ShowOptions): Pro
 
   printFields(io, [
     ['Job', j.id],
-    ['Status', paintStatus(j.status, `● ${STATUS_LABELS[j.status] ?? j.status}`, c) + stage],
+    ['Status', paintStatus(style, j.status, `● ${STATUS_LABELS[j.status] ?? j.status}`) + stage],
     ['Dataset', dataset],
     ['User', j.user_id],
     ['Preset', j.preset_id],
-    ['Progress', `${progressBar(j.progress, 30, { color: c })} ${j.progress.toFixed(1)}%  epoch ${epochText(j)} · step ${stepText(j, true)}${eta !== null ? ` · ETA ${span(eta * 1000)}${simulatedNote(options.simulatedSpeed ?? null)}` : ''}`],
+    ['Progress', `${progressBar(j.progress, 30, style)} ${j.progress.toFixed(1)}%  epoch ${epochText(j)} · step ${stepText(j, true)}${eta !== null ? ` · ETA ${span(eta * 1000)}${simulatedNote(options.simulatedSpeed ?? null)}` : ''}`],
     ['Loss', `training ${loss === null ? '-' : loss.toFixed(4)} · validation ${val === null ? '-' : val.toFixed(4)}`],
     ['Speed', `${throughput === null ? '-' : `${grouped(throughput)} tokens/s`} · GPU ${util === null ? '-' : `${util.toFixed(1)}%`}${lr === null ? '' : ` · learning rate ${lr}`}`],
     ['Cost', `${money(jobCost(j, options.now, options.prices))} ${j.final_cost !== null ? 'final' : 'so far'} · est. ${money(j.estimated_total_cost)}${j.estimated_duration_hours !== null ? ` over ${j.estimated_duration_hours} h${simulatedNote(options.simulatedSpeed ?? null)}` : ''}`],
     ...(j.wait_reason && j.status === 'queued' ? [['Waiting', j.wait_reason] as [string, Cell]] : []),
-    ...(j.error_message ? [['Error', paint('31', `${j.error_message}${j.error_type ? ` (${j.error_type})` : ''}`, c)] as [string, Cell]] : []),
+    ...(j.error_message ? [['Error', style.fail(`${j.error_message}${j.error_type ? ` (${j.error_type})` : ''}`)] as [string, Cell]] : []),
   ])
   io.out()
-  io.out(head('Hyperparameters'))
+  io.out(style.bold('Hyperparameters'))
   printFields(io, [
     ['  learning rate', h.learning_rate as Cell],
     ['  batch size', h.batch_size as Cell],
@@ -215,21 +214,21 @@ async function printForTerminal(io: IO, d: JobDetail, options: ShowOptions): Pro
     ['  dropout', h.lora_dropout as Cell],
     ['  base model', h.base_model as Cell],
   ])
-  io.out(head('GPU configuration'))
+  io.out(style.bold('GPU configuration'))
   printFields(io, [
     ['  GPU type', g.gpu_type],
     ['  GPU count', g.num_gpus],
     ['  cost per GPU', rate === undefined ? null : `${money(rate)}/h`],
     ['  hourly rate', rate === undefined ? null : `${money(rate * (g.num_gpus ?? 1))}/h`],
   ])
-  io.out(head('Timeline'))
+  io.out(style.bold('Timeline'))
   printFields(io, [
     ['  created', j.created_at],
     ['  started', j.started_at],
     ['  completed', j.completed_at],
     ['  updated', j.updated_at],
   ])
-  io.out(head('Cluster'))
+  io.out(style.bold('Cluster'))
   printFields(io, [
     ['  external job id', j.external_job_id],
     ['  cluster', j.cluster_name],
@@ -239,7 +238,7 @@ async function printForTerminal(io: IO, d: JobDetail, options: ShowOptions): Pro
   if (d.artifact) {
     const a = d.artifact
     const size = (a.artifacts as { lora_adapter_size?: number }).lora_adapter_size
-    io.out(head('Artifact'))
+    io.out(style.bold('Artifact'))
     printFields(io, [
       ['  status', a.status],
       ['  adapter', a.storage_path ? `${a.storage_bucket}/${a.storage_path}${size !== undefined ? ` (${grouped(size)} bytes)` : ''}` : null],
@@ -248,15 +247,15 @@ async function printForTerminal(io: IO, d: JobDetail, options: ShowOptions): Pro
     ])
   }
   io.out()
-  io.out(head('Cost records'))
+  io.out(style.bold('Cost records'))
   await printCostRecords(io, d.cost_records)
-  const chart = lossChart(d.metrics, { columns: terminalWidth(io.columns), color: c, chartHeight: 10 })
+  const chart = lossChart(d.metrics, { columns: terminalWidth(io.columns), style, chartHeight: 10 })
   if (chart.length > 0) {
     io.out()
     for (const line of chart) io.out(line)
   }
   io.out()
   const last = d.metrics.slice(-10)
-  io.out(head(`Last metrics points (${last.length} of ${d.metrics.length} shown; --json for all)`))
+  io.out(style.bold(`Last metrics points (${last.length} of ${d.metrics.length} shown; --json for all)`))
   await printPoints(io, last)
 }

@@ -1,9 +1,10 @@
 import type { JobRow, MetricsPoint } from '../db/queries/job-views.js'
-import { lineChart } from '../io/chart.js'
+import { lineChart, type Series } from '../io/chart.js'
+import type { Hue, Style } from '../io/style.js'
 import { simulatedNote } from '../cluster/simulated.js'
 import { progressBar } from '../io/progress.js'
 import { money } from '../metrics/format.js'
-import { epochText, etaSeconds, grouped, isTerminal, jobCost, paint, paintStatus, plainMoney, span, STATUS_LABELS, stepText } from './format.js'
+import { epochText, etaSeconds, grouped, isTerminal, jobCost, paintStatus, plainMoney, span, STATUS_LABELS, stepText } from './format.js'
 
 /**
  * What `jobs watch` prints: the live view of a terminal (what the platform's training
@@ -127,7 +128,7 @@ export function fitLine(text: string, columns: number): string {
 export interface FrameOptions {
   now: Date
   columns: number
-  color: boolean
+  style: Style
   prices: Record<string, number>
   /** Rows of the loss chart. */
   chartHeight?: number
@@ -138,23 +139,21 @@ export interface FrameOptions {
 /** One frame of the live view, as lines. */
 export function renderFrame(snapshot: WatchSnapshot, options: FrameOptions): string[] {
   const { job, points } = snapshot
-  const c = options.color
-  const dim = (t: string) => paint('2', t, c)
-  const bold = (t: string) => paint('1', t, c)
+  const { dim, bold } = options.style
   const lines: string[] = []
   const label = (name: string) => dim(name.padEnd(10))
   const gpu = job.gpu_config as { gpu_type?: string; num_gpus?: number; cost_per_gpu_hour?: number }
   const gpus = gpu.num_gpus ?? 1
   const rate = gpu.cost_per_gpu_hour ?? (gpu.gpu_type ? options.prices[gpu.gpu_type] : undefined)
 
-  const status = paintStatus(job.status, `● ${STATUS_LABELS[job.status] ?? job.status}`, c)
+  const status = paintStatus(options.style, job.status, `● ${STATUS_LABELS[job.status] ?? job.status}`)
   lines.push(`${bold('Training Monitor')} · ${job.dataset_name ?? 'Training Job'}   ${status}${job.current_stage && job.current_stage !== job.status ? dim(` · ${job.current_stage}`) : ''}`)
   const where = job.external_job_id ? ` · ${job.cluster_name ?? 'cluster'}/${job.external_job_id}` : ''
   lines.push(dim(`job ${job.id} · ${job.preset_id ?? 'custom'} · ${gpus}x ${gpu.gpu_type ?? 'GPU'}${rate !== undefined ? ` (${money(rate * gpus)}/h)` : ''}${where}`))
   lines.push('')
 
   const barWidth = Math.max(10, Math.min(40, options.columns - 24))
-  lines.push(`${label('Progress')}${progressBar(job.progress, barWidth, { color: c })} ${job.progress.toFixed(1).padStart(5)}%`)
+  lines.push(`${label('Progress')}${progressBar(job.progress, barWidth, options.style)} ${job.progress.toFixed(1).padStart(5)}%`)
   const eta = etaSeconds(job, options.now)
   const elapsed = job.started_at ? span((job.completed_at ?? options.now).getTime() - job.started_at.getTime()) : null
   lines.push(
@@ -172,7 +171,7 @@ export function renderFrame(snapshot: WatchSnapshot, options: FrameOptions): str
   const cost = jobCost(job, options.now, options.prices)
   lines.push(`${label('Cost')}${money(cost)} ${job.final_cost !== null ? 'final' : 'so far'} · est. ${money(job.estimated_total_cost)}`)
   if (job.status === 'queued') lines.push(`${label('Waiting')}${job.wait_reason ?? 'for a daemon to claim it'}`)
-  if (job.status === 'failed' && job.error_message) lines.push(`${label('Error')}${paint('31', job.error_message, c)}`)
+  if (job.status === 'failed' && job.error_message) lines.push(`${label('Error')}${options.style.fail(job.error_message)}`)
 
   const chart = lossChart(points, options)
   if (chart.length > 0) {
@@ -185,25 +184,26 @@ export function renderFrame(snapshot: WatchSnapshot, options: FrameOptions): str
   return lines.map((line) => fitLine(line, options.columns))
 }
 
-const TRAINING_COLOUR = '33'
-const VALIDATION_COLOUR = '34'
+const TRAINING_COLOUR: Hue = 'yellow'
+const VALIDATION_COLOUR: Hue = 'blue'
 
 /** The training and validation loss curves over the steps of the metrics points. */
-export function lossChart(points: MetricsPoint[], options: Pick<FrameOptions, 'columns' | 'color' | 'chartHeight'>): string[] {
+export function lossChart(points: MetricsPoint[], options: Pick<FrameOptions, 'columns' | 'style' | 'chartHeight'>): string[] {
   const training = points.map((p) => p.training_loss)
   if (training.filter((v) => v !== null).length < 2) return []
   const validation = points.map((p) => p.validation_loss)
   const hasValidation = validation.some((v) => v !== null)
-  const series = [{ label: 'training', values: training, color: TRAINING_COLOUR }]
+  const series: Series[] = [{ label: 'training', values: training, color: TRAINING_COLOUR }]
   // Without colour the two lines cannot be told apart: validation is listed by epoch instead.
-  if (hasValidation && options.color) series.push({ label: 'validation', values: validation, color: VALIDATION_COLOUR })
-  const plot = lineChart(series, { width: options.columns, height: options.chartHeight ?? 8, color: options.color })
+  if (hasValidation && options.style.enabled) series.push({ label: 'validation', values: validation, color: VALIDATION_COLOUR })
+  const plot = lineChart(series, { width: options.columns, height: options.chartHeight ?? 8, style: options.style })
   if (plot.length === 0) return []
   const first = points[0]!.step
   const last = points[points.length - 1]!.step
   const title = `Loss over steps ${grouped(first)}–${grouped(last)}`
-  const legend = options.color
-    ? `${paint(TRAINING_COLOUR, '━━', true)} training${hasValidation ? `  ${paint(VALIDATION_COLOUR, '━━', true)} validation` : ''}`
+  const { hue } = options.style
+  const legend = options.style.enabled
+    ? `${hue(TRAINING_COLOUR, '━━')} training${hasValidation ? `  ${hue(VALIDATION_COLOUR, '━━')} validation` : ''}`
     : `── training loss${hasValidation ? `; validation loss by epoch: ${validationByEpoch(points)}` : ''}`
   return [title, ...plot, legend]
 }

@@ -47,7 +47,7 @@ function rendererFor(ctx: Context, options: WatchOptions, prices: Record<string,
   io.stdout.write(TERMINAL.hideCursor)
   return {
     show(snapshot, _changed, simulatedSpeed) {
-      const lines = renderFrame(snapshot, { now: ctx.clock.now(), columns: terminalWidth(io.columns), color: io.color, prices, simulatedSpeed })
+      const lines = renderFrame(snapshot, { now: ctx.clock.now(), columns: terminalWidth(io.columns), style: io.style, prices, simulatedSpeed })
       io.out(TERMINAL.rewind(previous) + lines.join('\n'))
       previous = lines.length
     },

@@ -75,8 +75,9 @@ export async function runCleanupCommand(name: TaskName, opts: CleanupOptions, ct
 
 /** `lora cleanup all`: every task in turn, one confirmation for all on a terminal. */
 export async function runAllCleanups(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
-  const { confirmDestructive } = await import('./confirm.js')
-  if (!opts.dryRun && !(await confirmDestructive(ctx, 'Run every cleanup (orphans, validation images, notifications, uploads, archival review)?', opts.yes))) {
+  const { confirmAction } = await import('../io/confirm.js')
+  const question = 'Run every cleanup (orphans, validation images, notifications, uploads, archival review)?'
+  if (!opts.dryRun && !(await confirmAction(ctx, { action: 'Running every cleanup', question, yes: opts.yes }))) {
     ctx.io.err('nothing was changed')
     return ExitCode.failed
   }

@@ -1,6 +1,6 @@
 import type { Context } from '../context.js'
 import { actorName, recordAudit } from '../db/queries/audit.js'
-import { confirmDestructive } from './confirm.js'
+import { confirmAction } from '../io/confirm.js'
 import { money } from '../metrics/format.js'
 import { cleanOrphans, findOrphans } from './orphans.js'
 import { cleanNotifications, reviewArchival } from './simple-cleanups.js'
@@ -129,7 +129,7 @@ export async function runTask(ctx: Context, name: TaskName, options: TaskOptions
   if (task.destructive && !options.confirmed) {
     const plan = await task.plan(ctx, options)
     if (plan.count === 0) return { task: name, dry_run: false, changed: 0, failed: 0, items: [], summary: `${plan.summary.replace(/^0 /, 'no ')}: nothing to do` }
-    if (!(await confirmDestructive(ctx, `${plan.summary}. Go ahead?`, options.yes))) return null
+    if (!(await confirmAction(ctx, { action: `The ${name} cleanup (${plan.summary})`, question: `${plan.summary}. Go ahead?`, yes: options.yes }))) return null
   }
   const result = await task.apply(ctx, options)
   await recordAudit(await ctx.db(), actorName(ctx.env), { action: `cleanup.${name}`, count: result.changed, details: { failed: result.failed, summary: result.summary } }, ctx.clock.now())

@@ -1,18 +1,18 @@
 import type { IO } from '../io/streams.js'
+import type { StyleName } from '../io/style.js'
 import { printFields, printTable, type Cell, type Column } from '../io/output.js'
 import type { MetricsReport, Series, SeriesPoint } from './collect.js'
 import type { Indicator, IndicatorStatus } from './indicators.js'
 import { gigabytes, minutes, money, percent } from './format.js'
 
-const STATUS_COLOUR: Record<IndicatorStatus, string> = { ok: '32', warning: '33', critical: '31', no_data: '2' }
-export const paint = (io: IO, code: string, text: string) => (io.color ? `\x1b[${code}m${text}\x1b[0m` : text)
+const STATUS_STYLE: Record<IndicatorStatus, StyleName> = { ok: 'ok', warning: 'warn', critical: 'fail', no_data: 'dim' }
 
 /** Section titles, a blank line between blocks (none before the first). */
 const started = new WeakSet<IO>()
 function title(io: IO, text: string): void {
   if (started.has(io)) io.out('')
   started.add(io)
-  io.out(io.color ? `\x1b[1m${text}\x1b[0m` : text)
+  io.out(io.style.bold(text))
 }
 
 function formatValue(i: Indicator): string {
@@ -37,7 +37,7 @@ export async function printIndicators(io: IO, indicators: Indicator[]): Promise<
     [
       { header: 'Indicator', value: (i) => i.label },
       { header: 'Value', value: (i) => formatValue(i), align: 'right' },
-      { header: 'Status', value: (i) => i.status.replace('_', ' '), color: (i, t) => paint(io, STATUS_COLOUR[i.status], t) },
+      { header: 'Status', value: (i) => i.status.replace('_', ' '), color: (i, t) => io.style[STATUS_STYLE[i.status]](t) },
       { header: 'Warning', value: (i) => threshold(i, i.warning) },
       { header: 'Critical', value: (i) => threshold(i, i.critical) },
     ],

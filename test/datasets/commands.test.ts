@@ -8,7 +8,7 @@ import { backends, type TestDb } from '../helpers/db.js'
 import { testConfig, testContext, type TestContext } from '../helpers/context.js'
 import { FakeClock } from '../../src/clock.js'
 import { optionIssueToError } from '../../src/cli.js'
-import { createPrompter } from '../../src/io/prompter.js'
+import { createPrompter, type Prompter } from '../../src/io/prompter.js'
 import type { Storage } from '../../src/storage/types.js'
 import * as upload from '../../commands/datasets-upload.js'
 import * as list from '../../commands/datasets-list.js'
@@ -73,7 +73,7 @@ for (const backend of backends) {
       work = mkdtempSync(join(tmpdir(), 'lora-datasets-'))
       return { db: db!, storageDir: join(work, '.lora', 'storage') }
     }
-    function context(options: { signal?: AbortSignal; tty?: boolean; env?: Record<string, string> } = {}) {
+    function context(options: { signal?: AbortSignal; tty?: boolean; env?: Record<string, string>; prompter?: Prompter } = {}) {
       const t = testContext({
         db: db!,
         clock: new FakeClock(NOW),
@@ -82,6 +82,7 @@ for (const backend of backends) {
         env: { LORA_ACTOR: 'ops@test', ...options.env },
         ...(options.tty ? { tty: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.prompter ? { prompter: options.prompter } : {}),
       })
       contexts.push(t)
       return t
@@ -451,12 +452,12 @@ for (const backend of backends) {
         })
         return createPrompter({ input, output })
       }
-      const no = context({ tty: true })
-      expect(await del.run(parse(del.Options, { args: id }), no.ctx, { prompter: answer('n\r') })).toBe(1)
+      const no = context({ tty: true, prompter: answer('n\r') })
+      expect(await del.run(parse(del.Options, { args: id }), no.ctx)).toBe(1)
       expect(no.stderr()).toContain('Nothing deleted.')
       expect((await rows())[0]!.deleted_at).toBeNull()
-      const yes = context({ tty: true })
-      expect(await del.run(parse(del.Options, { args: id }), yes.ctx, { prompter: answer('y\r') })).toBe(0)
+      const yes = context({ tty: true, prompter: answer('y\r') })
+      expect(await del.run(parse(del.Options, { args: id }), yes.ctx)).toBe(0)
       expect((await rows())[0]!.deleted_at).not.toBeNull()
     })
   })

@@ -4,9 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { isUtf8 } from 'node:buffer'
 import { validateFile } from '../../src/datasets/validator.js'
-import { createBatchValidator } from '../../src/datasets/batch.js'
 import { UsageError } from '../../src/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'lora-validator-'))
@@ -274,11 +272,5 @@ describe('the streaming validator', () => {
     })
     await expect(rejection).rejects.toBe(reason)
     expect(progress).toEqual([16 * 1024])
-  })
-
-  it('is rebuilt from its own source text, as the workers do', () => {
-    const rebuilt = new Function(`return (${createBatchValidator.toString()})`)() as typeof createBatchValidator
-    const result = rebuilt(isUtf8)(Buffer.from(lines(GOOD_CHAT, '[]')), -1)
-    expect(result).toMatchObject({ lines: 2, errorCount: 1, first: [0] })
   })
 })

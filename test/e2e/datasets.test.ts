@@ -52,7 +52,7 @@ describe('datasets commands (the built binary, embedded stack)', () => {
     expect(existsSync(object)).toBe(true)
 
     const refused = await lora(['datasets', 'delete', id])
-    expect(refused).toEqual({ code: 2, stdout: '', stderr: 'error: Deleting a dataset needs --yes without a terminal.\n' })
+    expect(refused).toEqual({ code: 2, stdout: '', stderr: 'error: Deleting a dataset needs --yes without a terminal.\nhint: Or --dry-run to see what it would do.\n' })
     const deleted = await lora(['datasets', 'delete', id, '--yes', '--json'])
     expect(deleted.code).toBe(0)
     expect(JSON.parse(deleted.stdout)).toMatchObject({ id, already_deleted: false, object_removed: true, dry_run: false })

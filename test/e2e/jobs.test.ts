@@ -87,7 +87,7 @@ describe('jobs commands (the built binary, embedded profile, simulator)', () => 
       [['jobs', 'submit', '--dataset', 'support-chats'], 2, 'error: Missing --user: pass --user UUID (the user the job is for), or set LORA_USER_ID.\n'],
       [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpus', '0'], 2, 'error: Invalid --gpus: must be an integer from 1 to 8 (got "0").\n'],
       [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats', '--gpu-type', 'TPU'], 2, 'error: Invalid --gpu-type: "TPU" is not a GPU type of profile default (one of A100-80GB, A100-40GB, H100, A10G, L4).\nhint: Or add its price under gpuPrices in .lorarc.\n'],
-      [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats'], 2, 'error: Submitting a job needs --yes without a terminal.\nhint: Or --dry-run to see what it would submit.\n'],
+      [['jobs', 'submit', '--user', USER, '--dataset', 'support-chats'], 2, 'error: Submitting a job needs --yes without a terminal.\nhint: Or --dry-run to see what it would do.\n'],
       [['jobs', 'show', 'abc'], 2, 'error: Invalid argument: a job id prefix needs at least 4 characters (got "abc").\n'],
       [['jobs', 'show', 'abcd'], 2, `error: The job id prefix "abcd" matches 2 jobs:\n  ${TWIN_A}  completed  created 2026-03-10T12:00:00.000Z\n  ${TWIN_B}  completed  created 2026-03-10T12:00:00.000Z\nhint: Pass more characters of the id.\n`],
       [['jobs', 'submit', '--user', USER, '--dataset', 'missing', '--yes'], 1, `error: User ${USER} has no dataset named "missing".\nhint: List them with \`lora datasets list\`.\n`],

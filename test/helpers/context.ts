@@ -4,6 +4,7 @@ import { createContext, type Context } from '../../src/context.js'
 import { createTestIO } from '../../src/io/streams.js'
 import { FakeClock, type Clock } from '../../src/clock.js'
 import type { Db } from '../../src/db/types.js'
+import type { Prompter } from '../../src/io/prompter.js'
 
 /** A resolved configuration for tests, embedded-like unless overridden. */
 export function testConfig(overrides: Partial<ResolvedConfig> = {}, stateDir = '/nonexistent/.lora'): ResolvedConfig {
@@ -44,6 +45,8 @@ export function testContext(options: {
   env?: Record<string, string | undefined>
   cwd?: string
   signal?: AbortSignal
+  /** The terminal's answers (test/jobs/fixtures.ts scriptedTerminal); asked only when tty. */
+  prompter?: Prompter
 } = {}): TestContext {
   const t = createTestIO({ tty: options.tty ?? false, env: options.env ?? {}, wide: options.wide ?? false })
   const clock = options.clock ?? new FakeClock()
@@ -55,6 +58,7 @@ export function testContext(options: {
     config: options.config ?? testConfig(),
     ...(options.db ? { db: options.db } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.prompter ? { prompter: options.prompter } : {}),
   })
   return { ctx, stdout: t.stdout, stderr: t.stderr, clock }
 }

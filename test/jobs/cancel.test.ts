@@ -139,14 +139,14 @@ for (const backend of backends) {
       await expect(run(cancelOpts({ args: [id] }), piped.ctx)).rejects.toMatchObject({ exitCode: 2, message: 'Cancelling jobs needs --yes without a terminal.' })
 
       const no = scriptedTerminal([{ expect: 'Cancel this job?', keys: KEY.enter }])
-      const declined = testContext({ db, tty: true, clock: new FakeClock(at(3)) })
-      expect(await run(cancelOpts({ args: [id] }), declined.ctx, { prompter: no.prompter })).toBe(1)
+      const declined = testContext({ db, tty: true, clock: new FakeClock(at(3)), prompter: no.prompter })
+      expect(await run(cancelOpts({ args: [id] }), declined.ctx)).toBe(1)
       expect(declined.stderr()).toBe(`About to cancel this job:\n  ${id}  queued  support-chats  $0.00 so far\nNothing cancelled.\n`)
       expect((await jobState(db, id)).status).toBe('queued')
 
       const yes = scriptedTerminal([{ expect: 'Cancel this job?', keys: 'y' + KEY.enter }])
-      const confirmed = testContext({ db, tty: true, clock: new FakeClock(at(3)), env: { NO_COLOR: '1' } })
-      expect(await run(cancelOpts({ args: [id] }), confirmed.ctx, { prompter: yes.prompter })).toBe(0)
+      const confirmed = testContext({ db, tty: true, clock: new FakeClock(at(3)), env: { NO_COLOR: '1' }, prompter: yes.prompter })
+      expect(await run(cancelOpts({ args: [id] }), confirmed.ctx)).toBe(0)
       expect(confirmed.stdout()).toMatch(new RegExp(`│ ${id.slice(0, 8)} │ cancelled │ cancelled │      \\$0\\.00 │ not_submitted │`))
       expect((await jobState(db, id)).status).toBe('cancelled')
     })

@@ -101,7 +101,7 @@ for (const backend of backends) {
     it('draws a table on a terminal, coloured unless NO_COLOR', async () => {
       const t = testContext({ db, tty: true, clock: new FakeClock(NOW) })
       await list.run(parse(list.Options, {}), t.ctx)
-      expect(t.stdout()).toContain('\x1b[32mrunning\x1b[0m')
+      expect(t.stdout()).toContain('\x1b[32mrunning\x1b[39m')
       const out = t.stdout().replace(/\x1b\[[0-9;]*m/g, '')
       expect(out).toMatch(/│ ID +│ User +│ Dataset +│ Status +│ Progress │ Epoch │ +Cost │ Age │ Reason/)
       expect(out).toMatch(new RegExp(`│ ${ids.running.slice(0, 8)} │ 00000000 │ support-chats │ running +│ +45\\.0% │ +1/1 │ \\$0\\.53 │ 30m │ - +│`))
@@ -180,8 +180,8 @@ for (const backend of backends) {
       const t = testContext({ db, tty: true, clock: new FakeClock(at(12)) })
       await show.run(parse(show.Options, { args: ids.running }), t.ctx)
       const out = t.stdout()
-      expect(out).toContain('\x1b[32m● Running\x1b[0m · training')
-      expect(out).toMatch(/Progress +\x1b\[32m█{14}\x1b\[90m░{16}\x1b\[0m 45\.0% {2}epoch 1\/1 · step 135\/300 · ETA 5m55s\n/)
+      expect(out).toContain('\x1b[32m● Running\x1b[39m · training')
+      expect(out).toMatch(/Progress +\x1b\[32m█{14}\x1b\[39m\x1b\[90m░{16}\x1b\[39m 45\.0% {2}epoch 1\/1 · step 135\/300 · ETA 5m55s\n/)
       expect(out).toContain('Loss      training 1.2345 · validation -')
       expect(out).toContain('Speed     2,450 tokens/s · GPU 95.1% · learning rate 0.0003')
       expect(out).toContain('Cost      $0.20 so far · est. $0.19 over 0.174 h')
@@ -191,7 +191,7 @@ for (const backend of backends) {
       // The axis from the first loss down to the last, the curve drawn in the training colour.
       expect(out).toMatch(/\n {3}2\.400 \x1b\[33m┼\x1b\[0m\x1b\[33m╮/)
       expect(out).toMatch(/\n {3}1\.234 ┤ {3}\x1b\[33m╰/)
-      expect(out).toContain('\x1b[33m━━\x1b[0m training\n')
+      expect(out).toContain('\x1b[33m━━\x1b[39m training\n')
       expect(out).toContain('Last metrics points (5 of 5 shown; --json for all)')
     })
 

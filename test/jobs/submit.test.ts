@@ -117,8 +117,8 @@ for (const backend of backends) {
         { expect: 'GPU type', keys: KEY.enter },
         { expect: 'Submit this job?', keys: 'y' + KEY.enter },
       ])
-      const t = testContext({ db, tty: true, clock: new FakeClock(T0) })
-      const code = await run(opts({ user: USER, json: false }), t.ctx, { prompter: term.prompter })
+      const t = testContext({ db, tty: true, clock: new FakeClock(T0), prompter: term.prompter })
+      const code = await run(opts({ user: USER, json: false }), t.ctx)
       expect(code).toBe(0)
       expect(term.answered()).toBe(4)
       // Only the ready datasets were offered, newest first.
@@ -138,17 +138,17 @@ for (const backend of backends) {
     if (backend === PRIMARY) it('writes nothing when the confirmation is declined (exit 1), and exits 130 when the prompt is abandoned', async () => {
       const { db } = await setup()
       const declined = scriptedTerminal([{ expect: 'Submit this job?', keys: 'n' + KEY.enter }])
-      const t = testContext({ db, tty: true, clock: new FakeClock(T0) })
-      expect(await run(opts({ user: USER, dataset: 'support-chats', preset: 'fast', json: false }), t.ctx, { prompter: declined.prompter })).toBe(1)
+      const t = testContext({ db, tty: true, clock: new FakeClock(T0), prompter: declined.prompter })
+      expect(await run(opts({ user: USER, dataset: 'support-chats', preset: 'fast', json: false }), t.ctx)).toBe(1)
       expect(t.stderr()).toContain('Not submitted.')
       const abandoned = scriptedTerminal([{ expect: 'Preset', keys: KEY.ctrlC }])
-      const t2 = testContext({ db, tty: true, clock: new FakeClock(T0) })
-      await expect(run(opts({ user: USER, dataset: 'support-chats', json: false }), t2.ctx, { prompter: abandoned.prompter })).rejects.toMatchObject({ exitCode: 130 })
+      const t2 = testContext({ db, tty: true, clock: new FakeClock(T0), prompter: abandoned.prompter })
+      await expect(run(opts({ user: USER, dataset: 'support-chats', json: false }), t2.ctx)).rejects.toMatchObject({ exitCode: 130 })
       expect(await jobs(db)).toBe(0)
       // --yes skips the confirmation, not the questions.
       const yes = scriptedTerminal([{ expect: 'Preset', keys: KEY.enter }, { expect: 'GPU type', keys: KEY.enter }])
-      const t3 = testContext({ db, tty: true, clock: new FakeClock(T0) })
-      expect(await run(opts({ user: USER, dataset: 'support-chats', yes: true, json: false }), t3.ctx, { prompter: yes.prompter })).toBe(0)
+      const t3 = testContext({ db, tty: true, clock: new FakeClock(T0), prompter: yes.prompter })
+      expect(await run(opts({ user: USER, dataset: 'support-chats', yes: true, json: false }), t3.ctx)).toBe(0)
       expect(t3.stderr()).not.toContain('Training job:')
       expect((await db.query<{ preset_id: string }>('SELECT preset_id FROM training_jobs'))[0]!.preset_id).toBe('balanced')
     })

@@ -233,7 +233,7 @@ for (const backend of backends) {
       const plain = (f: string) => f.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
       const midRun = drawn.find((f) => f.includes('epoch 3/3') && f.includes('● Running') && f.includes('· training'))!
       expect(midRun).toBeDefined()
-      expect(midRun).toMatch(/\x1b\[32m█+\x1b\[90m░+\x1b\[0m +\d+\.\d%\n/)
+      expect(midRun).toMatch(/\x1b\[32m█+\x1b\[39m\x1b\[90m░+\x1b\[39m +\d+\.\d%\n/)
       const text = plain(midRun)
       expect(text).toMatch(/\nProgress  █+░+ +\d+\.\d%\n/)
       expect(text).toMatch(/\n {10}epoch 3\/3 · step [\d,]+\/[\d,]+ · ETA [\dhms]+ · elapsed [\dhms]+\n/)
@@ -245,7 +245,7 @@ for (const backend of backends) {
       // Both curves, each in its colour: training on top, validation branching off it.
       expect(midRun).toMatch(/\x1b\[33m[╮╰─│╯╭]/)
       expect(midRun).toMatch(/\x1b\[34m[╮╰─│╯╭]/)
-      expect(midRun).toContain('\x1b[33m━━\x1b[0m training  \x1b[34m━━\x1b[0m validation')
+      expect(midRun).toContain('\x1b[33m━━\x1b[39m training  \x1b[34m━━\x1b[39m validation')
       for (const frame of drawn) for (const line of frame.split('\n')) expect(line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').length).toBeLessThanOrEqual(120)
       expect(drawn[drawn.length - 1]).toContain('● Completed')
     })

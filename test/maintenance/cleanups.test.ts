@@ -57,7 +57,7 @@ for (const backend of backends) {
       const t = testContext({ db: h.db, config: h.config, clock: h.clock })
       const error = await runCleanupCommand('notifications', CleanupOptions.parse({ json: false }), t.ctx).then(() => null, (e: unknown) => e)
       expect(error).toBeInstanceOf(UsageError)
-      expect((error as UsageError).message).toBe('30 read notification(s) to delete. Go ahead: this changes data, and there is no terminal to confirm on.')
+      expect((error as UsageError).message).toBe('The notifications cleanup (30 read notification(s) to delete) needs --yes without a terminal.')
       expect((await h.db.query('SELECT id FROM notifications')).length).toBe(40)
     })
 

@@ -4,6 +4,7 @@ import { testContext } from '../helpers/context.js'
 import { FakeClock } from '../../src/clock.js'
 import { run, Options } from '../../commands/reset-limits.js'
 import { UsageError } from '../../src/errors.js'
+import { KEY, scriptedTerminal } from '../jobs/fixtures.js'
 
 const A = '00000000-0000-4000-8000-00000000000a'
 const B = '00000000-0000-4000-8000-00000000000b'
@@ -65,6 +66,22 @@ for (const backend of backends) {
       expect(row).toEqual({ user_id: A, n: 0, d: new Date('2026-04-01T00:00:00Z') })
     })
 
+    it('asks at a terminal through the context\'s prompter: no changes nothing (exit 1), yes resets', async () => {
+      db = await backend.open()
+      await seed(db)
+      const clock = new FakeClock('2026-03-01T00:05:00Z')
+      const no = scriptedTerminal([{ expect: 'Reset the monthly count of 2 user(s) for 2026-03?', keys: KEY.enter }])
+      const declined = testContext({ db, clock, tty: true, prompter: no.prompter })
+      expect(await run(options(), declined.ctx)).toBe(1)
+      expect(declined.stderr()).toBe('nothing was changed\n')
+      expect((await limits(db)).map((r) => r.n)).toEqual([7, 3, 2])
+      const yes = scriptedTerminal([{ expect: 'Reset the monthly count of 2 user(s) for 2026-03?', keys: 'y' + KEY.enter }])
+      const confirmed = testContext({ db, clock, tty: true, prompter: yes.prompter })
+      expect(await run(options(), confirmed.ctx)).toBe(0)
+      expect(yes.answered()).toBe(1)
+      expect((await limits(db)).map((r) => r.n)).toEqual([0, 0, 2])
+    })
+
     it('shows with --dry-run exactly who would be reset, and changes nothing', async () => {
       db = await backend.open()
       await seed(db)
@@ -91,7 +108,7 @@ for (const backend of backends) {
       expect(await attempt({ month: '2026-03', user: '00000000-0000-4000-8000-0000000000ff', yes: true })).toBe(
         'User 00000000-0000-4000-8000-0000000000ff has no training limits row: nothing to reset.',
       )
-      expect(await attempt({ month: '2026-03' })).toBe('Reset the monthly count of 2 user(s) for 2026-03: this changes data, and there is no terminal to confirm on.')
+      expect(await attempt({ month: '2026-03' })).toBe('Resetting the monthly count of 2 user(s) for 2026-03 needs --yes without a terminal.')
       expect((await limits(db)).map((r) => r.n)).toEqual([7, 3, 2])
       expect(Options.safeParse({ json: false, user: 'nope' }).success).toBe(false)
     })

@@ -52,8 +52,8 @@ describe(`lora metrics, the command (${backend.name})`, () => {
     const tty = testContext({ db, clock: new FakeClock(NOW), tty: true })
     await run(Options.parse({ args: 'jobs', json: false }), tty.ctx)
     const screen = tty.stdout()
-    expect(screen).toContain('\x1b[31mcritical\x1b[0m') // the failure rate
-    expect(screen).toContain('\x1b[33mwarning\x1b[0m') // the stuck job
+    expect(screen).toContain('\x1b[31mcritical\x1b[39m') // the failure rate
+    expect(screen).toContain('\x1b[33mwarning\x1b[39m') // the stuck job
     expect(screen).toMatch(/[┤┼╭╯]/)
     expect(screen).toContain('2025-12-16')
 

@@ -78,9 +78,9 @@ export function defaultLogWriter(io: IO, clock: Clock): LogWriter {
   const write = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}) => {
     if (io.stderrIsTTY) {
       const tag = { info: 'info ', warn: 'warn ', error: 'error' }[level]
-      const colour = { info: '36', warn: '33', error: '31' }[level]
+      const paint = { info: io.errStyle.info, warn: io.errStyle.warn, error: io.errStyle.fail }[level]
       const time = clock.now().toISOString().slice(11, 19)
-      io.err(`${time} ${io.errColor ? `\x1b[${colour}m${tag}\x1b[0m` : tag} ${message}`)
+      io.err(`${time} ${paint(tag)} ${message}`)
     } else {
       io.err(JSON.stringify({ level, time: clock.now().toISOString(), msg: message, ...fields }))
     }
