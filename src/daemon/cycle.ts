@@ -81,7 +81,8 @@ function emptyReport(): CycleReport {
 export async function runCycle(env: CycleEnv, options: CycleOptions): Promise<CycleReport> {
   const report = emptyReport()
   const now = env.clock.now()
-  const expired = await expireInitializingLeases(env.db, now, env.config.training.maxAttempts)
+  // Its own initializing jobs too: a claim the last cycle lost in a database outage.
+  const expired = await expireInitializingLeases(env.db, now, env.config.training.maxAttempts, env.daemonId)
   report.leasesExpired = expired.length
   for (const job of expired) env.log.warn('lease expired: job back in the queue', { job_id: job.id, status: job.status })
 

@@ -116,6 +116,25 @@ for (const backend of backends) {
       const [job] = await h.db.query<Record<string, unknown>>('SELECT status, claimed_by, attempts FROM training_jobs WHERE id = $1', [id])
       expect(job).toMatchObject({ status: 'running', claimed_by: 'daemon-b', attempts: 2 })
     })
+
+    it('gives back at the next cycle a claim its own last cycle lost in a database outage, though its heartbeat keeps the lease fresh', async () => {
+      h = await daemonHarness(backend)
+      const [id] = await h.submit(1)
+      // A cycle of daemon-a claimed the job, then the database went away before it
+      // could submit or release it; daemon-a lives on, and beats.
+      await claimQueuedJobs(h.db, 'daemon-a', h.clock.now(), h.config.training.leaseMs, 10)
+      await h.db.query(
+        `INSERT INTO lora_ops.daemon_heartbeats (daemon_id, host, pid, version, beat_at, beat_interval_ms)
+         VALUES ('daemon-a', 'h', 1, 't', now(), 1000)`,
+      )
+      // Another daemon leaves it alone: its holder is alive.
+      expect(await runCycle(await h.env('daemon-b'), OPTIONS)).toMatchObject({ leasesExpired: 0, claimed: 0 })
+      // daemon-a's next cycle gives it back and submits it, once.
+      expect(await runCycle(await h.env('daemon-a'), OPTIONS)).toMatchObject({ leasesExpired: 1, claimed: 1, submitted: 1 })
+      const [job] = await h.db.query<Record<string, unknown>>('SELECT status, claimed_by, attempts FROM training_jobs WHERE id = $1', [id])
+      expect(job).toMatchObject({ status: 'running', claimed_by: 'daemon-a', attempts: 2 })
+      expect(h.sim.submissions(id!)).toBe(1)
+    })
   })
 }
 

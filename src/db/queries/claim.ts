@@ -152,8 +152,13 @@ function failedToStartTail(now: string): string {
  * Initializing jobs whose daemon fell silent (HOLDER_GONE): back to the queue, or
  * failed after the last attempt. Resubmission is safe: the job id is the cluster's
  * idempotency key.
+ *
+ * With `ownDaemonId`, the caller's own initializing jobs too: a daemon holds none
+ * between its cycles, so one it still holds at the start of a cycle is a claim its
+ * last cycle lost (the database went away between the claim and its release), which
+ * its heartbeat would otherwise keep renewing for as long as the daemon lives.
  */
-export async function expireInitializingLeases(q: Queryable, now: Date, maxAttempts: number): Promise<{ id: string; status: string }[]> {
+export async function expireInitializingLeases(q: Queryable, now: Date, maxAttempts: number, ownDaemonId: string | null = null): Promise<{ id: string; status: string }[]> {
   return onlyIdAndStatus(await q.query<{ id: string; status: string }>(
     `WITH upd AS (
        UPDATE training_jobs j
@@ -164,13 +169,15 @@ export async function expireInitializingLeases(q: Queryable, now: Date, maxAttem
               counts_toward_limit = CASE WHEN j.attempts >= $2 THEN false ELSE j.counts_toward_limit END,
               completed_at = CASE WHEN j.attempts >= $2 THEN $1::timestamptz ELSE NULL END,
               final_cost = CASE WHEN j.attempts >= $2 THEN 0 ELSE NULL END,
-              wait_reason = CASE WHEN j.attempts >= $2 THEN NULL ELSE 'previous attempt lost its daemon; retrying' END,
+              wait_reason = CASE WHEN j.attempts >= $2 THEN NULL
+                                 WHEN j.claimed_by = $3 THEN 'previous attempt was cut off by a database outage; retrying'
+                                 ELSE 'previous attempt lost its daemon; retrying' END,
               claimed_by = NULL, lease_expires_at = NULL, updated_at = $1
-        WHERE j.status = 'initializing' AND ${HOLDER_GONE}
+        WHERE j.status = 'initializing' AND (${HOLDER_GONE} OR j.claimed_by = $3)
        RETURNING j.id, j.user_id, j.status, j.error_message, j.counts_toward_limit
      ),
      ${failedToStartTail('$1')}`,
-    [now, maxAttempts],
+    [now, maxAttempts, ownDaemonId],
   ))
 }
 
