@@ -6,9 +6,19 @@ import { claimQueuedJobs, expireInitializingLeases } from '../../src/db/queries/
 import { beatIntervalMs, startKeeper, type Keeper } from '../../src/daemon/keeper.js'
 import { systemClock } from '../../src/clock.js'
 import { memoryLog } from '../../src/log.js'
+import type { Queryable } from '../../src/db/types.js'
 
 const OPTIONS: CycleOptions = { batch: 20, concurrency: 8, pollLimit: 1000 }
 const MIN = 60_000
+
+/** A heartbeat row of `daemonId`, its last beat `agoSeconds` ago. */
+async function beat(db: Queryable, daemonId: string, agoSeconds: number, intervalMs: number): Promise<void> {
+  await db.query(
+    `INSERT INTO lora_ops.daemon_heartbeats (daemon_id, host, pid, version, beat_at, beat_interval_ms)
+     VALUES ($1, 'h', 1, 't', now() - make_interval(secs => $2), $3)`,
+    [daemonId, agoSeconds, intervalMs],
+  )
+}
 
 /** Real time, in bounded steps, until `done` says so. */
 async function waitFor(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -87,10 +97,7 @@ for (const backend of backends) {
       const ids = await h.submit(3)
       const a = await h.env('daemon-a')
       expect(await runCycle(a, OPTIONS)).toMatchObject({ submitted: 3 })
-      await h.db.query(
-        `INSERT INTO lora_ops.daemon_heartbeats (daemon_id, host, pid, version, beat_at, beat_interval_ms)
-         VALUES ('daemon-a', 'h', 1, 't', now(), 5000)`,
-      )
+      await beat(h.db, 'daemon-a', 0, 5000)
       const b = await h.env('daemon-b')
       // Alive: its jobs are its own.
       expect(await runCycle(b, OPTIONS)).toMatchObject({ polled: 0 })
@@ -108,10 +115,7 @@ for (const backend of backends) {
       h = await daemonHarness(backend)
       const [id] = await h.submit(1)
       await claimQueuedJobs(h.db, 'daemon-a', h.clock.now(), h.config.training.leaseMs, 10)
-      await h.db.query(
-        `INSERT INTO lora_ops.daemon_heartbeats (daemon_id, host, pid, version, beat_at, beat_interval_ms)
-         VALUES ('daemon-a', 'h', 1, 't', now() - interval '20 seconds', 1000)`,
-      )
+      await beat(h.db, 'daemon-a', 20, 1000)
       expect(await runCycle(await h.env('daemon-b'), OPTIONS)).toMatchObject({ leasesExpired: 1, claimed: 1, submitted: 1 })
       const [job] = await h.db.query<Record<string, unknown>>('SELECT status, claimed_by, attempts FROM training_jobs WHERE id = $1', [id])
       expect(job).toMatchObject({ status: 'running', claimed_by: 'daemon-b', attempts: 2 })
@@ -123,10 +127,7 @@ for (const backend of backends) {
       // A cycle of daemon-a claimed the job, then the database went away before it
       // could submit or release it; daemon-a lives on, and beats.
       await claimQueuedJobs(h.db, 'daemon-a', h.clock.now(), h.config.training.leaseMs, 10)
-      await h.db.query(
-        `INSERT INTO lora_ops.daemon_heartbeats (daemon_id, host, pid, version, beat_at, beat_interval_ms)
-         VALUES ('daemon-a', 'h', 1, 't', now(), 1000)`,
-      )
+      await beat(h.db, 'daemon-a', 0, 1000)
       // Another daemon leaves it alone: its holder is alive.
       expect(await runCycle(await h.env('daemon-b'), OPTIONS)).toMatchObject({ leasesExpired: 0, claimed: 0 })
       // daemon-a's next cycle gives it back and submits it, once.

@@ -6,6 +6,7 @@ import { BIN, runLora, stackHolder, tempDir } from '../helpers/cli.js'
 import { copyMigratedEmbedded } from '../helpers/db.js'
 import { connectEmbedded } from '../../src/db/embedded.js'
 import type { Db } from '../../src/db/types.js'
+import { insertReadyDataset } from '../helpers/stack.js'
 
 const USER = '00000000-0000-4000-8000-00000000a13c'
 
@@ -59,11 +60,7 @@ async function serviceWithDataset(root: string, args: string[], env: Record<stri
   await service.waitFor(/other terminals/)
   const db = await serviceDb(root)
   try {
-    await db.query(
-      `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
-       VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
-      [USER, `${USER}/train.jsonl`],
-    )
+    await insertReadyDataset(db, USER)
   } finally {
     await db.close()
   }

@@ -4,6 +4,7 @@ import { openEmbedded } from '../../src/db/embedded.js'
 import { migrate } from '../../src/db/migrate.js'
 import { systemClock } from '../../src/clock.js'
 import { copyMigratedEmbedded } from './db.js'
+import type { Db } from '../../src/db/types.js'
 
 /** An embedded stack under `root`, migrated, with one ready dataset of `user` in its folder storage; no service runs. */
 export async function stackWithDataset(root: string, user: string): Promise<void> {
@@ -13,12 +14,17 @@ export async function stackWithDataset(root: string, user: string): Promise<void
   const db = await openEmbedded({ dir: join(root, '.lora', 'db'), serve: false, clock: systemClock })
   try {
     await migrate(db)
-    await db.query(
-      `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
-       VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
-      [user, `${user}/train.jsonl`],
-    )
+    await insertReadyDataset(db, user)
   } finally {
     await db.close()
   }
+}
+
+/** The ready dataset 'support-chats' of `user` (its file at lora-datasets/USER/train.jsonl). */
+export async function insertReadyDataset(db: Db, user: string): Promise<void> {
+  await db.query(
+    `INSERT INTO datasets (user_id, name, format, status, storage_bucket, storage_path, file_size, total_training_pairs, total_tokens, validated_at)
+     VALUES ($1, 'support-chats', 'completion', 'ready', 'lora-datasets', $2, 32, 1200, 200000, now())`,
+    [user, `${user}/train.jsonl`],
+  )
 }
