@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { join } from 'node:path'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
+import { simulatorSpeedFlag } from '../src/jobs/options.js'
 
 const rate = (name: string) =>
   z.coerce.number({ error: `${name} must be a number between 0 and 1` }).min(0, `${name} must be between 0 and 1`).max(1, `${name} must be between 0 and 1`).default(0)
@@ -9,7 +10,7 @@ const rate = (name: string) =>
 export const Options = z.object({
   port: z.coerce.number().int().min(0).max(65535, 'must be a port number, 0 to 65535').default(0),
   host: z.enum(['127.0.0.1', '::1', 'localhost'], { error: 'the simulator listens on loopback only: 127.0.0.1, ::1 or localhost' }).default('127.0.0.1'),
-  speed: z.coerce.number().positive('must be more than 0').default(1),
+  speed: simulatorSpeedFlag.default(1),
   seed: z.coerce.number().int().default(1),
   failRate: rate('--fail-rate'),
   latency: z.coerce.number().min(0, 'must be 0 or more').default(0),

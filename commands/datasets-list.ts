@@ -2,10 +2,10 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import type { StyleName } from '../src/io/style.js'
+import { show } from '../src/jobs/options.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const STATUSES = ['uploading', 'validating', 'ready', 'failed'] as const
-const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
 
 export const Options = z.object({
   user: z.string().regex(UUID, 'expected a user id (a UUID)').optional(),

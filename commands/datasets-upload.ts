@@ -3,9 +3,9 @@ import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
 import { FORMATS } from '../src/datasets/formats.js'
 import { UPLOAD_BUCKETS } from '../src/datasets/upload.js'
+import { show } from '../src/jobs/options.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
 
 export const Options = z.object({
   args: z.string().min(1, 'name the JSONL file to upload'),

@@ -2,9 +2,11 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { Options as DaemonOptions } from './daemon.js'
 import { ExitCode } from '../src/errors.js'
+import { boundedNumber } from '../src/jobs/options.js'
 
 export const Options = z.object({
-  speed: z.coerce.number({ error: '--speed must be a number' }).min(1, 'must be at least 1').max(100_000, 'must be at most 100000').default(150),
+  // At least 1x: slower than real time, the tour would not end.
+  speed: boundedNumber({ min: 1, max: 100_000 }).default(150),
   keep: z.boolean().default(false),
   // The demo's daemon cycles, and its watch refreshes, at the daemon's own flag schema.
   interval: DaemonOptions.shape.interval.default(1_000),

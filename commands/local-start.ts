@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode, LoraError } from '../src/errors.js'
-import { Duration, SimulatorSpeed } from '../src/config/schema.js'
+import { Duration } from '../src/config/schema.js'
+import { simulatorSpeedFlag } from '../src/jobs/options.js'
 import { parseDuration, formatDuration } from '../src/config/duration.js'
 import { DEFAULT_IDLE_MS, SERVICE_LOG, startLocalStack } from '../src/local.js'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ export const Options = z.object({
   daemon: z.boolean().default(true),
   idle: Duration.optional(),
   background: z.boolean().default(false),
-  speed: SimulatorSpeed.optional(),
+  speed: simulatorSpeedFlag.optional(),
   json: z.boolean(),
 })
 

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Queryable } from './db/types.js'
 import { LoraError, UsageError } from './errors.js'
+import { show } from './jobs/options.js'
 
 /**
  * Job and dataset ids as people type them: the full UUID, or a unique prefix of at
@@ -15,7 +16,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Matches shown when a prefix is ambiguous. */
 const SHOWN = 5
 
-const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
 
 export function isUuid(text: string): boolean {
   return UUID.test(text.toLowerCase())

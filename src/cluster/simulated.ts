@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatDuration } from '../config/duration.js'
 import { simulatorSpeed, type ResolvedConfig } from '../config/schema.js'
+import { pidAlive } from '../lockfile.js'
 
 /**
  * Whether a cluster's time is simulated, and how fast: the built-in simulator (a
@@ -14,8 +15,7 @@ import { simulatorSpeed, type ResolvedConfig } from '../config/schema.js'
 export async function localSimulator(stateDir: string): Promise<{ url: string; speed: number | null } | null> {
   try {
     const info = JSON.parse(await readFile(join(stateDir, 'local.json'), 'utf8')) as { pid: number; simulator?: string; simulatorSpeed?: number }
-    if (!info.simulator) return null
-    process.kill(info.pid, 0)
+    if (!info.simulator || !pidAlive(info.pid)) return null
     return { url: info.simulator, speed: typeof info.simulatorSpeed === 'number' ? info.simulatorSpeed : null }
   } catch {
     return null

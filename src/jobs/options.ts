@@ -8,7 +8,8 @@ import { ACTIVE_STATUSES, TERMINAL_STATUSES } from '../db/queries/jobs.js'
  * CLI prefixes it with the flag's name.
  */
 
-const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
+/** A flag's value as an error message quotes it. */
+export const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
 
 /** A number in [min, max], written in the message as the bounds are usually written. */
 export function boundedNumber(options: { min: number; max: number; integer?: boolean; text?: [string, string] }) {
@@ -23,6 +24,9 @@ export function boundedNumber(options: { min: number; max: number; integer?: boo
     return value
   })
 }
+
+/** --speed of the built-in simulator: simulated time per real time (simulator.speed's bounds). */
+export const simulatorSpeedFlag = boundedNumber({ min: 0.1, max: 100_000 })
 
 export const userId = z.guid({ error: (issue) => `expected a user id (a UUID), got ${show(issue.input)}` })
 
