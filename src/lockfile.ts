@@ -89,18 +89,21 @@ export async function tryLock<T extends object>(path: string, info: T): Promise<
         return {
           acquired: true,
           record,
+          // The token stays live until the file is gone: another attempt of this
+          // process reading the lock meanwhile must see a live holder, not a dead one
+          // to take over.
           release: async () => {
-            liveHere.delete(token)
             const now = await readLock(path).catch(() => ({ state: 'missing' }) as Read)
             if (now.state === 'held' && now.record.token === token) await rm(path, { force: true })
+            liveHere.delete(token)
           },
           releaseSync: () => {
-            liveHere.delete(token)
             try {
               if ((JSON.parse(readFileSync(path, 'utf8')) as LockRecord).token === token) unlinkSync(path)
             } catch {
               // Gone already, or no longer ours.
             }
+            liveHere.delete(token)
           },
         }
       } catch (error) {
@@ -139,7 +142,14 @@ async function takeOver(path: string, raw: string, temp: string): Promise<'remov
       // record, it is safe to remove; if not, someone took it over already.
       const now = await readLock(path)
       if (now.state === 'missing' || now.raw !== raw) return 'changed'
-      await unlink(path)
+      try {
+        await unlink(path)
+      } catch (error) {
+        // Its holder released it after all (a holder in this process, or a pid
+        // reused): the next round finds it free.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'changed'
+        throw error
+      }
       return 'removed'
     } finally {
       await rm(claim, { force: true })

@@ -88,6 +88,32 @@ describe('lock files: exactly one owner, whatever the race', () => {
     }, 120_000)
   }
 
+  it('lets one holder release while another of the same process takes the lock, without an error', async () => {
+    // Two uploads of the same content in one process: one releases the partial's lock
+    // as the other tries it. The taker must see a held lock or take a free one; it used
+    // to fail with ENOENT when the release removed the file under its take-over.
+    const lock = join(dir.path, 'handover.lock')
+    const outcomes = { acquired: 0, held: 0 }
+    for (let round = 0; round < 300; round++) {
+      const first = await tryLock(lock, { what: 'first' })
+      expect(first.acquired).toBe(true)
+      if (!first.acquired) return
+      // The release starts at a varying point of the other's attempt.
+      const delay = round % 7
+      const later = async () => {
+        for (let i = 0; i < delay; i++) await new Promise((resolve) => setImmediate(resolve))
+        await first.release()
+      }
+      const [second] = await Promise.all([tryLock(lock, { what: 'second' }), later()])
+      if (second.acquired) {
+        outcomes.acquired += 1
+        await second.release()
+      } else outcomes.held += 1
+      expect(existsSync(lock)).toBe(false)
+    }
+    expect(outcomes.acquired + outcomes.held).toBe(300)
+  })
+
   it('never takes a live holder\'s lock, and releases only its own', async () => {
     const lock = join(dir.path, 'live.lock')
     const first = await tryLock(lock, { what: 'first' })
