@@ -4,7 +4,9 @@ import type { Db } from '../../src/db/types.js'
 import { openPostgres } from '../../src/db/postgres.js'
 import { readFile } from 'node:fs/promises'
 import { cpSync } from 'node:fs'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import type { PgliteHandle } from '../../src/db/pglite.js'
 import { PGLITE_DATA } from '../../src/db/embedded.js'
 
 export const pgUrl = inject('pgUrl')
@@ -38,23 +40,152 @@ export function copyMigratedEmbedded(dbDir: string): void {
 const pgliteEmpty = inject('pgliteEmpty')
 const dumps = new Map<string, Promise<Blob>>()
 
+/** PGlite's compiled WebAssembly and file bundle, made once per test file and shared by its databases. */
+let pgliteParts: Promise<{ pgliteWasmModule: WebAssembly.Module; fsBundle: Blob }> | undefined
+function loadPgliteParts() {
+  pgliteParts ??= (async () => {
+    const dist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'))
+    const [wasm, data] = await Promise.all([readFile(join(dist, 'pglite.wasm')), readFile(join(dist, 'pglite.data'))])
+    const { WebAssembly: wasmApi } = globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }
+    return { pgliteWasmModule: await wasmApi.compile(wasm), fsBundle: new Blob([data]) }
+  })()
+  return pgliteParts
+}
+
 /**
  * A PGlite database loaded from the global setup's dumps (migrated, or empty):
  * creating a cluster and migrating it takes seconds per file, loading a copy does not.
  */
-async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
+async function createPglite(migrated: boolean): Promise<PgliteHandle> {
   const file = migrated ? pgliteTemplate : pgliteEmpty
   if (!dumps.has(file)) dumps.set(file, readFile(file).then((bytes) => new Blob([bytes])))
   const { PGlite } = await import('@electric-sql/pglite')
-  const dump = await dumps.get(file)!
+  const [dump, parts] = await Promise.all([dumps.get(file)!, loadPgliteParts()])
   const { OID, parseDate, parseInt8, parseNumeric } = await import('../../src/db/values.js')
   const { Mutex } = await import('../../src/db/mutex.js')
   const pg = await PGlite.create({
     loadDataDir: dump,
+    ...parts,
     parsers: { [OID.numeric]: parseNumeric, [OID.int8]: parseInt8, [OID.date]: parseDate },
   })
   const { wrapPglite } = await import('../../src/db/pglite.js')
-  return wrapPglite(pg, new Mutex()).db
+  return wrapPglite(pg, new Mutex())
+}
+
+/**
+ * Loading a PGlite database costs about half a second of CPU; emptying one costs a
+ * few milliseconds. So a closed migrated database goes back to this file's pool,
+ * reset to exactly the migrated template: session state discarded, every table
+ * truncated and its migration rows put back, sequences as they were. A database
+ * whose schema a test changed (the fingerprint of its catalog differs), or whose
+ * reset fails, is closed for good instead.
+ */
+interface Template {
+  tables: { name: string; rows: string | null }[]
+  sequences: { name: string; last: string; called: boolean }[]
+  fingerprint: string
+}
+const idle: PgliteHandle[] = []
+let template: Promise<Template> | undefined
+/** How many PGlite databases this file loaded (the rest of its opens reused one). */
+export let pgliteLoads = 0
+
+const FINGERPRINT = `
+  SELECT md5(string_agg(x, ';' ORDER BY x)) AS f FROM (
+    SELECT 'c:' || c.oid::regclass::text || ':' || c.relkind::text AS x FROM pg_class c
+      WHERE c.relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema') AND c.relnamespace::regnamespace::text NOT LIKE 'pg_t%'
+    UNION ALL SELECT 'a:' || a.attrelid::regclass::text || '.' || a.attname || ':' || a.atttypid || ':' || a.attnotnull || ':' || a.attisdropped FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND c.relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema') AND c.relnamespace::regnamespace::text NOT LIKE 'pg_t%'
+    UNION ALL SELECT 'p:' || p.oid::regprocedure::text || ':' || md5(coalesce(p.prosrc, '')) FROM pg_proc p
+      WHERE p.pronamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
+    UNION ALL SELECT 't:' || t.tgrelid::regclass::text || '.' || t.tgname || ':' || t.tgenabled::text FROM pg_trigger t WHERE NOT t.tgisinternal
+    UNION ALL SELECT 'k:' || k.conrelid::regclass::text || '.' || k.conname || ':' || pg_get_constraintdef(k.oid) FROM pg_constraint k
+      WHERE k.connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
+    UNION ALL SELECT 'n:' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_t%'
+    UNION ALL SELECT 'r:' || rolname FROM pg_roles
+    UNION ALL SELECT 'e:' || extname FROM pg_extension
+  ) parts`
+
+async function readTemplate(pg: PgliteHandle['pg']): Promise<Template> {
+  const tables = await pg.query<{ name: string }>(
+    `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
+      WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
+  )
+  const withRows: Template['tables'] = []
+  for (const { name } of tables.rows) {
+    const [row] = (await pg.query<{ rows: string | null }>(`SELECT json_agg(t)::text AS rows FROM ${name} t`)).rows
+    withRows.push({ name, rows: row?.rows ?? null })
+  }
+  const sequences: Template['sequences'] = []
+  for (const { name } of (await pg.query<{ name: string }>(`SELECT format('%I.%I', schemaname, sequencename) AS name FROM pg_sequences`)).rows) {
+    const [row] = (await pg.query<{ last: string; called: boolean }>(`SELECT last_value::text AS last, is_called AS called FROM ${name}`)).rows
+    sequences.push({ name, last: row!.last, called: row!.called })
+  }
+  const [print] = (await pg.query<{ f: string }>(FINGERPRINT)).rows
+  return { tables: withRows, sequences, fingerprint: print!.f }
+}
+
+async function resetToTemplate(handle: PgliteHandle): Promise<boolean> {
+  const t = await template!
+  return handle.session.run(async () => {
+    const { pg } = handle
+    const [print] = (await pg.query<{ f: string }>(FINGERPRINT)).rows
+    if (print?.f !== t.fingerprint) return false
+    await pg.exec('DISCARD ALL')
+    // Triggers off while emptying and refilling: the rollups are reset like any table.
+    await pg.exec(`SET session_replication_role = replica; TRUNCATE ${t.tables.map((x) => x.name).join(', ')} RESTART IDENTITY CASCADE`)
+    for (const table of t.tables) {
+      if (table.rows) await pg.query(`INSERT INTO ${table.name} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::${table.name}, $1::json)`, [table.rows])
+    }
+    for (const seq of t.sequences) await pg.query(`SELECT setval('${seq.name}', $1::bigint, $2)`, [seq.last, seq.called])
+    await pg.exec('SET session_replication_role = DEFAULT')
+    return true
+  })
+}
+
+async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
+  if (!migrated) return (await createPglite(false)).db
+  let handle = idle.pop()
+  if (!handle) {
+    pgliteLoads += 1
+    handle = await createPglite(true)
+    template ??= readTemplate(handle.pg)
+    await template
+  }
+  const held = handle
+  // Each open gets its own Db: once closed, it refuses every use, so a test that
+  // kept it cannot touch the next test's database.
+  let closed = false
+  const unlistens = new Set<() => Promise<void>>()
+  const use = () => {
+    if (closed) throw new Error('this test database is closed')
+    return held.db
+  }
+  return {
+    kind: 'pglite',
+    query: (sql, params) => Promise.resolve().then(() => use().query(sql, params)),
+    transaction: (fn) => Promise.resolve().then(() => use().transaction(fn)),
+    exec: (sql) => Promise.resolve().then(() => use().exec(sql)),
+    notify: (channel, payload) => Promise.resolve().then(() => use().notify(channel, payload)),
+    async listen(channel, onMessage) {
+      const unlisten = await use().listen(channel, onMessage)
+      if (!unlisten) return null
+      const once = async () => {
+        if (!unlistens.delete(once)) return
+        await unlisten()
+      }
+      unlistens.add(once)
+      return once
+    },
+    async close() {
+      if (closed) return
+      for (const unlisten of [...unlistens]) await unlisten()
+      closed = true
+      const reusable = await resetToTemplate(held).catch(() => false)
+      if (reusable) idle.push(held)
+      else await held.db.close()
+    },
+  }
 }
 
 async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
