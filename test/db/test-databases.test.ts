@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import type { Db } from '../../src/db/types.js'
-import { backends, pgliteLoads } from '../helpers/db.js'
+import { backends, databaseLoads } from '../helpers/db.js'
 import { insertReadyDataset } from '../helpers/stack.js'
 
-// The PGlite tests share a few loaded databases per file, each emptied back to the
-// migrated template when a test closes it: if the reset missed anything, tests
-// would see each other's rows. This checks the reset against a database loaded fresh.
-const pglite = backends.find((b) => b.name === 'pglite')!
+// The tests of a file share a few databases, each emptied back to the migrated
+// template when a test closes it: if the reset missed anything, tests would see
+// each other's rows. This checks the reset against a database loaded fresh.
 
 /** Every row of every table, the sequences and the tables, as one comparable value. */
 async function contents(db: Db) {
@@ -26,27 +25,34 @@ async function contents(db: Db) {
   return out
 }
 
-describe('test databases (PGlite, reused between tests)', () => {
+for (const backend of backends) {
+describe.skipIf(!backend.available)(`test databases (${backend.name}, reused between tests)`, () => {
   it('hands back a closed database as the migrated template: rows, sequences and session state gone; a changed schema is not reused', async () => {
-    const loadsBefore = pgliteLoads
-    const first = await pglite.open()
+    const loadsBefore = databaseLoads[backend.name]
+    const first = await backend.open()
     const template = await contents(first)
+    const [{ zone }] = (await first.query<{ zone: string }>(`SELECT current_setting('TimeZone') AS zone`)) as [{ zone: string }]
     const user = randomUUID()
     await insertReadyDataset(first, user)
     await first.query(`INSERT INTO lora_ops.audit_log (actor, action, target) VALUES ('test', 'write', 'x')`)
     await first.query(`UPDATE lora_ops.schema_migrations SET applied_at = applied_at - interval '1 day'`)
-    await first.exec(`SET TIME ZONE 'Asia/Tokyo'; CREATE TEMP TABLE scratch (id int); SELECT pg_advisory_lock(42)`)
+    // One session for the session state: PGlite has one, a Postgres pool several.
+    await first.transaction(async (tx) => {
+      await tx.query(`SET TIME ZONE 'Asia/Tokyo'`)
+      await tx.query('CREATE TEMP TABLE scratch (id int)')
+      await tx.query('SELECT pg_advisory_lock(42)')
+    })
     let heard = 0
     await first.listen('job_updates', () => (heard += 1))
     expect(await contents(first)).not.toEqual(template)
     await first.close()
-    await expect(first.query('SELECT 1')).rejects.toThrow('this test database is closed')
+    await expect(first.query('SELECT 1')).rejects.toThrow(backend.name === 'pglite' ? 'this test database is closed' : 'CONNECTION_ENDED')
 
-    const second = await pglite.open()
-    expect(pgliteLoads).toBe(loadsBefore + 1)
+    const second = await backend.open()
+    expect(databaseLoads[backend.name]).toBe(loadsBefore + 1)
     expect(await contents(second)).toEqual(template)
     expect(await second.query(`SELECT current_setting('TimeZone') AS zone, to_regclass('pg_temp.scratch') AS scratch, pg_try_advisory_lock(42) AS free`)).toEqual([
-      { zone: 'UTC', scratch: null, free: true },
+      { zone, scratch: null, free: true },
     ])
     await second.notify('job_updates', 'x')
     expect(heard).toBe(0)
@@ -54,9 +60,10 @@ describe('test databases (PGlite, reused between tests)', () => {
     await second.exec('CREATE TABLE public.scratch_table (id int)')
     await second.close()
 
-    const third = await pglite.open()
-    expect(pgliteLoads).toBe(loadsBefore + 2)
+    const third = await backend.open()
+    expect(databaseLoads[backend.name]).toBe(loadsBefore + 2)
     expect(await contents(third)).toEqual(template)
     await third.close()
   })
 })
+}

@@ -1,4 +1,4 @@
-import { inject } from 'vitest'
+import { afterAll, inject } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import type { Db } from '../../src/db/types.js'
 import { openPostgres } from '../../src/db/postgres.js'
@@ -87,12 +87,12 @@ interface Template {
 }
 const idle: PgliteHandle[] = []
 let template: Promise<Template> | undefined
-/** How many PGlite databases this file loaded (the rest of its opens reused one). */
-export let pgliteLoads = 0
+/** How many migrated databases this file loaded or created, per backend (the rest of its opens reused one). */
+export const databaseLoads = { pglite: 0, postgres: 0 }
 
 const FINGERPRINT = `
   SELECT md5(string_agg(x, ';' ORDER BY x)) AS f FROM (
-    SELECT 'c:' || c.oid::regclass::text || ':' || c.relkind::text AS x FROM pg_class c
+    SELECT 'c:' || c.oid::regclass::text || ':' || c.relkind::text || ':' || c.relrowsecurity || ':' || coalesce(c.relacl::text, '') AS x FROM pg_class c
       WHERE c.relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema') AND c.relnamespace::regnamespace::text NOT LIKE 'pg_t%'
     UNION ALL SELECT 'a:' || a.attrelid::regclass::text || '.' || a.attname || ':' || a.atttypid || ':' || a.attnotnull || ':' || a.attisdropped FROM pg_attribute a
       JOIN pg_class c ON c.oid = a.attrelid WHERE a.attnum > 0 AND c.relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema') AND c.relnamespace::regnamespace::text NOT LIKE 'pg_t%'
@@ -102,54 +102,56 @@ const FINGERPRINT = `
     UNION ALL SELECT 'k:' || k.conrelid::regclass::text || '.' || k.conname || ':' || pg_get_constraintdef(k.oid) FROM pg_constraint k
       WHERE k.connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema')
     UNION ALL SELECT 'n:' || nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_t%'
-    UNION ALL SELECT 'r:' || rolname FROM pg_roles
+    UNION ALL SELECT 'o:' || o.polrelid::regclass::text || '.' || o.polname FROM pg_policy o
     UNION ALL SELECT 'e:' || extname FROM pg_extension
   ) parts`
 
-async function readTemplate(pg: PgliteHandle['pg']): Promise<Template> {
-  const tables = await pg.query<{ name: string }>(
+/** A query on one session: the PGlite instance itself, or one Postgres connection. */
+type Run = <T>(sql: string, params?: unknown[]) => Promise<T[]>
+
+async function readTemplate(run: Run): Promise<Template> {
+  const tables = await run<{ name: string }>(
     `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
       WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
   )
   const withRows: Template['tables'] = []
-  for (const { name } of tables.rows) {
-    const [row] = (await pg.query<{ rows: string | null }>(`SELECT json_agg(t)::text AS rows FROM ${name} t`)).rows
+  for (const { name } of tables) {
+    const [row] = await run<{ rows: string | null }>(`SELECT json_agg(t)::text AS rows FROM ${name} t`)
     withRows.push({ name, rows: row?.rows ?? null })
   }
   const sequences: Template['sequences'] = []
-  for (const { name } of (await pg.query<{ name: string }>(`SELECT format('%I.%I', schemaname, sequencename) AS name FROM pg_sequences`)).rows) {
-    const [row] = (await pg.query<{ last: string; called: boolean }>(`SELECT last_value::text AS last, is_called AS called FROM ${name}`)).rows
+  for (const { name } of await run<{ name: string }>(`SELECT format('%I.%I', schemaname, sequencename) AS name FROM pg_sequences`)) {
+    const [row] = await run<{ last: string; called: boolean }>(`SELECT last_value::text AS last, is_called AS called FROM ${name}`)
     sequences.push({ name, last: row!.last, called: row!.called })
   }
-  const [print] = (await pg.query<{ f: string }>(FINGERPRINT)).rows
+  const [print] = await run<{ f: string }>(FINGERPRINT)
   return { tables: withRows, sequences, fingerprint: print!.f }
 }
 
-async function resetToTemplate(handle: PgliteHandle): Promise<boolean> {
-  const t = await template!
-  return handle.session.run(async () => {
-    const { pg } = handle
-    const [print] = (await pg.query<{ f: string }>(FINGERPRINT)).rows
-    if (print?.f !== t.fingerprint) return false
-    await pg.exec('DISCARD ALL')
-    // Triggers off while emptying and refilling: the rollups are reset like any table.
-    await pg.exec(`SET session_replication_role = replica; TRUNCATE ${t.tables.map((x) => x.name).join(', ')} RESTART IDENTITY CASCADE`)
-    for (const table of t.tables) {
-      if (table.rows) await pg.query(`INSERT INTO ${table.name} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::${table.name}, $1::json)`, [table.rows])
-    }
-    for (const seq of t.sequences) await pg.query(`SELECT setval('${seq.name}', $1::bigint, $2)`, [seq.last, seq.called])
-    await pg.exec('SET session_replication_role = DEFAULT')
-    return true
-  })
+/** Empties a database back to the template; false if its schema is not the template's any more. */
+async function resetToTemplate(run: Run, t: Template): Promise<boolean> {
+  const [print] = await run<{ f: string }>(FINGERPRINT)
+  if (print?.f !== t.fingerprint) return false
+  // Triggers off while emptying and refilling: the rollups are reset like any table.
+  await run('SET session_replication_role = replica')
+  await run(`TRUNCATE ${t.tables.map((x) => x.name).join(', ')} RESTART IDENTITY CASCADE`)
+  for (const table of t.tables) {
+    if (table.rows) await run(`INSERT INTO ${table.name} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::${table.name}, $1::text::json)`, [table.rows])
+  }
+  for (const seq of t.sequences) await run(`SELECT setval('${seq.name}', $1::bigint, $2)`, [seq.last, seq.called])
+  await run('SET session_replication_role = DEFAULT')
+  return true
 }
+
+const pgliteRun = (pg: PgliteHandle['pg']): Run => async <T>(sql: string, params?: unknown[]) => (await pg.query<T>(sql, params)).rows
 
 async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
   if (!migrated) return (await createPglite(false)).db
   let handle = idle.pop()
   if (!handle) {
-    pgliteLoads += 1
+    databaseLoads.pglite += 1
     handle = await createPglite(true)
-    template ??= readTemplate(handle.pg)
+    template ??= readTemplate(pgliteRun(handle.pg))
     await template
   }
   const held = handle
@@ -181,21 +183,74 @@ async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
       if (closed) return
       for (const unlisten of [...unlistens]) await unlisten()
       closed = true
-      const reusable = await resetToTemplate(held).catch(() => false)
+      const t = await template!
+      const reusable = await held.session
+        .run(async () => {
+          await held.pg.exec('DISCARD ALL')
+          return resetToTemplate(pgliteRun(held.pg), t)
+        })
+        .catch(() => false)
       if (reusable) idle.push(held)
       else await held.db.close()
     },
   }
 }
 
+/**
+ * The same for Postgres: a closed migrated database is emptied back to the template
+ * over a new connection (every session of the test gone with its pools) and kept
+ * for this file's next test, instead of dropped and created again. One that another
+ * session still uses (a child process that outlived its test) is dropped.
+ */
+const idleDatabases: string[] = []
+let pgTemplate: Promise<Template> | undefined
+
+const databaseUrl = (name: string) => pgUrl.replace(/\/postgres$/, `/${name}`)
+const postgresRun = (db: Db): Run => (sql, params) => db.query(sql, params) as never
+
+async function dropDatabase(name: string): Promise<void> {
+  const dropper = await openPostgres({ url: pgUrl, max: 1 })
+  await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  await dropper.close()
+}
+
+async function resetPostgres(name: string): Promise<boolean> {
+  const conn = await openPostgres({ url: databaseUrl(name), max: 1 })
+  try {
+    // The test's own pools have just closed: their sessions take a moment to end.
+    for (let i = 0; ; i++) {
+      const [others] = await conn.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      )
+      if (others!.n === 0) break
+      if (i === 25) return false
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    return await resetToTemplate(postgresRun(conn), await pgTemplate!)
+  } finally {
+    await conn.close()
+  }
+}
+
 async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
-  const name = `t_${randomBytes(6).toString('hex')}`
-  const admin = await openPostgres({ url: pgUrl, max: 1 })
-  await admin.query(`CREATE DATABASE ${name}${migrated ? ' TEMPLATE lora_template' : ''}`)
-  await admin.close()
-  const url = pgUrl.replace(/\/postgres$/, `/${name}`)
+  let name = migrated ? idleDatabases.pop() : undefined
+  if (!name) {
+    name = `t_${randomBytes(6).toString('hex')}`
+    if (migrated) databaseLoads.postgres += 1
+    const admin = await openPostgres({ url: pgUrl, max: 1 })
+    await admin.query(`CREATE DATABASE ${name}${migrated ? ' TEMPLATE lora_template' : ''}`)
+    await admin.close()
+    if (migrated && !pgTemplate) {
+      const probe = await openPostgres({ url: databaseUrl(name), max: 1 })
+      pgTemplate = readTemplate(postgresRun(probe)).finally(() => probe.close())
+      await pgTemplate
+    }
+  }
+  const own = name
+  const url = databaseUrl(own)
   const db = await openPostgres({ url, max: 8 })
   const others: Db[] = []
+  let closed = false
   return {
     ...db,
     url,
@@ -205,14 +260,20 @@ async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
       return other
     },
     close: async () => {
+      if (closed) return
+      closed = true
       for (const o of others) await o.close()
       await db.close()
-      const dropper = await openPostgres({ url: pgUrl, max: 1 })
-      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await dropper.close()
+      if (migrated && (await resetPostgres(own).catch(() => false))) idleDatabases.push(own)
+      else await dropDatabase(own)
     },
   }
 }
+
+// The databases kept for a next test that did not come.
+afterAll(async () => {
+  for (const name of idleDatabases.splice(0)) await dropDatabase(name)
+})
 
 export const backends: Backend[] = [
   { name: 'pglite', available: true, open: (o) => openPgliteBackend(o?.migrated ?? true) },

@@ -1,0 +1,33 @@
+// `npm test` after the build: the type-check and the suite at once. The suite spends
+// much of its time waiting on child processes and databases, so the type-check's
+// CPU costs it little; run one after the other they added up. Exits non-zero if
+// either fails; the type-check's findings are printed after the suite's report.
+// Arguments go to vitest (`npm test -- test/lockfile.test.ts`).
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const bin = (pkg, name) => require.resolve(`${pkg}/${name}`)
+
+const children = []
+function run(args, options) {
+  const child = spawn(process.execPath, args, options)
+  children.push(child)
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of children) child.kill(signal)
+  })
+}
+
+let tscOutput = ''
+const tsc = run([bin('typescript', 'bin/tsc'), '--noEmit'], { stdio: ['ignore', 'pipe', 'pipe'] })
+for (const stream of [children[0].stdout, children[0].stderr]) stream.on('data', (chunk) => (tscOutput += chunk))
+const vitest = run([bin('vitest', 'vitest.mjs'), 'run', ...process.argv.slice(2)], { stdio: 'inherit' })
+
+const [typeCheck, suite] = await Promise.all([tsc, vitest])
+if (typeCheck !== 0) process.stderr.write(`\n${tscOutput}\ntype-check (tsc --noEmit) failed: exit ${typeCheck}\n`)
+else process.stdout.write('type-check (tsc --noEmit): no errors\n')
+process.exitCode = typeCheck !== 0 ? typeCheck : suite
