@@ -9,6 +9,7 @@ import costs from './migrations/0004_costs.sql'
 import liveness from './migrations/0005_liveness.sql'
 import userRollups from './migrations/0006_user_rollups.sql'
 import dailyRollups from './migrations/0007_daily_rollups.sql'
+import costCover from './migrations/0008_cost_cover.sql'
 
 export interface Migration {
   version: number
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration(5, 'liveness', liveness),
   migration(6, 'user_rollups', userRollups),
   migration(7, 'daily_rollups', dailyRollups),
+  migration(8, 'cost_cover', costCover),
 ]
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
