@@ -1,7 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { backends, type TestDb } from '../helpers/db.js'
@@ -11,7 +10,7 @@ import { SupabaseStorage } from '../../src/storage/supabase.js'
 import type { UploadSource } from '../../src/storage/types.js'
 import type { LoraError } from '../../src/errors.js'
 import * as upload from '../../commands/datasets-upload.js'
-import { startStorageStandIn, TUS_CHUNK } from './supabase-standin.js'
+import { standInFixture, TUS_CHUNK } from './supabase-standin.js'
 
 const KEY = 'service-role-key-for-the-stand-in'
 /** storage.timeout in these tests: short, so that a stall costs a fraction of a second. */
@@ -21,23 +20,7 @@ const BOUND_MS = 10_000
 /** The same for a whole command, which opens a database and validates its file first. */
 const COMMAND_BOUND_MS = 20_000
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-function workDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lora-deadline-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function standIn() {
-  const s = await startStorageStandIn(KEY)
-  cleanups.push(() => s.close())
-  s.buckets.add('lora-datasets')
-  return s
-}
+const { cleanups, workDir, standIn } = standInFixture(KEY, 'lora-deadline-', ['lora-datasets'])
 
 /** Deterministic bytes, so that chunks are told apart. */
 function pattern(size: number): Buffer {

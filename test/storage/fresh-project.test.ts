@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { backends, type TestDb } from '../helpers/db.js'
@@ -15,27 +14,12 @@ import { FolderStorage } from '../../src/storage/folder.js'
 import type { LoraError } from '../../src/errors.js'
 import * as migrateCommand from '../../commands/db-migrate.js'
 import * as upload from '../../commands/datasets-upload.js'
-import { startStorageStandIn, TUS_CHUNK } from './supabase-standin.js'
+import { standInFixture, TUS_CHUNK } from './supabase-standin.js'
 
 const KEY = 'service-role-key-for-the-stand-in'
 const NOW = '2026-04-01T10:00:00.000Z'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c()
-})
-
-function workDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lora-fresh-'))
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function standIn() {
-  const s = await startStorageStandIn(KEY)
-  cleanups.push(() => s.close())
-  return s
-}
+const { cleanups, workDir, standIn } = standInFixture(KEY, 'lora-fresh-')
 
 function supabaseContext(db: TestDb | undefined, url: string, work: string, options: { signal?: AbortSignal } = {}): TestContext {
   const t = testContext({

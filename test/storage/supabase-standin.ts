@@ -1,3 +1,7 @@
+import { afterEach } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -259,4 +263,29 @@ function json(res: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   res.end(text)
+}
+
+/**
+ * What a test file against the stand-in needs: what to undo after each test (last
+ * first), a work folder, and a stand-in, with the given buckets, that closes then.
+ */
+export function standInFixture(key: string, prefix: string, buckets: string[] = []) {
+  const cleanups: (() => Promise<void> | void)[] = []
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  })
+  return {
+    cleanups,
+    workDir(): string {
+      const dir = mkdtempSync(join(tmpdir(), prefix))
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+      return dir
+    },
+    async standIn() {
+      const s = await startStorageStandIn(key)
+      cleanups.push(() => s.close())
+      for (const bucket of buckets) s.buckets.add(bucket)
+      return s
+    },
+  }
 }
