@@ -233,6 +233,10 @@ async function route(jobs: SimulatedJobs, faults: SimulatorFaults, req: Incoming
     allow('POST')
     const key = req.headers['idempotency-key']
     const { created, response } = jobs.submit(await readJson(req), typeof key === 'string' ? key : undefined)
+    // A cluster that acknowledges a job has recorded it: the state file holds it before
+    // the answer leaves, so a simulator killed right after (kill -9 of the local
+    // service) restarts knowing the job, and the daemon does not fail it as unknown.
+    await jobs.flush()
     return { status: created ? 201 : 200, body: response }
   }
   req.resume()
@@ -243,7 +247,9 @@ async function route(jobs: SimulatedJobs, faults: SimulatorFaults, req: Incoming
   }
   if ((match = /^\/training\/cancel\/([^/]+)$/.exec(path))) {
     allow('POST')
-    return { status: 200, body: withoutBilling(jobs.cancel(match[1]!)) }
+    const cancelled = jobs.cancel(match[1]!)
+    await jobs.flush()
+    return { status: 200, body: withoutBilling(cancelled) }
   }
   if ((match = /^\/training\/logs\/([^/]+)$/.exec(path)) && !faults.omitLogs) {
     allow('GET')

@@ -325,6 +325,18 @@ describe('simulator API', () => {
     expect((await status(second, id)).status).toBe('completed')
   })
 
+  it('has an acknowledged submit or cancel in its state file before it answers: a kill -9 right after loses neither', async () => {
+    const dir = await temporaryDir()
+    const stateFile = join(dir, 'cluster.json')
+    const sim = await simulator({ stateFile })
+    const saved = async () => JSON.parse(await readFile(stateFile, 'utf8')) as { jobs: { external_job_id: string; cancelled_after_ms?: number }[] }
+    const id = await submit(sim)
+    // Read at once, as a replacement started after a kill -9 would (no close, no flush).
+    expect((await saved()).jobs.map((j) => j.external_job_id)).toEqual([id])
+    await call(sim, 'POST', `/training/cancel/${id}`)
+    expect((await saved()).jobs).toEqual([expect.objectContaining({ external_job_id: id, cancelled_after_ms: 0 })])
+  })
+
   it('refuses a state file that is not simulator state', async () => {
     const dir = await temporaryDir()
     const stateFile = join(dir, 'cluster.json')
