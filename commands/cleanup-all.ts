@@ -1,9 +1,26 @@
+import type { z } from 'zod'
 import type { Context } from '../src/context.js'
 import type { ExitCode } from '../src/errors.js'
-import { CleanupOptions, runAllCleanups } from '../src/maintenance/command.js'
+import { CLEANUP_HELP, cleanupFlags, runAllCleanups } from '../src/maintenance/command.js'
+import { dryRun, json, optionsOf, yes } from '../src/flags.js'
 
-export const Options = CleanupOptions
+export const flags = {
+  olderThan: cleanupFlags.olderThan,
+  unusedFor: { ...cleanupFlags.unusedFor, description: 'for the archival review (default 6mo)' },
+  dryRun,
+  yes,
+  json,
+}
 
-export function run(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
+export const Options = optionsOf(flags)
+
+export const help = CLEANUP_HELP
+export const examples = [
+  'lora cleanup all --dry-run',
+  'lora cleanup all --yes --json  # from cron',
+]
+
+export function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   return runAllCleanups(opts, ctx)
 }
+

@@ -1,9 +1,25 @@
+import type { z } from 'zod'
 import type { Context } from '../src/context.js'
 import type { ExitCode } from '../src/errors.js'
-import { CleanupOptions, runCleanupCommand } from '../src/maintenance/command.js'
+import { CLEANUP_HELP, cleanupFlags, runCleanupCommand } from '../src/maintenance/command.js'
+import { dryRun, json, optionsOf, yes } from '../src/flags.js'
 
-export const Options = CleanupOptions
+export const flags = {
+  olderThan: cleanupFlags.olderThan,
+  dryRun,
+  yes,
+  json,
+}
 
-export function run(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
+export const Options = optionsOf(flags)
+
+export const help = CLEANUP_HELP
+export const examples = [
+  'lora cleanup validation-images --dry-run',
+  'lora cleanup validation-images --older-than 60d --yes',
+]
+
+export function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   return runCleanupCommand('validation-images', opts, ctx)
 }
+

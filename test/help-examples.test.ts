@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { Option } from 'commander'
 import { COMMANDS } from '../commands/registry.js'
 import { buildProgram, commandInput, main, optionIssueToError, type MainDeps } from '../src/cli.js'
 
@@ -27,22 +28,23 @@ function commandWords(argv: string[]): string[] {
 }
 
 describe('examples in help', () => {
-  it('gives every command 1 to 4 examples, each of that command', () => {
+  it('gives every command 1 to 4 examples, each of that command', async () => {
     for (const spec of COMMANDS) {
       const path = spec.path.join(' ')
-      expect(spec.examples?.length ?? 0, `lora ${path}`).toBeGreaterThanOrEqual(1)
-      expect(spec.examples!.length, `lora ${path}`).toBeLessThanOrEqual(4)
-      for (const example of spec.examples!) expect(commandWords(argvOf(example)).slice(0, spec.path.length).join(' '), example).toBe(path)
+      const { examples } = await spec.load()
+      expect(examples.length, `lora ${path}`).toBeGreaterThanOrEqual(1)
+      expect(examples.length, `lora ${path}`).toBeLessThanOrEqual(4)
+      for (const example of examples) expect(commandWords(argvOf(example)).slice(0, spec.path.length).join(' '), example).toBe(path)
     }
   })
 
   it("parses each example's flags and arguments with the parser and the command's own schema", async () => {
     for (const spec of COMMANDS) {
       const module = await spec.load!()
-      for (const example of spec.examples!) {
+      for (const example of module.examples) {
         const argv = argvOf(example)
         let input: Record<string, unknown> | undefined
-        const program = buildProgram(deps(), argv, async (s, cmd, args) => {
+        const program = await buildProgram(deps(), argv, async (s, cmd, args) => {
           expect(s.path).toEqual(spec.path)
           input = commandInput(s, cmd, args)
         })
@@ -51,6 +53,13 @@ describe('examples in help', () => {
         const parsed = module.Options.safeParse(input)
         if (!parsed.success) throw new Error(`${example}: ${optionIssueToError(parsed.error.issues).message}`)
       }
+    }
+  })
+
+  it("declares each flag under the name commander gives its value, so that the command's Options read it", async () => {
+    for (const spec of COMMANDS) {
+      const { flags } = await spec.load()
+      for (const [key, flag] of Object.entries(flags)) expect(new Option(flag.flags).attributeName(), `lora ${spec.path.join(' ')} ${flag.flags}`).toBe(key)
     }
   })
 
