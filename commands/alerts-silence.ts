@@ -1,20 +1,11 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { formatDuration, parseDuration } from '../src/config/duration.js'
+import { formatDuration } from '../src/config/duration.js'
 import { ExitCode } from '../src/errors.js'
-import { flag, json, optionsOf } from '../src/flags.js'
+import { duration, flag, json, optionsOf } from '../src/flags.js'
 
 export const flags = {
-  for: flag('--for <duration>', 'how long, such as 30m or 2h (required)', z
-    .string({ error: 'required: how long, such as 2h' })
-    .transform((value, ctx) => {
-      const ms = parseDuration(value)
-      if (ms === null || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as 30m or 2h, got "${value}"` })
-        return z.NEVER
-      }
-      return ms
-    })),
+  for: flag('--for <duration>', 'how long, such as 30m or 2h (required)', duration({ missing: 'required: how long, such as 2h' })),
   subject: flag('--subject <subject>', 'only this subject of the rule: a job id, a cluster name', z.string().min(1, 'expected a subject such as a job id or a cluster name').optional()),
   reason: flag('--reason <text>', 'why, for the others on call', z.string().optional()),
   json,

@@ -2,22 +2,16 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import type { StyleName } from '../src/io/style.js'
-import { flag, json, optionsOf, show, userId } from '../src/flags.js'
+import { boundedNumber, flag, json, optionsOf, show, userId } from '../src/flags.js'
 import { DATASET_JSON_HELP } from '../src/datasets/formats.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const STATUSES = ['uploading', 'validating', 'ready', 'failed'] as const
 
 export const flags = {
-  user: flag('--user <uuid>', "only this user's datasets", z.string().regex(UUID, 'expected a user id (a UUID)').optional()),
+  user: flag('--user <uuid>', "only this user's datasets", userId.optional()),
   status: flag('--status <status>', 'uploading | validating | ready | failed', z.enum(STATUSES, { error: (issue) => `expected one of ${STATUSES.join(', ')}, got ${show(issue.input)}` }).optional()),
   deleted: flag('--deleted', 'include deleted datasets', z.boolean().default(false)),
-  limit: flag('--limit <n>', 'at most this many', z.coerce
-    .number({ error: 'expected a number from 1 to 10000' })
-    .int('expected a whole number from 1 to 10000')
-    .min(1, 'expected a number from 1 to 10000')
-    .max(10_000, 'expected a number from 1 to 10000')
-    , '100'),
+  limit: flag('--limit <n>', 'at most this many', boundedNumber({ min: 1, max: 10_000, integer: true }), '100'),
   json,
 }
 

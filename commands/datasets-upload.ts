@@ -3,14 +3,13 @@ import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
 import { FORMATS } from '../src/datasets/formats.js'
 import { UPLOAD_BUCKETS } from '../src/datasets/upload.js'
-import { dryRun, flag, json, optionsOf, show } from '../src/flags.js'
+import { dryRun, flag, json, optionsOf, show, userId } from '../src/flags.js'
 import { DATASET_JSON_HELP } from '../src/datasets/formats.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const flags = {
   name: flag('--name <name>', 'the dataset name (default: the file name)', z.string().trim().min(1, 'expected a name').max(200, 'must be at most 200 characters').optional()),
-  user: flag('--user <uuid>', "the dataset's owner (or LORA_USER_ID; lora has no login)", z.string().regex(UUID, 'expected a user id (a UUID)').optional()),
+  user: flag('--user <uuid>', "the dataset's owner (or LORA_USER_ID; lora has no login)", userId.optional()),
   format: flag('--format <format>', 'chat | completion | instruction (default: detected from the first records)', z.enum(FORMATS, { error: (issue) => `expected one of ${FORMATS.join(', ')}, got ${show(issue.input)}` }).optional()),
   bucket: flag('--bucket <bucket>', 'lora-datasets | training-files', z.enum(UPLOAD_BUCKETS, { error: (issue) => `expected ${UPLOAD_BUCKETS.join(' or ')}, got ${show(issue.input)}` }), 'lora-datasets'),
   dryRun: { ...dryRun, description: 'validate and report only: no row, no upload' },

@@ -1,28 +1,20 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { parseDuration } from '../src/config/duration.js'
 import { ExitCode } from '../src/errors.js'
-import { flag, json, optionsOf } from '../src/flags.js'
+import { duration, flag, json, optionsOf } from '../src/flags.js'
 
 export const flags = {
   failOn: flag('--fail-on <level>', 'warning or critical: the status that makes the exit code 1', z.enum(['warning', 'critical'], { error: (issue) => `expected warning or critical, got "${String(issue.input)}"` }), 'critical'),
   // Comma-separated; each name is checked against the profile when the command runs.
-  check: flag('--check <names>', 'comma-separated checks to run (default: all)', z
-    .string()
-    .optional()
-    .transform((value) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean)))),
-  timeout: flag('--timeout <duration>', 'time each check may take', z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined) return undefined
-      const ms = parseDuration(value)
-      if (ms === null || ms < 100 || ms > 300_000) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration from 100ms to 5m such as 5s, got "${value}"` })
-        return z.NEVER
-      }
-      return ms
-    }), '5s'),
+  check: flag(
+    '--check <names>',
+    'comma-separated checks to run (default: all)',
+    z
+      .string()
+      .optional()
+      .transform((value) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean))),
+  ),
+  timeout: flag('--timeout <duration>', 'time each check may take', duration({ min: 100, minText: '100ms', max: 300_000, maxText: '5m' }), '5s'),
   json,
 }
 

@@ -1,15 +1,14 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode, LoraError } from '../src/errors.js'
-import { Duration } from '../src/config/schema.js'
 import { parseDuration, formatDuration } from '../src/config/duration.js'
 import { DEFAULT_IDLE_MS, SERVICE_LOG, startLocalStack } from '../src/local.js'
 import { join } from 'node:path'
-import { flag, json, optionsOf, simulatorSpeed } from '../src/flags.js'
+import { duration, flag, json, optionsOf, simulatorSpeed } from '../src/flags.js'
 
 export const flags = {
   daemon: flag('--no-daemon', 'do not process jobs here; leave it to `lora daemon`', z.boolean().default(true)),
-  idle: flag('--idle <duration>', 'stop after this long with no client and no job in flight (default: never; 10m in the background)', Duration.optional()),
+  idle: flag('--idle <duration>', 'stop after this long with no client and no job in flight (default: never; 10m in the background)', duration({ min: 0 }).optional()),
   speed: flag('--speed <x>', "the simulator's simulated time per real time (default: simulator.speed, LORA_SIMULATOR_SPEED, 6)", simulatorSpeed.optional()),
   background: flag('--background', 'quiet, for the service the first command starts (output in .lora/service.log)', z.boolean().default(false)),
   json,

@@ -1,9 +1,9 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { parseDuration, formatDuration } from '../src/config/duration.js'
+import { formatDuration } from '../src/config/duration.js'
 import { PERIODS, SECTIONS, type Period, type Section } from '../src/metrics/collect.js'
 import { ExitCode } from '../src/errors.js'
-import { flag, json, optionsOf } from '../src/flags.js'
+import { duration, flag, json, optionsOf } from '../src/flags.js'
 
 const MIN_WATCH_MS = 1_000
 const DEFAULT_WATCH_MS = 10_000
@@ -31,16 +31,8 @@ export const flags = {
     z
       .union([z.boolean(), z.string()])
       .optional()
-      .transform((value, ctx) => {
-        if (value === undefined || value === false) return undefined
-        if (value === true) return DEFAULT_WATCH_MS
-        const ms = parseDuration(value)
-        if (ms === null || ms < MIN_WATCH_MS) {
-          ctx.addIssue({ code: 'custom', message: `expected an interval of at least 1s such as 10s or 1m, got "${value}"` })
-          return z.NEVER
-        }
-        return ms
-      }),
+      .transform((value): string | number | undefined => (value === true ? DEFAULT_WATCH_MS : value === false ? undefined : value))
+      .pipe(duration({ min: MIN_WATCH_MS, minText: '1s' }).optional()),
   ),
   summary: flag('--summary', 'print the daily summary (yesterday, UTC) instead', z.boolean().optional()),
   json,

@@ -6,11 +6,11 @@ import { monthOf, parseMonth, zonedParts } from '../src/month.js'
 import { limitsTimezone } from '../src/config/schema.js'
 import { confirmAction } from '../src/io/confirm.js'
 import { printTable } from '../src/io/output.js'
-import { dryRun, flag, json, month, optionsOf, yes } from '../src/flags.js'
+import { dryRun, flag, json, month, optionsOf, userId, yes } from '../src/flags.js'
 
 export const flags = {
   month: { ...month, description: 'the month to reset into (default: this month)' },
-  user: flag('--user <id>', 'only this user', z.string().uuid('--user expects a user id (a UUID)').optional()),
+  user: flag('--user <id>', 'only this user', userId.optional()),
   dryRun,
   yes,
   force: flag('--force', 'reset on a day other than the 1st', z.boolean().default(false)),

@@ -16,51 +16,58 @@ export interface Flag<S extends z.ZodType = z.ZodType> {
   readonly description: string
   /** What the value parses to in the command's Options. */
   readonly schema: S
-  /** As it would be typed ('50', '2s'): --help shows it, and the schema parses it when the flag is absent. */
+  /** As it would be typed ('50', '2s'): --help shows it, and Options parse it when the flag is absent. */
   readonly default?: string
 }
 
 export type Flags = Record<string, Flag>
 
 export function flag<S extends z.ZodType>(flags: string, description: string, schema: S): Flag<S>
-export function flag<S extends z.ZodType>(flags: string, description: string, schema: S, typedDefault: string): Flag<z.ZodPrefault<S>>
+export function flag<S extends z.ZodType>(flags: string, description: string, schema: S, typedDefault: string): Flag<S> & { default: string }
 export function flag(flags: string, description: string, schema: z.ZodType, typedDefault?: string): Flag {
-  if (typedDefault === undefined) return { flags, description, schema }
-  return { flags, description, schema: schema.prefault(typedDefault as never), default: typedDefault }
+  return typedDefault === undefined ? { flags, description, schema } : { flags, description, schema, default: typedDefault }
 }
 
-type OptionsShape<F extends Flags> = { [K in keyof F]: F[K]['schema'] }
+type OptionsShape<F extends Flags> = { [K in keyof F]: F[K] extends { default: string } ? z.ZodPrefault<F[K]['schema']> : F[K]['schema'] }
 
 /** A command's Options: the schemas of its flags under their commander names, and its positional `args` if any. */
 export function optionsOf<F extends Flags, A extends z.ZodRawShape = Record<never, never>>(flags: F, more?: A): z.ZodObject<OptionsShape<F> & A> {
   const shape: Record<string, z.ZodType> = {}
-  for (const [key, f] of Object.entries(flags)) shape[key] = f.schema
+  for (const [key, f] of Object.entries(flags)) shape[key] = f.default === undefined ? f.schema : f.schema.prefault(f.default as never)
   return z.object({ ...shape, ...more }) as unknown as z.ZodObject<OptionsShape<F> & A>
 }
 
 /** A flag's value as an error message quotes it. */
 export const show = (value: unknown) => (typeof value === 'string' ? `"${value}"` : String(value))
 
-/** A number in [min, max], written in the message as the bounds are usually written. */
-export function boundedNumber(options: { min: number; max: number; integer?: boolean; text?: [string, string] }) {
-  const [lo, hi] = options.text ?? [String(options.min), String(options.max)]
+/** A number in [min, max] (max may be open), written in the message as the bounds are usually written. */
+export function boundedNumber(options: { min: number; max?: number; integer?: boolean; text?: [string, string] }) {
+  const { min, max = Infinity } = options
+  const [lo, hi] = options.text ?? [String(min), String(max)]
   const kind = options.integer ? 'an integer' : 'a number'
+  const range = max === Infinity ? `of ${lo} or more` : `from ${lo} to ${hi}`
   return z.union([z.string(), z.number()]).transform((raw, ctx) => {
     const value = typeof raw === 'number' ? raw : raw.trim() === '' ? NaN : Number(raw)
-    if (!Number.isFinite(value) || (options.integer && !Number.isInteger(value)) || value < options.min || value > options.max) {
-      ctx.addIssue({ code: 'custom', message: `must be ${kind} from ${lo} to ${hi} (got ${show(raw)})` })
+    if (!Number.isFinite(value) || (options.integer && !Number.isInteger(value)) || value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `must be ${kind} ${range} (got ${show(raw)})` })
       return z.NEVER
     }
     return value
   })
 }
 
-/** A duration such as 2s, 30s or 7d, in milliseconds. */
-export function duration(options: { min: number; minText: string }) {
-  return z.union([z.string(), z.number()]).transform((raw, ctx) => {
+/**
+ * A duration such as 2s, 30s or 7d, in milliseconds: more than zero, or at least
+ * `min` (written `minText` in the message), and at most `max` if given. `missing`
+ * is the message when the value is absent and the flag is required.
+ */
+export function duration(options: { min?: number; minText?: string; max?: number; maxText?: string; missing?: string } = {}) {
+  const { min, minText, max, maxText, missing } = options
+  const range = max !== undefined ? ` from ${minText} to ${maxText}` : minText !== undefined ? ` of at least ${minText}` : ''
+  return z.union([z.string(), z.number()], missing === undefined ? undefined : { error: missing }).transform((raw, ctx) => {
     const ms = typeof raw === 'number' ? raw : parseDuration(raw)
-    if (ms === null || !Number.isFinite(ms) || ms < options.min) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration of at least ${options.minText} such as 2s, 10m or 7d (got ${show(raw)})` })
+    if (ms === null || !Number.isFinite(ms) || (min === undefined ? ms <= 0 : ms < min) || (max !== undefined && ms > max)) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration${range} such as 2s, 10m or 7d (got ${show(raw)})` })
       return z.NEVER
     }
     return ms

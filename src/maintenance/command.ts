@@ -1,27 +1,16 @@
 import { z } from 'zod'
 import type { Context } from '../context.js'
-import { parseDuration } from '../config/duration.js'
 import { ExitCode } from '../errors.js'
-import { dryRun, flag, json, optionsOf, yes } from '../flags.js'
+import { dryRun, duration, flag, json, optionsOf, yes } from '../flags.js'
 import { printTable } from '../io/output.js'
 import { runTask, TASK_NAMES, type TaskName, type TaskReport } from './tasks.js'
 import type { Orphan, OrphanOutcome } from './orphans.js'
 import type { ArchivalReview } from './simple-cleanups.js'
 
-const duration = (name: string) =>
-  z.string().transform((value, ctx) => {
-    const ms = parseDuration(value)
-    if (ms === null || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${name} expects a duration such as 30d, 12h or 6mo, got "${value}"` })
-      return z.NEVER
-    }
-    return ms
-  })
-
 /** Every flag a cleanup takes; each `lora cleanup X` declares the ones it has. */
 export const cleanupFlags = {
-  olderThan: flag('--older-than <duration>', 'age past which to delete (default 30d)', duration('--older-than').optional()),
-  unusedFor: flag('--unused-for <duration>', 'unused for at least this long (default 6mo)', duration('--unused-for').optional()),
+  olderThan: flag('--older-than <duration>', 'age past which to delete (default 30d)', duration().optional()),
+  unusedFor: flag('--unused-for <duration>', 'unused for at least this long (default 6mo)', duration().optional()),
   dryRun,
   yes,
   json,
