@@ -4,12 +4,10 @@ import { printTable } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
 import { dryRun, json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  dryRun,
-  json,
-}
+export const flags = { dryRun, json }
 
 export const Options = optionsOf(flags)
+
 export const examples = [
   'lora alerts evaluate --dry-run',
   'lora alerts evaluate --json',

@@ -14,6 +14,7 @@ export const flags = {
 export const Options = optionsOf(flags, {
   args: z.string().min(1, 'name the rule to silence'),
 })
+
 export const examples = [
   'lora alerts silence stuck-jobs --for 2h --reason "known cluster maintenance"',
   'lora alerts silence training-timeout --for 30m --subject bfc44f88-1111-4000-8000-000000000001',

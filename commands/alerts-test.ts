@@ -4,9 +4,7 @@ import { ExitCode, UsageError } from '../src/errors.js'
 import { SINK_NAMES } from '../src/alerts/types.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags, {
   args: z.enum(SINK_NAMES, { error: (issue) => `unknown sink "${String(issue.input)}" (sinks: ${SINK_NAMES.join(', ')})` }),

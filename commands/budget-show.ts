@@ -4,10 +4,7 @@ import { printFields } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
 import { json, month, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  month,
-  json,
-}
+export const flags = { month, json }
 
 export const Options = optionsOf(flags)
 

@@ -1,26 +1,14 @@
-import type { z } from 'zod'
-import type { Context } from '../src/context.js'
-import type { ExitCode } from '../src/errors.js'
-import { CLEANUP_HELP, cleanupFlags, runAllCleanups } from '../src/maintenance/command.js'
-import { dryRun, json, optionsOf, yes } from '../src/flags.js'
+import { CLEANUP_HELP, cleanupCommand, cleanupFlags } from '../src/maintenance/command.js'
+import { dryRun, json, yes } from '../src/flags.js'
 
-export const flags = {
-  olderThan: cleanupFlags.olderThan,
-  unusedFor: { ...cleanupFlags.unusedFor, description: 'for the archival review (default 6mo)' },
-  dryRun,
-  yes,
-  json,
-}
-
-export const Options = optionsOf(flags)
-
-export const help = CLEANUP_HELP
-export const examples = [
-  'lora cleanup all --dry-run',
-  'lora cleanup all --yes --json  # from cron',
-]
-
-export function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
-  return runAllCleanups(opts, ctx)
-}
-
+export const { flags, Options, help, examples, run } = cleanupCommand('all', {
+  flags: {
+    olderThan: cleanupFlags.olderThan,
+    unusedFor: { ...cleanupFlags.unusedFor, description: 'for the archival review (default 6mo)' },
+    dryRun,
+    yes,
+    json,
+  },
+  help: CLEANUP_HELP,
+  examples: ['lora cleanup all --dry-run', 'lora cleanup all --yes --json  # from cron'],
+})

@@ -1,25 +1,8 @@
-import type { z } from 'zod'
-import type { Context } from '../src/context.js'
-import type { ExitCode } from '../src/errors.js'
-import { CLEANUP_HELP, cleanupFlags, runCleanupCommand } from '../src/maintenance/command.js'
-import { dryRun, json, optionsOf, yes } from '../src/flags.js'
+import { CLEANUP_HELP, cleanupCommand, cleanupFlags } from '../src/maintenance/command.js'
+import { dryRun, json, yes } from '../src/flags.js'
 
-export const flags = {
-  olderThan: cleanupFlags.olderThan,
-  dryRun,
-  yes,
-  json,
-}
-
-export const Options = optionsOf(flags)
-
-export const help = CLEANUP_HELP
-export const examples = [
-  'lora cleanup validation-images --dry-run',
-  'lora cleanup validation-images --older-than 60d --yes',
-]
-
-export function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
-  return runCleanupCommand('validation-images', opts, ctx)
-}
-
+export const { flags, Options, help, examples, run } = cleanupCommand('validation-images', {
+  flags: { olderThan: cleanupFlags.olderThan, dryRun, yes, json },
+  help: CLEANUP_HELP,
+  examples: ['lora cleanup validation-images --dry-run', 'lora cleanup validation-images --older-than 60d --yes'],
+})

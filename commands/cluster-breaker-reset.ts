@@ -4,13 +4,12 @@ import { actorName, recordAudit } from '../src/db/queries/audit.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags, {
   args: z.string().min(1, 'name the cluster'),
 })
+
 export const examples = [
   'lora cluster breaker reset primary',
 ]

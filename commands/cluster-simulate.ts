@@ -24,6 +24,7 @@ export const flags = {
 }
 
 export const Options = optionsOf(flags)
+
 export const examples = [
   'lora cluster simulate --port 8089 --speed 60',
   'lora cluster simulate --fail-rate 0.2 --latency 300  # a flaky cluster',

@@ -3,11 +3,10 @@ import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags)
+
 export const examples = [
   'lora config check',
   'lora --profile prod config check --json',

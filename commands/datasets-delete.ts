@@ -4,11 +4,7 @@ import { ExitCode } from '../src/errors.js'
 import { confirmAction, requireConfirmable } from '../src/io/confirm.js'
 import { datasetRef, dryRun, json, optionsOf, yes } from '../src/flags.js'
 
-export const flags = {
-  yes,
-  dryRun,
-  json,
-}
+export const flags = { yes, dryRun, json }
 
 export const Options = optionsOf(flags, {
   args: datasetRef,

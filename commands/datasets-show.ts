@@ -5,9 +5,7 @@ import { datasetRef, json, optionsOf } from '../src/flags.js'
 import { DATASET_JSON_HELP } from '../src/datasets/formats.js'
 
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags, {
   args: datasetRef,

@@ -5,11 +5,10 @@ import { startSpinner } from '../src/io/spinner.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags)
+
 export const examples = [
   'lora db migrate',
   'lora --database-url postgres://lora@db.internal:5432/lora db migrate --json',

@@ -5,11 +5,10 @@ import { printTable } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags)
+
 export const examples = [
   'lora db status',
   'lora db status --json',

@@ -5,9 +5,7 @@ import { resolveJobId } from '../src/ids.js'
 import { jobRef, json, optionsOf } from '../src/flags.js'
 import { JOB_JSON_HELP } from '../src/jobs/options.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags, {
   args: jobRef,

@@ -3,11 +3,11 @@ import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
 import { confirmAction, confirmationRequired } from '../src/io/confirm.js'
 import { budgetWaitPrefix } from '../src/jobs/budget.js'
-import { boundedNumber, dryRun, flag, interval, json, optionsOf, userId, yes } from '../src/flags.js'
+import { boundedNumber, datasetRef, dryRun, flag, interval, json, optionsOf, userId, yes } from '../src/flags.js'
 import { JOB_JSON_HELP } from '../src/jobs/options.js'
 
 export const flags = {
-  dataset: flag('--dataset <id|name>', 'a ready dataset of the user, by id or name', z.string().min(1, 'expected a dataset id or name').optional()),
+  dataset: flag('--dataset <id|name>', 'a ready dataset of the user, by id or name', datasetRef.optional()),
   preset: flag('--preset <name>', 'fast | balanced | quality (default balanced without a terminal)', z.enum(['fast', 'balanced', 'quality'], { error: (i) => `must be fast, balanced or quality (got "${String(i.input)}")` }).optional()),
   epochs: flag('--epochs <n>', "epochs, 1 to 100 (default: the preset's)", boundedNumber({ min: 1, max: 100, integer: true }).optional()),
   learningRate: flag('--learning-rate <x>', 'learning rate, 1e-6 to 1e-2', boundedNumber({ min: 1e-6, max: 1e-2, text: ['1e-6', '1e-2'] }).optional()),

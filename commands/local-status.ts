@@ -5,11 +5,10 @@ import { formatDuration } from '../src/config/duration.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags)
+
 export const examples = [
   'lora local status',
   'lora local status --json',

@@ -4,11 +4,10 @@ import { stopLocalService } from '../src/local.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags)
+
 export const examples = [
   'lora local stop',
 ]

@@ -3,9 +3,7 @@ import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import { json, optionsOf } from '../src/flags.js'
 
-export const flags = {
-  json,
-}
+export const flags = { json }
 
 export const Options = optionsOf(flags)
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { Context } from '../context.js'
 import { ExitCode } from '../errors.js'
-import { dryRun, duration, flag, json, optionsOf, yes } from '../flags.js'
+import { dryRun, duration, flag, type Flags, json, optionsOf, yes } from '../flags.js'
 import { printTable } from '../io/output.js'
 import { runTask, TASK_NAMES, type TaskName, type TaskReport } from './tasks.js'
 import type { Orphan, OrphanOutcome } from './orphans.js'
@@ -20,6 +20,15 @@ export const CleanupOptions = optionsOf(cleanupFlags)
 export type CleanupOptions = Partial<z.infer<typeof CleanupOptions>> & { json: boolean }
 
 export const CLEANUP_HELP = 'On a terminal it asks first; otherwise it needs --yes. Safe to run twice, from cron, while the daemon runs. Every run is written to the audit log.'
+
+/** A `lora cleanup X` command module: its flags (of cleanupFlags), their Options, its help and run. */
+export function cleanupCommand<F extends Flags>(task: TaskName | 'all', text: { flags: F; help?: string; examples: string[] }) {
+  return {
+    ...text,
+    Options: optionsOf(text.flags),
+    run: (opts: CleanupOptions, ctx: Context): Promise<ExitCode> => (task === 'all' ? runAllCleanups(opts, ctx) : runCleanupCommand(task, opts, ctx)),
+  }
+}
 
 function printReport(ctx: Context, report: TaskReport): void {
   ctx.io.out(`${report.task}: ${report.summary}`)
