@@ -63,6 +63,16 @@ describe('examples in help', () => {
     }
   })
 
+  it("lists a group's commands with their options and arguments without loading their modules", async () => {
+    const d = deps()
+    expect(await main(['jobs', '--help'], d)).toBe(0)
+    const terms = [...d.out().matchAll(/^ {2}(\S+(?: \[options\])?(?: <[^>]+>)?) {2,}/gm)].map((m) => m[1])
+    expect(terms).toEqual(['submit [options]', 'list [options]', 'show [options] <id>', 'watch [options] <id>', 'logs [options] <id>', 'cancel [options] <ids...>'])
+    const cluster = deps()
+    expect(await main(['cluster', '--help'], cluster)).toBe(0)
+    expect(cluster.out()).toMatch(/^ {2}breaker \[command\] +reset$/m)
+  })
+
   it('ends each command\'s --help with its examples', async () => {
     const d = deps()
     expect(await main(['jobs', 'list', '--help'], d)).toBe(0)
