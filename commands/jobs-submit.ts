@@ -2,7 +2,6 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
 import { confirmAction, confirmationRequired } from '../src/io/confirm.js'
-import { budgetWaitPrefix } from '../src/jobs/budget.js'
 import { boundedNumber, datasetRef, dryRun, flag, interval, json, optionsOf, userId, yes } from '../src/flags.js'
 import { JOB_JSON_HELP } from '../src/jobs/options.js'
 
@@ -82,6 +81,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const budget = config.budget
   const projected = committed + plan.estimate.totalCost
   if (projected > budget.monthlyUsd) {
+    const { budgetWaitPrefix } = await import('../src/jobs/budget.js')
     ctx.io.warn(`the job waits in the queue until the budget holds it (${budgetWaitPrefix(committed, budget.monthlyUsd)}${plan.estimate.totalCost.toFixed(2)}).`)
   } else if (projected >= budget.monthlyUsd * budget.warnRatio) {
     ctx.io.warn(
