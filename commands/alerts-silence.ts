@@ -11,9 +11,7 @@ export const flags = {
   json,
 }
 
-export const Options = optionsOf(flags, {
-  args: z.string().min(1, 'name the rule to silence'),
-})
+export const Options = optionsOf(flags, { args: z.string().min(1, 'name the rule to silence') })
 
 export const examples = [
   'lora alerts silence stuck-jobs --for 2h --reason "known cluster maintenance"',

@@ -6,9 +6,7 @@ import { json, optionsOf } from '../src/flags.js'
 
 export const flags = { json }
 
-export const Options = optionsOf(flags, {
-  args: z.string().min(1, 'name the cluster'),
-})
+export const Options = optionsOf(flags, { args: z.string().min(1, 'name the cluster') })
 
 export const examples = [
   'lora cluster breaker reset primary',

@@ -8,9 +8,7 @@ export const flags = {
   complete: flag('--complete', 'what the scripts call: the candidates after the words given (after --)', z.boolean().default(false)),
 }
 
-export const Options = optionsOf(flags, {
-  args: z.array(z.string()).default([]),
-}).superRefine((o, ctx) => {
+export const Options = optionsOf(flags, { args: z.array(z.string()).default([]) }).superRefine((o, ctx) => {
   if (o.complete) return
   if (o.args.length !== 1 || !(SHELLS as readonly string[]).includes(o.args[0]!)) {
     ctx.addIssue({ code: 'custom', path: ['args'], message: `the shell must be one of ${SHELLS.join(', ')}` })

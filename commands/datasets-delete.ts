@@ -6,9 +6,7 @@ import { datasetRef, dryRun, json, optionsOf, yes } from '../src/flags.js'
 
 export const flags = { yes, dryRun, json }
 
-export const Options = optionsOf(flags, {
-  args: datasetRef,
-})
+export const Options = optionsOf(flags, { args: datasetRef })
 
 export const help = `Refused (exit 1) while a queued, initializing or running job trains on it.
 The row is marked deleted first, then the object removed: if removal fails, the row

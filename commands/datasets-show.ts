@@ -4,12 +4,9 @@ import { ExitCode } from '../src/errors.js'
 import { datasetRef, json, optionsOf } from '../src/flags.js'
 import { DATASET_JSON_HELP } from '../src/datasets/formats.js'
 
-
 export const flags = { json }
 
-export const Options = optionsOf(flags, {
-  args: datasetRef,
-})
+export const Options = optionsOf(flags, { args: datasetRef })
 
 export const help = `--json prints {"dataset", "jobs": {"total", "active"}, "object": {"exists", "size"}}.
 

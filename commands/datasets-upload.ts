@@ -1,11 +1,9 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
-import { FORMATS } from '../src/datasets/formats.js'
+import { FORMATS, DATASET_JSON_HELP } from '../src/datasets/formats.js'
 import { UPLOAD_BUCKETS } from '../src/datasets/upload.js'
 import { dryRun, flag, json, optionsOf, show, userId } from '../src/flags.js'
-import { DATASET_JSON_HELP } from '../src/datasets/formats.js'
-
 
 export const flags = {
   name: flag('--name <name>', 'the dataset name (default: the file name)', z.string().trim().min(1, 'expected a name').max(200, 'must be at most 200 characters').optional()),
@@ -17,9 +15,7 @@ export const flags = {
   json,
 }
 
-export const Options = optionsOf(flags, {
-  args: z.string().min(1, 'name the JSONL file to upload'),
-})
+export const Options = optionsOf(flags, { args: z.string().min(1, 'name the JSONL file to upload') })
 
 export const help = `Formats, one JSON object per line:
   chat         {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}

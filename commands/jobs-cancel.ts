@@ -11,9 +11,7 @@ export const flags = {
   json,
 }
 
-export const Options = optionsOf(flags, {
-  args: z.array(jobRef).min(1, 'expected at least one job id'),
-})
+export const Options = optionsOf(flags, { args: z.array(jobRef).min(1, 'expected at least one job id') })
 
 export const help = `On a terminal it asks first; otherwise it needs --yes. --dry-run says what it would do and changes nothing.
 Exit 1 when any job could not be cancelled (not found, or already finished).`

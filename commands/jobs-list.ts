@@ -1,9 +1,8 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { statusList } from '../src/jobs/options.js'
+import { statusList, JOB_JSON_HELP } from '../src/jobs/options.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import { boundedNumber, duration, flag, json, optionsOf, userId } from '../src/flags.js'
-import { JOB_JSON_HELP } from '../src/jobs/options.js'
 
 export const flags = {
   status: flag('--status <list>', 'comma-separated statuses, or active', statusList.optional()),

@@ -11,9 +11,7 @@ export const flags = {
   json,
 }
 
-export const Options = optionsOf(flags, {
-  args: jobRef,
-})
+export const Options = optionsOf(flags, { args: jobRef })
 
 export const help = `One line per log line: "TIME  TEXT" on a terminal, TIME<tab>TEXT when piped, one JSON
 object {"ts", "text"} per line with --json. Exit 0; with --follow, by the job's end as

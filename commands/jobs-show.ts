@@ -7,9 +7,7 @@ import { JOB_JSON_HELP } from '../src/jobs/options.js'
 
 export const flags = { json }
 
-export const Options = optionsOf(flags, {
-  args: jobRef,
-})
+export const Options = optionsOf(flags, { args: jobRef })
 
 export const help = `--json prints {"job", "dataset", "metrics" (the last 100 points), "cost_records", "artifact"}.
 

@@ -9,9 +9,7 @@ export const flags = {
   json,
 }
 
-export const Options = optionsOf(flags, {
-  args: jobRef,
-})
+export const Options = optionsOf(flags, { args: jobRef })
 
 export const help = `A live view on a terminal; one tab-separated line per change when piped; one JSON
 object per change with --json. Exit 0 when the job completes, 1 when it fails or is
