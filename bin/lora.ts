@@ -17,10 +17,13 @@ for (const stream of [process.stdout, process.stderr]) {
 for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   process.on(event, (error: unknown) => {
     if (process.listenerCount(event) > 1) return
-    void import('../src/cli.js').then(({ crashReport }) => {
-      process.stderr.write(crashReport(error, process.env.LORA_DEBUG === '1' || process.argv.includes('--verbose')))
-      process.exit(1)
-    })
+    // The failure may be that lora's own code does not load (a file of the install
+    // missing): the report then says so without it, and lora still exits, rather
+    // than failing to load it again for every failure that causes.
+    void import('../src/cli.js').then(
+      ({ crashReport }) => process.stderr.write(crashReport(error, process.env.LORA_DEBUG === '1' || process.argv.includes('--verbose'))),
+      () => process.stderr.write('error: lora could not load its own code (a file of its install is missing or unreadable); reinstall it.\n'),
+    ).finally(() => process.exit(1))
   })
 }
 // `lora --version` answers before anything else loads: scripts call it often.

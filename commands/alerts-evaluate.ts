@@ -2,8 +2,16 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
+import { dryRun, json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ dryRun: z.boolean().optional(), json: z.boolean() })
+export const flags = { dryRun, json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora alerts evaluate --dry-run',
+  'lora alerts evaluate --json',
+]
 
 /** `lora alerts evaluate [--dry-run]`: one evaluation of every rule, for cron setups without the daemon. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

@@ -2,8 +2,16 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora alerts list',
+  'lora alerts list --json',
+]
 
 /** `lora alerts list`: firing and pending alerts, those resolved in 24 h, and the silences in force. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

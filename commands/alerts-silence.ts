@@ -1,24 +1,22 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { formatDuration, parseDuration } from '../src/config/duration.js'
+import { formatDuration } from '../src/config/duration.js'
 import { ExitCode } from '../src/errors.js'
+import { duration, flag, json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({
-  args: z.string().min(1, 'name the rule to silence'),
-  subject: z.string().min(1, 'expected a subject such as a job id or a cluster name').optional(),
-  for: z
-    .string({ error: 'required: how long, such as 2h' })
-    .transform((value, ctx) => {
-      const ms = parseDuration(value)
-      if (ms === null || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as 30m or 2h, got "${value}"` })
-        return z.NEVER
-      }
-      return ms
-    }),
-  reason: z.string().optional(),
-  json: z.boolean(),
-})
+export const flags = {
+  for: flag('--for <duration>', 'how long, such as 30m or 2h (required)', duration({ missing: 'required: how long, such as 2h' })),
+  subject: flag('--subject <subject>', 'only this subject of the rule: a job id, a cluster name', z.string().min(1, 'expected a subject such as a job id or a cluster name').optional()),
+  reason: flag('--reason <text>', 'why, for the others on call', z.string().optional()),
+  json,
+}
+
+export const Options = optionsOf(flags, { args: z.string().min(1, 'name the rule to silence') })
+
+export const examples = [
+  'lora alerts silence stuck-jobs --for 2h --reason "known cluster maintenance"',
+  'lora alerts silence training-timeout --for 30m --subject bfc44f88-1111-4000-8000-000000000001',
+]
 
 /** `lora alerts silence RULE [--subject S] --for 2h [--reason TEXT]`. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

@@ -2,11 +2,19 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode, UsageError } from '../src/errors.js'
 import { SINK_NAMES } from '../src/alerts/types.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({
+export const flags = { json }
+
+export const Options = optionsOf(flags, {
   args: z.enum(SINK_NAMES, { error: (issue) => `unknown sink "${String(issue.input)}" (sinks: ${SINK_NAMES.join(', ')})` }),
-  json: z.boolean(),
 })
+
+export const help = 'Sinks: log, slack, pagerduty, webhook, alertmanager.'
+export const examples = [
+  'lora alerts test slack',
+  'lora alerts test pagerduty --json',
+]
 
 const ENV: Record<(typeof SINK_NAMES)[number], string> = {
   log: '',

@@ -2,11 +2,18 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printFields } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
+import { json, month, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({
-  month: z.string().optional(),
-  json: z.boolean(),
-})
+export const flags = { month, json }
+
+export const Options = optionsOf(flags)
+
+export const help = `Committed = the costs recorded in the month + for each initializing or running job the larger of its estimate and its cost so far:
+the figure the daemons claim jobs by. Projected is the end-of-month spend at the month's daily rate. A chart of daily spend on a terminal.`
+export const examples = [
+  'lora budget show',
+  'lora budget show --month 2026-03 --json',
+]
 
 /** `lora budget show`: the month's budget, what is recorded and committed, what is left, where it is heading. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

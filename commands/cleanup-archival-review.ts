@@ -1,9 +1,7 @@
-import type { Context } from '../src/context.js'
-import type { ExitCode } from '../src/errors.js'
-import { CleanupOptions, runCleanupCommand } from '../src/maintenance/command.js'
+import { cleanupCommand, cleanupFlags } from '../src/maintenance/command.js'
+import { json } from '../src/flags.js'
 
-export const Options = CleanupOptions
-
-export function run(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
-  return runCleanupCommand('archival-review', opts, ctx)
-}
+export const { flags, Options, examples, run } = cleanupCommand('archival-review', {
+  flags: { unusedFor: cleanupFlags.unusedFor, json },
+  examples: ['lora cleanup archival-review', 'lora cleanup archival-review --unused-for 3mo --json'],
+})

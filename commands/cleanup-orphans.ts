@@ -1,9 +1,8 @@
-import type { Context } from '../src/context.js'
-import type { ExitCode } from '../src/errors.js'
-import { CleanupOptions, runCleanupCommand } from '../src/maintenance/command.js'
+import { CLEANUP_HELP, cleanupCommand } from '../src/maintenance/command.js'
+import { dryRun, json, yes } from '../src/flags.js'
 
-export const Options = CleanupOptions
-
-export function run(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
-  return runCleanupCommand('orphans', opts, ctx)
-}
+export const { flags, Options, help, examples, run } = cleanupCommand('orphans', {
+  flags: { dryRun, yes, json },
+  help: `${CLEANUP_HELP}\nJobs submitted in the last 5 minutes are left alone. Exit 1 when an orphan resisted 3 attempts.`,
+  examples: ['lora cleanup orphans --dry-run', 'lora cleanup orphans --yes  # from cron'],
+})

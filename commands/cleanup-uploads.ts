@@ -1,9 +1,8 @@
-import type { Context } from '../src/context.js'
-import type { ExitCode } from '../src/errors.js'
-import { CleanupOptions, runCleanupCommand } from '../src/maintenance/command.js'
+import { cleanupCommand } from '../src/maintenance/command.js'
+import { dryRun, json, yes } from '../src/flags.js'
 
-export const Options = CleanupOptions
-
-export function run(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
-  return runCleanupCommand('uploads', opts, ctx)
-}
+export const { flags, Options, help, examples, run } = cleanupCommand('uploads', {
+  flags: { dryRun, yes, json },
+  help: 'Exit 1 when an upload failed again.',
+  examples: ['lora cleanup uploads --dry-run', 'lora cleanup uploads --yes'],
+})

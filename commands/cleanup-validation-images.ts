@@ -1,9 +1,8 @@
-import type { Context } from '../src/context.js'
-import type { ExitCode } from '../src/errors.js'
-import { CleanupOptions, runCleanupCommand } from '../src/maintenance/command.js'
+import { CLEANUP_HELP, cleanupCommand, cleanupFlags } from '../src/maintenance/command.js'
+import { dryRun, json, yes } from '../src/flags.js'
 
-export const Options = CleanupOptions
-
-export function run(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
-  return runCleanupCommand('validation-images', opts, ctx)
-}
+export const { flags, Options, help, examples, run } = cleanupCommand('validation-images', {
+  flags: { olderThan: cleanupFlags.olderThan, dryRun, yes, json },
+  help: CLEANUP_HELP,
+  examples: ['lora cleanup validation-images --dry-run', 'lora cleanup validation-images --older-than 60d --yes'],
+})

@@ -2,8 +2,15 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { actorName, recordAudit } from '../src/db/queries/audit.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ args: z.string().min(1, 'name the cluster'), json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags, { args: z.string().min(1, 'name the cluster') })
+
+export const examples = [
+  'lora cluster breaker reset primary',
+]
 
 /** On-call closes a cluster's breaker by hand; the audit log keeps who and when. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

@@ -1,8 +1,16 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora config check',
+  'lora --profile prod config check --json',
+]
 
 /** Loading the configuration validates it: an invalid one throws a UsageError (exit 2). */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

@@ -3,8 +3,16 @@ import type { Context } from '../src/context.js'
 import { describeConfig } from '../src/config/describe.js'
 import { printTable } from '../src/io/output.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora config show',
+  'lora --profile prod config show --json',
+]
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const loaded = await ctx.loadConfig()

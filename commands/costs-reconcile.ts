@@ -2,11 +2,18 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
+import { json, month, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({
-  month: z.string().optional(),
-  json: z.boolean(),
-})
+export const flags = { month, json }
+
+export const Options = optionsOf(flags)
+
+export const help = `Lists jobs whose cost records differ from what the cluster billed, and cluster jobs that no platform job owns.
+Exit 1 when the drift passes 1 % of the month's spend or any billed time is unowned. The daemon runs it daily (alert cost-drift).`
+export const examples = [
+  'lora costs reconcile',
+  'lora costs reconcile --month 2026-03 --json',
+]
 
 /**
  * `lora costs reconcile`: the cluster's billing against the cost records, job by job,

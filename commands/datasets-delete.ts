@@ -1,15 +1,21 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { datasetRef } from '../src/ids.js'
 import { ExitCode } from '../src/errors.js'
 import { confirmAction, requireConfirmable } from '../src/io/confirm.js'
+import { datasetRef, dryRun, json, optionsOf, yes } from '../src/flags.js'
 
-export const Options = z.object({
-  args: datasetRef,
-  yes: z.boolean().default(false),
-  dryRun: z.boolean().default(false),
-  json: z.boolean().default(false),
-})
+export const flags = { yes, dryRun, json }
+
+export const Options = optionsOf(flags, { args: datasetRef })
+
+export const help = `Refused (exit 1) while a queued, initializing or running job trains on it.
+The row is marked deleted first, then the object removed: if removal fails, the row
+says so and running the command again finishes it. Recorded in the audit log.
+--json prints {"id", "name", "deleted_at", "already_deleted", "object", "object_removed", "dry_run"}.`
+export const examples = [
+  'lora datasets delete bfc44f88 --dry-run',
+  'lora datasets delete support-chats --yes',
+]
 
 const ACTION = 'Deleting a dataset'
 

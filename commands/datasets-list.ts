@@ -2,23 +2,29 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
 import type { StyleName } from '../src/io/style.js'
-import { show } from '../src/jobs/options.js'
+import { boundedNumber, flag, json, optionsOf, show, userId } from '../src/flags.js'
+import { DATASET_JSON_HELP } from '../src/datasets/formats.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const STATUSES = ['uploading', 'validating', 'ready', 'failed'] as const
 
-export const Options = z.object({
-  user: z.string().regex(UUID, 'expected a user id (a UUID)').optional(),
-  status: z.enum(STATUSES, { error: (issue) => `expected one of ${STATUSES.join(', ')}, got ${show(issue.input)}` }).optional(),
-  deleted: z.boolean().default(false),
-  limit: z.coerce
-    .number({ error: 'expected a number from 1 to 10000' })
-    .int('expected a whole number from 1 to 10000')
-    .min(1, 'expected a number from 1 to 10000')
-    .max(10_000, 'expected a number from 1 to 10000')
-    .default(100),
-  json: z.boolean().default(false),
-})
+export const flags = {
+  user: flag('--user <uuid>', "only this user's datasets", userId.optional()),
+  status: flag('--status <status>', 'uploading | validating | ready | failed', z.enum(STATUSES, { error: (issue) => `expected one of ${STATUSES.join(', ')}, got ${show(issue.input)}` }).optional()),
+  deleted: flag('--deleted', 'include deleted datasets', z.boolean().default(false)),
+  limit: flag('--limit <n>', 'at most this many', boundedNumber({ min: 1, max: 10_000, integer: true }), '100'),
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = `--json prints {"datasets": [dataset, ...]}.
+
+${DATASET_JSON_HELP}`
+export const examples = [
+  'lora datasets list',
+  'lora datasets list --status ready --limit 20',
+  'lora --wide datasets list --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b',
+]
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { listDatasetRows, datasetJson } = await import('../src/datasets/manage.js')

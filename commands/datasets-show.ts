@@ -1,13 +1,20 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
-import { datasetRef } from '../src/ids.js'
+import { datasetRef, json, optionsOf } from '../src/flags.js'
+import { DATASET_JSON_HELP } from '../src/datasets/formats.js'
 
+export const flags = { json }
 
-export const Options = z.object({
-  args: datasetRef,
-  json: z.boolean().default(false),
-})
+export const Options = optionsOf(flags, { args: datasetRef })
+
+export const help = `--json prints {"dataset", "jobs": {"total", "active"}, "object": {"exists", "size"}}.
+
+${DATASET_JSON_HELP}`
+export const examples = [
+  'lora datasets show bfc44f88  # an id prefix',
+  'lora datasets show support-chats --json  # or a name',
+]
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { showDataset, datasetJson } = await import('../src/datasets/manage.js')

@@ -1,22 +1,41 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
-import { FORMATS } from '../src/datasets/formats.js'
+import { FORMATS, DATASET_JSON_HELP } from '../src/datasets/formats.js'
 import { UPLOAD_BUCKETS } from '../src/datasets/upload.js'
-import { show } from '../src/jobs/options.js'
+import { dryRun, flag, json, optionsOf, show, userId } from '../src/flags.js'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const flags = {
+  name: flag('--name <name>', 'the dataset name (default: the file name)', z.string().trim().min(1, 'expected a name').max(200, 'must be at most 200 characters').optional()),
+  user: flag('--user <uuid>', "the dataset's owner (or LORA_USER_ID; lora has no login)", userId.optional()),
+  format: flag('--format <format>', 'chat | completion | instruction (default: detected from the first records)', z.enum(FORMATS, { error: (issue) => `expected one of ${FORMATS.join(', ')}, got ${show(issue.input)}` }).optional()),
+  bucket: flag('--bucket <bucket>', 'lora-datasets | training-files', z.enum(UPLOAD_BUCKETS, { error: (issue) => `expected ${UPLOAD_BUCKETS.join(' or ')}, got ${show(issue.input)}` }), 'lora-datasets'),
+  dryRun: { ...dryRun, description: 'validate and report only: no row, no upload' },
+  force: flag('--force', 'upload again even when this user has the same content (sha256) already', z.boolean().default(false)),
+  json,
+}
 
-export const Options = z.object({
-  args: z.string().min(1, 'name the JSONL file to upload'),
-  name: z.string().trim().min(1, 'expected a name').max(200, 'must be at most 200 characters').optional(),
-  user: z.string().regex(UUID, 'expected a user id (a UUID)').optional(),
-  format: z.enum(FORMATS, { error: (issue) => `expected one of ${FORMATS.join(', ')}, got ${show(issue.input)}` }).optional(),
-  bucket: z.enum(UPLOAD_BUCKETS, { error: (issue) => `expected ${UPLOAD_BUCKETS.join(' or ')}, got ${show(issue.input)}` }).default('lora-datasets'),
-  dryRun: z.boolean().default(false),
-  force: z.boolean().default(false),
-  json: z.boolean().default(false),
-})
+export const Options = optionsOf(flags, { args: z.string().min(1, 'name the JSONL file to upload') })
+
+export const help = `Formats, one JSON object per line:
+  chat         {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
+               (an optional system message first, then user and assistant alternating,
+               at least one assistant message)
+  completion   {"prompt": "...", "completion": "..."}
+  instruction  {"instruction": "...", "input": "..." (optional), "output": "..."}
+An invalid file prints its problems with their line numbers (the first 20, then a
+count) and exits 1, having uploaded nothing and written no row. A valid one prints
+the dataset's id (alone when piped), or with --json
+{"outcome": "uploaded"|"duplicate"|"dry_run"|"invalid", "dataset", "validation", "resumed_from"}.
+Run an interrupted upload again to resume it. LORA_VALIDATE_THREADS sets the
+validation's worker threads (0: none).
+
+${DATASET_JSON_HELP}`
+export const examples = [
+  'lora datasets upload train.jsonl --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b',
+  'lora datasets upload train.jsonl --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --dry-run  # validate only',
+  'lora datasets upload chats.jsonl --name support-v2 --format chat --json',
+]
 
 /** Validates, then uploads; exit 1 when the file is invalid (nothing uploaded, no row). */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

@@ -3,8 +3,16 @@ import type { Context } from '../src/context.js'
 import { migrate, LATEST_VERSION } from '../src/db/migrate.js'
 import { startSpinner } from '../src/io/spinner.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora db migrate',
+  'lora --database-url postgres://lora@db.internal:5432/lora db migrate --json',
+]
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const db = await ctx.rawDb()

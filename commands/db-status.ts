@@ -3,8 +3,16 @@ import type { Context } from '../src/context.js'
 import { schemaStatus, MIGRATIONS } from '../src/db/migrate.js'
 import { printTable } from '../src/io/output.js'
 import { ExitCode } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora db status',
+  'lora db status --json',
+]
 
 /** Exit 0 when the schema is current, 1 when migrations are pending or it has drifted. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

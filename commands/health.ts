@@ -1,29 +1,32 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { parseDuration } from '../src/config/duration.js'
 import { ExitCode } from '../src/errors.js'
+import { duration, flag, json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({
-  failOn: z.enum(['warning', 'critical'], { error: (issue) => `expected warning or critical, got "${String(issue.input)}"` }).default('critical'),
+export const flags = {
+  failOn: flag('--fail-on <level>', 'warning or critical: the status that makes the exit code 1', z.enum(['warning', 'critical'], { error: (issue) => `expected warning or critical, got "${String(issue.input)}"` }), 'critical'),
   // Comma-separated; each name is checked against the profile when the command runs.
-  check: z
-    .string()
-    .optional()
-    .transform((value) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean))),
-  timeout: z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined) return undefined
-      const ms = parseDuration(value)
-      if (ms === null || ms < 100 || ms > 300_000) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration from 100ms to 5m such as 5s, got "${value}"` })
-        return z.NEVER
-      }
-      return ms
-    }),
-  json: z.boolean(),
-})
+  check: flag(
+    '--check <names>',
+    'comma-separated checks to run (default: all)',
+    z
+      .string()
+      .optional()
+      .transform((value) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean))),
+  ),
+  timeout: flag('--timeout <duration>', 'time each check may take', duration({ min: 100, minText: '100ms', max: 300_000, maxText: '5m' }), '5s'),
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = `Checks: database, schema, buckets, cluster (or cluster:NAME), queue, failed-jobs, stuck-jobs, daemon, orphans, budget, storage.
+Exit codes: 0 no check reaches --fail-on; 1 one does; 2 usage or configuration error.`
+export const examples = [
+  'lora health',
+  'lora health --fail-on warning --json  # a deploy gate in CI',
+  'lora health --check database,queue --timeout 2s',
+]
 
 /**
  * `lora health`: every check concurrently, each under a timeout. Exit 0 when no check

@@ -2,15 +2,23 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
 import { confirmAction, requireConfirmable } from '../src/io/confirm.js'
-import { jobRef } from '../src/ids.js'
+import { dryRun, flag, jobRef, json, optionsOf, yes } from '../src/flags.js'
 
-export const Options = z.object({
-  args: z.array(jobRef).min(1, 'expected at least one job id'),
-  yes: z.boolean().default(false),
-  dryRun: z.boolean().default(false),
-  reason: z.string().trim().min(1, 'expected some text').max(500, 'must be at most 500 characters').optional(),
-  json: z.boolean().default(false),
-})
+export const flags = {
+  reason: flag('--reason <text>', 'why: kept in the notification and the audit log', z.string().trim().min(1, 'expected some text').max(500, 'must be at most 500 characters').optional()),
+  dryRun: { ...dryRun, description: 'say what cancelling would do, cancel nothing' },
+  yes,
+  json,
+}
+
+export const Options = optionsOf(flags, { args: z.array(jobRef).min(1, 'expected at least one job id') })
+
+export const help = `On a terminal it asks first; otherwise it needs --yes. --dry-run says what it would do and changes nothing.
+Exit 1 when any job could not be cancelled (not found, or already finished).`
+export const examples = [
+  'lora jobs cancel bfc44f88 --dry-run',
+  'lora jobs cancel bfc44f88 c0ffee01 --yes --reason "wrong dataset"',
+]
 
 const ACTION = 'Cancelling jobs'
 

@@ -1,15 +1,27 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { boundedNumber, duration, statusList, userId } from '../src/jobs/options.js'
+import { statusList, JOB_JSON_HELP } from '../src/jobs/options.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { boundedNumber, duration, flag, json, optionsOf, userId } from '../src/flags.js'
 
-export const Options = z.object({
-  status: statusList.optional(),
-  user: userId.optional(),
-  since: duration({ min: 1_000, minText: '1s' }).optional(),
-  limit: boundedNumber({ min: 1, max: 10_000, integer: true }).default(50),
-  json: z.boolean().default(false),
-})
+export const flags = {
+  status: flag('--status <list>', 'comma-separated statuses, or active', statusList.optional()),
+  user: flag('--user <uuid>', "only this user's jobs", userId.optional()),
+  since: flag('--since <duration>', 'only jobs created in the last 7d, 12h, ...', duration({ min: 1_000, minText: '1s' }).optional()),
+  limit: flag('--limit <n>', 'at most this many jobs', boundedNumber({ min: 1, max: 10_000, integer: true }), '50'),
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = `--json prints {"jobs": [job, ...]}.
+
+${JOB_JSON_HELP}`
+export const examples = [
+  'lora jobs list',
+  'lora jobs list --status active --since 24h',
+  'lora --wide jobs list --status failed --limit 10',
+]
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { listJobs } = await import('../src/db/queries/job-views.js')

@@ -1,12 +1,21 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
-import { jobRef, resolveJobId } from '../src/ids.js'
+import { resolveJobId } from '../src/ids.js'
+import { jobRef, json, optionsOf } from '../src/flags.js'
+import { JOB_JSON_HELP } from '../src/jobs/options.js'
 
-export const Options = z.object({
-  args: jobRef,
-  json: z.boolean().default(false),
-})
+export const flags = { json }
+
+export const Options = optionsOf(flags, { args: jobRef })
+
+export const help = `--json prints {"job", "dataset", "metrics" (the last 100 points), "cost_records", "artifact"}.
+
+${JOB_JSON_HELP}`
+export const examples = [
+  'lora jobs show bfc44f88  # an id prefix',
+  'lora jobs show bfc44f88 --json',
+]
 
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {
   const { readJobDetail, printJobDetail, readLogTail } = await import('../src/jobs/show.js')

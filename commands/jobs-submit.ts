@@ -2,24 +2,40 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode } from '../src/errors.js'
 import { confirmAction, confirmationRequired } from '../src/io/confirm.js'
-import { boundedNumber, duration, userId } from '../src/jobs/options.js'
-import { budgetWaitPrefix } from '../src/jobs/budget.js'
+import { boundedNumber, datasetRef, dryRun, flag, interval, json, optionsOf, userId, yes } from '../src/flags.js'
+import { JOB_JSON_HELP } from '../src/jobs/options.js'
 
-export const Options = z.object({
-  dataset: z.string().min(1, 'expected a dataset id or name').optional(),
-  preset: z.enum(['fast', 'balanced', 'quality'], { error: (i) => `must be fast, balanced or quality (got "${String(i.input)}")` }).optional(),
-  epochs: boundedNumber({ min: 1, max: 100, integer: true }).optional(),
-  learningRate: boundedNumber({ min: 1e-6, max: 1e-2, text: ['1e-6', '1e-2'] }).optional(),
-  rank: boundedNumber({ min: 1, max: 256, integer: true }).optional(),
-  gpuType: z.string().min(1, 'expected a GPU type').optional(),
-  gpus: boundedNumber({ min: 1, max: 8, integer: true }).optional(),
-  user: userId.optional(),
-  watch: z.boolean().default(false),
-  interval: duration({ min: 100, minText: '100ms' }).default(2_000),
-  yes: z.boolean().default(false),
-  dryRun: z.boolean().default(false),
-  json: z.boolean().default(false),
-})
+export const flags = {
+  dataset: flag('--dataset <id|name>', 'a ready dataset of the user, by id or name', datasetRef.optional()),
+  preset: flag('--preset <name>', 'fast | balanced | quality (default balanced without a terminal)', z.enum(['fast', 'balanced', 'quality'], { error: (i) => `must be fast, balanced or quality (got "${String(i.input)}")` }).optional()),
+  epochs: flag('--epochs <n>', "epochs, 1 to 100 (default: the preset's)", boundedNumber({ min: 1, max: 100, integer: true }).optional()),
+  learningRate: flag('--learning-rate <x>', 'learning rate, 1e-6 to 1e-2', boundedNumber({ min: 1e-6, max: 1e-2, text: ['1e-6', '1e-2'] }).optional()),
+  rank: flag('--rank <n>', "LoRA rank, 1 to 256 (alpha keeps the preset's ratio)", boundedNumber({ min: 1, max: 256, integer: true }).optional()),
+  gpuType: flag('--gpu-type <type>', "a GPU type of the profile's price list", z.string().min(1, 'expected a GPU type').optional()),
+  gpus: flag('--gpus <n>', 'number of GPUs, 1 to 8', boundedNumber({ min: 1, max: 8, integer: true }).optional()),
+  user: flag('--user <uuid>', 'the user the job is for (or LORA_USER_ID)', userId.optional()),
+  watch: flag('--watch', 'then follow the job as `jobs watch` does, and exit by its end', z.boolean().default(false)),
+  interval: { ...interval, description: 'with --watch: poll interval' },
+  dryRun: { ...dryRun, description: 'show the job and its estimate, submit nothing' },
+  yes,
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = `It spends money: on a terminal it asks first; otherwise it needs --yes (exit 2 without it,
+nothing written). --dry-run shows the job and its estimate and submits nothing.
+Prints the job id (alone when piped), or {"job": ..., "estimate": ...} with --json
+({"dry_run": true, "plan", "estimate"} with --dry-run).
+Refused with exit 1, nothing written: a dataset missing, not ready or another user's;
+a user over the monthly limit; the monthly budget used up.
+
+${JOB_JSON_HELP}`
+export const examples = [
+  'lora jobs submit  # at a terminal: asks for what is missing',
+  'lora jobs submit --dataset support-chats --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --preset fast --yes --watch',
+  'lora jobs submit --dataset bfc44f88 --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --epochs 5 --gpus 2 --dry-run',
+]
 
 const ACTION = 'Submitting a job'
 
@@ -65,6 +81,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   const budget = config.budget
   const projected = committed + plan.estimate.totalCost
   if (projected > budget.monthlyUsd) {
+    const { budgetWaitPrefix } = await import('../src/jobs/budget.js')
     ctx.io.warn(`the job waits in the queue until the budget holds it (${budgetWaitPrefix(committed, budget.monthlyUsd)}${plan.estimate.totalCost.toFixed(2)}).`)
   } else if (projected >= budget.monthlyUsd * budget.warnRatio) {
     ctx.io.warn(

@@ -1,15 +1,23 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode, UsageError } from '../src/errors.js'
-import { boundedNumber, userId } from '../src/jobs/options.js'
+import { boundedNumber, dryRun, flag, json, optionsOf, userId, yes } from '../src/flags.js'
 
-export const Options = z.object({
-  user: userId.optional(),
-  monthly: boundedNumber({ min: 0, max: 1_000_000, integer: true, text: ['0', '1000000'] }).optional(),
-  dryRun: z.boolean().default(false),
-  yes: z.boolean().default(false),
-  json: z.boolean().default(false),
-})
+export const flags = {
+  user: flag('--user <id>', 'the user (a UUID)', userId.optional()),
+  monthly: flag('--monthly <n>', 'the new limit: a whole number of jobs, 0 or more', boundedNumber({ min: 0, max: 1_000_000, integer: true, text: ['0', '1000000'] }).optional()),
+  dryRun,
+  yes,
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = 'On a terminal it asks first; otherwise it needs --yes. A user with no limits row gets one. Written to the audit log.'
+export const examples = [
+  'lora limits set --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --monthly 20 --dry-run',
+  'lora limits set --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --monthly 20 --yes',
+]
 
 /** `lora limits set`: one user's monthly job limit, audited. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

@@ -1,13 +1,21 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { printTable } from '../src/io/output.js'
-import { userId } from '../src/jobs/options.js'
 import { ExitCode } from '../src/errors.js'
+import { flag, json, optionsOf, userId } from '../src/flags.js'
 
-export const Options = z.object({
-  user: userId.optional(),
-  json: z.boolean(),
-})
+export const flags = {
+  user: flag('--user <id>', 'only this user', userId.optional()),
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = 'Months begin at midnight on the 1st in limits.timezone (UTC by default).'
+export const examples = [
+  'lora limits show',
+  'lora limits show --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --json',
+]
 
 /** `lora limits show`: each user's jobs used of the monthly limit, and when it resets. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

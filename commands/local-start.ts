@@ -1,19 +1,26 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { ExitCode, LoraError } from '../src/errors.js'
-import { Duration } from '../src/config/schema.js'
-import { simulatorSpeedFlag } from '../src/jobs/options.js'
 import { parseDuration, formatDuration } from '../src/config/duration.js'
 import { DEFAULT_IDLE_MS, SERVICE_LOG, startLocalStack } from '../src/local.js'
 import { join } from 'node:path'
+import { duration, flag, json, optionsOf, simulatorSpeed } from '../src/flags.js'
 
-export const Options = z.object({
-  daemon: z.boolean().default(true),
-  idle: Duration.optional(),
-  background: z.boolean().default(false),
-  speed: simulatorSpeedFlag.optional(),
-  json: z.boolean(),
-})
+export const flags = {
+  daemon: flag('--no-daemon', 'do not process jobs here; leave it to `lora daemon`', z.boolean().default(true)),
+  idle: flag('--idle <duration>', 'stop after this long with no client and no job in flight (default: never; 10m in the background)', duration({ min: 0 }).optional()),
+  speed: flag('--speed <x>', "the simulator's simulated time per real time (default: simulator.speed, LORA_SIMULATOR_SPEED, 6)", simulatorSpeed.optional()),
+  background: flag('--background', 'quiet, for the service the first command starts (output in .lora/service.log)', z.boolean().default(false)),
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = 'Any lora command starts this service in the background when it needs the stack; run it yourself to watch it.'
+export const examples = [
+  'lora local start',
+  'lora local start --no-daemon --idle 30m',
+]
 
 /**
  * Runs the stack's local service until Ctrl-C (or, with --idle, until nothing has

@@ -3,8 +3,16 @@ import type { Context } from '../src/context.js'
 import { localStatus } from '../src/local.js'
 import { formatDuration } from '../src/config/duration.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora local status',
+  'lora local status --json',
+]
 
 /** Whether the stack's local service runs, and what it serves. Exit 0 either way. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

@@ -2,8 +2,15 @@ import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { stopLocalService } from '../src/local.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean() })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const examples = [
+  'lora local stop',
+]
 
 /** Stops the stack's local service; nothing to do is not a failure. */
 export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<ExitCode> {

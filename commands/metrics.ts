@@ -1,26 +1,18 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
-import { parseDuration, formatDuration } from '../src/config/duration.js'
+import { formatDuration } from '../src/config/duration.js'
 import { PERIODS, SECTIONS, type Period, type Section } from '../src/metrics/collect.js'
 import { ExitCode } from '../src/errors.js'
+import { duration, flag, json, optionsOf } from '../src/flags.js'
 
 const MIN_WATCH_MS = 1_000
 const DEFAULT_WATCH_MS = 10_000
 
-export const Options = z
-  .object({
-    args: z
-      .string()
-      .optional()
-      .transform((value, ctx) => {
-        if (value === undefined) return undefined
-        if (!(SECTIONS as readonly string[]).includes(value)) {
-          ctx.addIssue({ code: 'custom', message: `unknown section "${value}" (sections: ${SECTIONS.join(', ')})` })
-          return z.NEVER
-        }
-        return value as Section
-      }),
-    period: z
+export const flags = {
+  period: flag(
+    '--period <period>',
+    'window of every figure: 1h, 24h, 7d or 30d (default: each figure its own)',
+    z
       .string()
       .optional()
       .transform((value, ctx) => {
@@ -31,28 +23,45 @@ export const Options = z
         }
         return value as Period
       }),
-    // `--watch` alone refreshes every 10 s; `--watch 30s` sets the interval.
-    watch: z
+  ),
+  // `--watch` alone refreshes every 10 s; `--watch 30s` sets the interval.
+  watch: flag(
+    '--watch [interval]',
+    'refresh every interval (default 10s) until Ctrl-C',
+    z
       .union([z.boolean(), z.string()])
       .optional()
-      .transform((value, ctx) => {
-        if (value === undefined || value === false) return undefined
-        if (value === true) return DEFAULT_WATCH_MS
-        const ms = parseDuration(value)
-        if (ms === null || ms < MIN_WATCH_MS) {
-          ctx.addIssue({ code: 'custom', message: `expected an interval of at least 1s such as 10s or 1m, got "${value}"` })
-          return z.NEVER
-        }
-        return ms
-      }),
-    summary: z.boolean().optional(),
-    json: z.boolean(),
-  })
-  .superRefine((o, ctx) => {
-    if (o.summary && (o.args || o.period || o.watch)) {
-      ctx.addIssue({ code: 'custom', path: ['summary'], message: '--summary is the daily summary alone: it takes no section, --period or --watch' })
-    }
-  })
+      .transform((value): string | number | undefined => (value === true ? DEFAULT_WATCH_MS : value === false ? undefined : value))
+      .pipe(duration({ min: MIN_WATCH_MS, minText: '1s' }).optional()),
+  ),
+  summary: flag('--summary', 'print the daily summary (yesterday, UTC) instead', z.boolean().optional()),
+  json,
+}
+
+export const Options = optionsOf(flags, {
+  args: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined
+      if (!(SECTIONS as readonly string[]).includes(value)) {
+        ctx.addIssue({ code: 'custom', message: `unknown section "${value}" (sections: ${SECTIONS.join(', ')})` })
+        return z.NEVER
+      }
+      return value as Section
+    }),
+}).superRefine((o, ctx) => {
+  if (o.summary && (o.args || o.period || o.watch)) {
+    ctx.addIssue({ code: 'custom', path: ['summary'], message: '--summary is the daily summary alone: it takes no section, --period or --watch' })
+  }
+})
+
+export const help = 'Sections: jobs, datasets, cost, storage, errors, users (default: all).'
+export const examples = [
+  'lora metrics',
+  'lora metrics jobs --period 24h',
+  'lora metrics --summary --json',
+]
 
 /**
  * `lora metrics [SECTION] [--period P] [--watch [10s]] [--summary] [--json]`: the
@@ -100,3 +109,4 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
   // Ctrl-C is how a watch ends.
   return ExitCode.ok
 }
+

@@ -6,15 +6,25 @@ import { monthOf, parseMonth, zonedParts } from '../src/month.js'
 import { limitsTimezone } from '../src/config/schema.js'
 import { confirmAction } from '../src/io/confirm.js'
 import { printTable } from '../src/io/output.js'
+import { dryRun, flag, json, month, optionsOf, userId, yes } from '../src/flags.js'
 
-export const Options = z.object({
-  month: z.string().optional(),
-  user: z.string().uuid('--user expects a user id (a UUID)').optional(),
-  dryRun: z.boolean().default(false),
-  yes: z.boolean().default(false),
-  force: z.boolean().default(false),
-  json: z.boolean(),
-})
+export const flags = {
+  month: { ...month, description: 'the month to reset into (default: this month)' },
+  user: flag('--user <id>', 'only this user', userId.optional()),
+  dryRun,
+  yes,
+  force: flag('--force', 'reset on a day other than the 1st', z.boolean().default(false)),
+  json,
+}
+
+export const Options = optionsOf(flags)
+
+export const help = 'Users whose month_reset_date lies in a previous month (or is missing) start again at 0. Running it twice in a month changes nothing.'
+export const examples = [
+  'lora reset-limits --dry-run',
+  'lora reset-limits --yes  # the 1st of the month, from cron',
+  'lora reset-limits --user 6f1c2b9e-3a4d-4e5f-8a7b-9c0d1e2f3a4b --force --yes',
+]
 
 const ordinal = (n: number) => `${n}${n % 10 === 1 && n !== 11 ? 'st' : n % 10 === 2 && n !== 12 ? 'nd' : n % 10 === 3 && n !== 13 ? 'rd' : 'th'}`
 

@@ -1,8 +1,19 @@
 import { z } from 'zod'
 import type { Context } from '../src/context.js'
 import { type ExitCode, finished } from '../src/errors.js'
+import { json, optionsOf } from '../src/flags.js'
 
-export const Options = z.object({ json: z.boolean().default(false) })
+export const flags = { json }
+
+export const Options = optionsOf(flags)
+
+export const help = `The applied schema version is read only from a database that answers within a second (a running local
+service on the embedded profile); otherwise it says "unknown". \`lora -v\` and \`lora --version\` print the version alone.
+--json prints {"version", "node", "platform", "schema": {"bundled", "applied"}} (applied: null when unknown).`
+export const examples = [
+  'lora version',
+  'lora version --json',
+]
 
 /** How long the applied schema version may take to read: `lora version` answers at once, with "unknown" if need be. */
 const DATABASE_WAIT_MS = 1_000

@@ -1,5 +1,5 @@
-import { Command, CommanderError } from 'commander'
-import { COMMANDS, type CommandSpec, type ZodIssueLike } from '../commands/registry.js'
+import { Command, CommanderError, Help } from 'commander'
+import { COMMANDS, type CommandModule, type CommandSpec, type ZodIssueLike } from '../commands/registry.js'
 import { EXIT_CODE_HELP, ExitCode, LoraError, UsageError } from './errors.js'
 import type { OutStream, InStream } from './io/streams.js'
 import { styleFor, type Style } from './io/style.js'
@@ -63,15 +63,21 @@ function stackOf(error: Error): string {
   return text
 }
 
-/** The first word of argv that is not a global option or its value (`help jobs` names jobs). */
-function firstCommandWord(argv: string[]): string | undefined {
+/** The words of argv that are not options or a global option's value; `help jobs` names jobs. */
+function commandWords(argv: string[]): string[] {
   const words: string[] = []
-  for (let i = 0; i < argv.length && words.length < 2; i++) {
+  for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!
     if (word === '--profile' || word === '--database-url') i++
     else if (!word.startsWith('-')) words.push(word)
   }
-  return words[0] === 'help' ? words[1] : words[0]
+  return words[0] === 'help' ? words.slice(1) : words
+}
+
+/** The command argv names in full (`jobs list ...`): the only one whose module is loaded to build the parser. */
+export function namedCommand(argv: string[]): CommandSpec | undefined {
+  const words = commandWords(argv)
+  return COMMANDS.find((c) => c.path.every((p, i) => words[i] === p))
 }
 
 /** Edits (insert, delete, replace, swap two neighbours) between two words: for "did you mean". */
@@ -97,8 +103,11 @@ export function unknownSubcommand(group: string, word: string, valid: string[]):
   })
 }
 
-/** Builds the whole program. Only commander and this file load for --help and --version. */
-export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: CommandSpec, cmd: Command, args: unknown[]) => Promise<void>): Command {
+/**
+ * Builds the program. Only commander and this file load for --help and --version;
+ * of the commands, only the module of the one argv names (for its flags and help).
+ */
+export async function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: CommandSpec, cmd: Command, args: unknown[]) => Promise<void>): Promise<Command> {
   const program = new Command('lora')
   program
     .description('Operations tool of the LoRA fine-tuning platform: datasets, training jobs, the job daemon, metrics, health and maintenance.')
@@ -119,10 +128,13 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
     })
     .exitOverride()
 
-  // Only the branch of the tree that argv names is built in full: `lora --help`
-  // lists the groups without creating every subcommand, which keeps startup fast.
-  const first = firstCommandWord(argv)
+  // Only the branch of the tree that argv names is built: `lora --help` lists the
+  // groups without creating every subcommand, and of that branch only the command
+  // argv names loads its module, which keeps startup fast.
+  const first = commandWords(argv)[0]
   const selected = COMMANDS.some((c) => c.path[0] === first) ? first : null
+  const named = namedCommand(argv)
+  const module = named ? await named.load() : undefined
   const groups = new Map<string, Command>()
   const groupFor = (parent: Command, names: string[]): Command => {
     let current = parent
@@ -141,6 +153,9 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
           .usage('[options] <command>')
           .helpOption('-h, --help', 'show help')
         group.configureOutput(program.configureOutput()).exitOverride()
+        // Every command takes flags: the group's help says so of the commands whose
+        // module is not loaded too, as commander says it of a loaded one.
+        group.configureHelp({ subcommandTerm: (c) => leafTerm(c) })
         // A word that names none of its commands reaches here (commander would say
         // "too many arguments"); `help` shows the group's help, as `lora help jobs` does.
         group.argument('[command]').allowExcessArguments().allowUnknownOption()
@@ -169,12 +184,9 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
       .command(spec.args ? `${name} ${spec.args}` : name)
       .description(spec.summary)
       .helpOption('-h, --help', 'show help')
-    for (const option of spec.options ?? []) {
-      if (option.default !== undefined) cmd.option(option.flags, option.description, option.default as string)
-      else cmd.option(option.flags, option.description)
-    }
-    if (spec.help) cmd.addHelpText('after', `\n${spec.help}`)
-    if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`)
+    // A command argv does not name is only listed in its group's help.
+    if (spec !== named) continue
+    addFlagsAndHelp(cmd, module!)
     cmd.configureOutput(program.configureOutput()).exitOverride()
     cmd.action(async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command
@@ -182,6 +194,24 @@ export function buildProgram(deps: MainDeps, argv: string[], onAction: (spec: Co
     })
   }
   return program
+}
+
+const defaultHelp = new Help()
+/** A command's line in its group's help: `list [options]`, `show [options] <id>`; a group's as commander writes it. */
+function leafTerm(cmd: Command): string {
+  const term = defaultHelp.subcommandTerm(cmd)
+  if (cmd.commands.length > 0 || cmd.options.length > 0) return term
+  return term.replace(/^(\S+)/, '$1 [options]')
+}
+
+/** A command's flags, as its module declares them, and the help text and examples that end its --help. */
+function addFlagsAndHelp(cmd: Command, module: CommandModule): void {
+  for (const flag of Object.values(module.flags)) {
+    if (flag.default !== undefined) cmd.option(flag.flags, flag.description, flag.default)
+    else cmd.option(flag.flags, flag.description)
+  }
+  if (module.help) cmd.addHelpText('after', `\n${module.help}`)
+  if (module.examples.length) cmd.addHelpText('after', `\nExamples:\n${module.examples.map((e) => `  $ ${e}`).join('\n')}`)
 }
 
 /** What a command's Options schema parses: its flags, the global --json, its positional arguments. */
@@ -203,7 +233,7 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
   let verbose = Boolean(deps.env.LORA_DEBUG) || argv.includes('--verbose')
   let context: import('./context.js').Context | undefined
 
-  const program = buildProgram(deps, argv, async (spec, cmd, args) => {
+  const onAction = async (spec: CommandSpec, cmd: Command, args: unknown[]) => {
     const globals = cmd.optsWithGlobals() as Record<string, unknown>
     verbose ||= Boolean(globals.verbose)
     const module = await spec.load()
@@ -239,9 +269,10 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
       if (config.embedded && config.stackFound === false) throw (await import('./local-client.js')).noStack(config, deps.cwd)
     }
     exitCode = await module.run(parsed.data as never, context)
-  })
+  }
 
   try {
+    const program = await buildProgram(deps, argv, onAction)
     if (argv.length === 0) {
       program.outputHelp()
       return ExitCode.ok

@@ -1,4 +1,5 @@
 import { COMMANDS, type CommandSpec } from '../commands/registry.js'
+import type { Flags } from './flags.js'
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const
 export type Shell = (typeof SHELLS)[number]
@@ -18,11 +19,11 @@ export const FILES = ':files'
 /** What to complete: words as they are, files, or the ids of jobs or datasets (read from the database). */
 export type Completion = { words: string[] } | { files: true } | { ids: 'jobs' | 'datasets'; prefix: string }
 
-const longFlags = (spec: CommandSpec) => (spec.options ?? []).flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('--')))
+const longFlags = (flags: Flags) => Object.values(flags).flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('--')))
 /** Flags followed by a value (`--dataset <id|name>`), which the walk must skip; `[value]` is optional and not skipped. */
-function valueFlags(spec: CommandSpec | undefined): Map<string, string> {
+function valueFlags(flags: Flags): Map<string, string> {
   const map = new Map<string, string>()
-  for (const o of spec?.options ?? []) {
+  for (const o of Object.values(flags)) {
     const [names, value] = o.flags.split(/\s+(?=<)/)
     if (!value) continue
     for (const name of names!.split(/[ ,]+/)) if (name.startsWith('-')) map.set(name, value)
@@ -36,32 +37,42 @@ function idKind(spec: CommandSpec): 'jobs' | 'datasets' | null {
   return spec.path[0] === 'jobs' ? 'jobs' : spec.path[0] === 'datasets' ? 'datasets' : null
 }
 
-/** What may come next after `words` (the first is `lora`, the last the word being completed, maybe empty). */
-export function complete(words: string[]): Completion {
+/**
+ * What may come next after `words` (the first is `lora`, the last the word being
+ * completed, maybe empty). Once the words name a command, its module is loaded for
+ * its flags: one command's code, as running it would load.
+ */
+export async function complete(words: string[]): Promise<Completion> {
   const cur = words[words.length - 1] ?? ''
   const typed = words.slice(1, -1)
   let path: string[] = []
   let spec: CommandSpec | undefined
+  let values = new Map<string, string>()
+  let flags: Flags = {}
   let positionals = 0
   for (let i = 0; i < typed.length; i++) {
     const word = typed[i]!
-    if (GLOBAL_VALUE_FLAGS.has(word) || valueFlags(spec).has(word)) i++
+    if (GLOBAL_VALUE_FLAGS.has(word) || values.has(word)) i++
     else if (word.startsWith('-')) continue
     else if (!spec && COMMANDS.some((c) => c.path.length > path.length && c.path.slice(0, path.length + 1).join(' ') === [...path, word].join(' '))) {
       path = [...path, word]
       spec = COMMANDS.find((c) => c.path.join(' ') === path.join(' '))
+      if (spec) {
+        flags = (await spec.load()).flags
+        values = valueFlags(flags)
+      }
     } else positionals++
   }
   const prev = typed[typed.length - 1]
   const filter = (list: string[]) => ({ words: [...new Set(list)].filter((w) => w.startsWith(cur)) })
-  if (prev !== undefined && (GLOBAL_VALUE_FLAGS.has(prev) || valueFlags(spec).has(prev))) {
-    const value = valueFlags(spec).get(prev) ?? ''
+  if (prev !== undefined && (GLOBAL_VALUE_FLAGS.has(prev) || values.has(prev))) {
+    const value = values.get(prev) ?? ''
     if (/file/.test(value)) return { files: true }
     if (prev === '--dataset') return { ids: 'datasets', prefix: cur }
     return { words: [] }
   }
-  const flags = [...(spec ? longFlags(spec) : []), ...GLOBAL_FLAGS]
-  if (cur.startsWith('-')) return filter(flags)
+  const candidates = [...longFlags(flags), ...GLOBAL_FLAGS]
+  if (cur.startsWith('-')) return filter(candidates)
   if (!spec) return filter(COMMANDS.filter((c) => c.path.length > path.length && c.path.slice(0, path.length).join(' ') === path.join(' ')).map((c) => c.path[path.length]!))
   const many = /\.\.\./.test(spec.args ?? '')
   if (spec.args && (positionals === 0 || many)) {
@@ -71,7 +82,7 @@ export function complete(words: string[]): Completion {
     if (kind) return { ids: kind, prefix: cur }
     return { words: [] }
   }
-  return filter(flags)
+  return filter(candidates)
 }
 
 function bash(): string {

@@ -1,7 +1,5 @@
-import { z } from 'zod'
 import type { Queryable } from './db/types.js'
 import { LoraError, UsageError } from './errors.js'
-import { show } from './jobs/options.js'
 
 /**
  * Job and dataset ids as people type them: the full UUID, or a unique prefix of at
@@ -37,22 +35,6 @@ export function prefixRange(prefix: string): [string, string] {
   const fill = (digit: string) => p + [...TEMPLATE.slice(p.length)].map((c) => (c === '-' ? '-' : digit)).join('')
   return [fill('0'), fill('f')]
 }
-
-/** The flag schema of a job id: a UUID or a prefix of at least 4 characters, lower-cased. */
-export const jobRef = z.string().transform((raw, ctx) => {
-  const text = raw.trim().toLowerCase()
-  if (isIdPrefix(text) && text.length >= MIN_PREFIX) return text
-  ctx.addIssue({
-    code: 'custom',
-    message: isIdPrefix(text)
-      ? `a job id prefix needs at least ${MIN_PREFIX} characters (got ${show(raw)})`
-      : `expected a job id (a UUID, or its first ${MIN_PREFIX} or more characters), got ${show(raw)}`,
-  })
-  return z.NEVER
-})
-
-/** The flag schema of a dataset: an id, an id prefix or a name; resolved against the database later. */
-export const datasetRef = z.string().trim().min(1, 'expected a dataset id or name')
 
 /** Exit 2, listing the first matches (the lookups fetch one more than they show, to know there are more). */
 function ambiguous(subject: string, kind: string, lines: string[]): UsageError {

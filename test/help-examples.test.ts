@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { Option } from 'commander'
 import { COMMANDS } from '../commands/registry.js'
 import { buildProgram, commandInput, main, optionIssueToError, type MainDeps } from '../src/cli.js'
 
@@ -27,22 +28,23 @@ function commandWords(argv: string[]): string[] {
 }
 
 describe('examples in help', () => {
-  it('gives every command 1 to 4 examples, each of that command', () => {
+  it('gives every command 1 to 4 examples, each of that command', async () => {
     for (const spec of COMMANDS) {
       const path = spec.path.join(' ')
-      expect(spec.examples?.length ?? 0, `lora ${path}`).toBeGreaterThanOrEqual(1)
-      expect(spec.examples!.length, `lora ${path}`).toBeLessThanOrEqual(4)
-      for (const example of spec.examples!) expect(commandWords(argvOf(example)).slice(0, spec.path.length).join(' '), example).toBe(path)
+      const { examples } = await spec.load()
+      expect(examples.length, `lora ${path}`).toBeGreaterThanOrEqual(1)
+      expect(examples.length, `lora ${path}`).toBeLessThanOrEqual(4)
+      for (const example of examples) expect(commandWords(argvOf(example)).slice(0, spec.path.length).join(' '), example).toBe(path)
     }
   })
 
   it("parses each example's flags and arguments with the parser and the command's own schema", async () => {
     for (const spec of COMMANDS) {
       const module = await spec.load!()
-      for (const example of spec.examples!) {
+      for (const example of module.examples) {
         const argv = argvOf(example)
         let input: Record<string, unknown> | undefined
-        const program = buildProgram(deps(), argv, async (s, cmd, args) => {
+        const program = await buildProgram(deps(), argv, async (s, cmd, args) => {
           expect(s.path).toEqual(spec.path)
           input = commandInput(s, cmd, args)
         })
@@ -52,6 +54,23 @@ describe('examples in help', () => {
         if (!parsed.success) throw new Error(`${example}: ${optionIssueToError(parsed.error.issues).message}`)
       }
     }
+  })
+
+  it("declares each flag under the name commander gives its value, so that the command's Options read it", async () => {
+    for (const spec of COMMANDS) {
+      const { flags } = await spec.load()
+      for (const [key, flag] of Object.entries(flags)) expect(new Option(flag.flags).attributeName(), `lora ${spec.path.join(' ')} ${flag.flags}`).toBe(key)
+    }
+  })
+
+  it("lists a group's commands with their options and arguments without loading their modules", async () => {
+    const d = deps()
+    expect(await main(['jobs', '--help'], d)).toBe(0)
+    const terms = [...d.out().matchAll(/^ {2}(\S+(?: \[options\])?(?: <[^>]+>)?) {2,}/gm)].map((m) => m[1])
+    expect(terms).toEqual(['submit [options]', 'list [options]', 'show [options] <id>', 'watch [options] <id>', 'logs [options] <id>', 'cancel [options] <ids...>'])
+    const cluster = deps()
+    expect(await main(['cluster', '--help'], cluster)).toBe(0)
+    expect(cluster.out()).toMatch(/^ {2}breaker \[command\] +reset$/m)
   })
 
   it('ends each command\'s --help with its examples', async () => {

@@ -65,3 +65,9 @@ export const MAX_LINE_BYTES = 32 * 1024 * 1024
 export const MAX_NESTING = 64
 /** The format is the most common among the first records that have one. */
 export const DETECTION_RECORDS = 10
+
+/** The end of the --help of the commands that print datasets. */
+export const DATASET_JSON_HELP = `A dataset in --json has the columns of the datasets table: id, user_id, name, format,
+status, storage_bucket, storage_path, file_size, sha256, total_training_pairs,
+total_tokens, training_ready, error_message, validated_at, created_at, updated_at,
+deleted_at.`

@@ -1,30 +1,34 @@
 import { z } from 'zod'
 import type { Context } from '../context.js'
-import { parseDuration } from '../config/duration.js'
 import { ExitCode } from '../errors.js'
+import { dryRun, duration, flag, type Flags, json, optionsOf, yes } from '../flags.js'
 import { printTable } from '../io/output.js'
 import { runTask, TASK_NAMES, type TaskName, type TaskReport } from './tasks.js'
 import type { Orphan, OrphanOutcome } from './orphans.js'
 import type { ArchivalReview } from './simple-cleanups.js'
 
-const duration = (flag: string) =>
-  z.string().transform((value, ctx) => {
-    const ms = parseDuration(value)
-    if (ms === null || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${flag} expects a duration such as 30d, 12h or 6mo, got "${value}"` })
-      return z.NEVER
-    }
-    return ms
-  })
+/** Every flag a cleanup takes; each `lora cleanup X` declares the ones it has. */
+export const cleanupFlags = {
+  olderThan: flag('--older-than <duration>', 'age past which to delete (default 30d)', duration().optional()),
+  unusedFor: flag('--unused-for <duration>', 'unused for at least this long (default 6mo)', duration().optional()),
+  dryRun,
+  yes,
+  json,
+}
+export const CleanupOptions = optionsOf(cleanupFlags)
+/** What a cleanup's Options give: the flags it lacks are absent (a report-only cleanup has no --yes). */
+export type CleanupOptions = Partial<z.infer<typeof CleanupOptions>> & { json: boolean }
 
-export const CleanupOptions = z.object({
-  dryRun: z.boolean().default(false),
-  yes: z.boolean().default(false),
-  json: z.boolean(),
-  olderThan: duration('--older-than').optional(),
-  unusedFor: duration('--unused-for').optional(),
-})
-export type CleanupOptions = z.infer<typeof CleanupOptions>
+export const CLEANUP_HELP = 'On a terminal it asks first; otherwise it needs --yes. Safe to run twice, from cron, while the daemon runs. Every run is written to the audit log.'
+
+/** A `lora cleanup X` command module: its flags (of cleanupFlags), their Options, its help and run. */
+export function cleanupCommand<F extends Flags>(task: TaskName | 'all', text: { flags: F; help?: string; examples: string[] }) {
+  return {
+    ...text,
+    Options: optionsOf(text.flags),
+    run: (opts: CleanupOptions, ctx: Context): Promise<ExitCode> => (task === 'all' ? runAllCleanups(opts, ctx) : runCleanupCommand(task, opts, ctx)),
+  }
+}
 
 function printReport(ctx: Context, report: TaskReport): void {
   ctx.io.out(`${report.task}: ${report.summary}`)
@@ -56,8 +60,8 @@ async function printItems(ctx: Context, report: TaskReport): Promise<void> {
 /** The body of every `lora cleanup X`: exit 1 when something could not be handled. */
 export async function runCleanupCommand(name: TaskName, opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
   const report = await runTask(ctx, name, {
-    dryRun: opts.dryRun,
-    yes: opts.yes,
+    dryRun: opts.dryRun ?? false,
+    yes: opts.yes ?? false,
     ...(opts.olderThan ? { olderThanMs: opts.olderThan } : {}),
     ...(opts.unusedFor ? { unusedForMs: opts.unusedFor } : {}),
   })
@@ -77,14 +81,14 @@ export async function runCleanupCommand(name: TaskName, opts: CleanupOptions, ct
 export async function runAllCleanups(opts: CleanupOptions, ctx: Context): Promise<ExitCode> {
   const { confirmAction } = await import('../io/confirm.js')
   const question = 'Run every cleanup (orphans, validation images, notifications, uploads, archival review)?'
-  if (!opts.dryRun && !(await confirmAction(ctx, { action: 'Running every cleanup', question, yes: opts.yes }))) {
+  if (!opts.dryRun && !(await confirmAction(ctx, { action: 'Running every cleanup', question, yes: opts.yes ?? false }))) {
     ctx.io.err('nothing was changed')
     return ExitCode.failed
   }
   const reports: TaskReport[] = []
   for (const name of TASK_NAMES) {
     const report = await runTask(ctx, name, {
-      dryRun: opts.dryRun,
+      dryRun: opts.dryRun ?? false,
       yes: true,
       confirmed: true,
       ...(opts.olderThan ? { olderThanMs: opts.olderThan } : {}),

@@ -100,7 +100,7 @@ describe(`lora alerts list | silence | test | evaluate (${backend.name})`, () =>
     expect((tooLong as UsageError).message).toBe('A silence lasts from 1s to 30d, not 90d.')
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM lora_ops.alert_silences'))[0]!.n).toBe(0)
     expect(t.stdout()).toBe('')
-    expect(refusal(silence.Options, { args: 'stuck-jobs', for: 'a while' })).toBe('Invalid --for: expected a duration such as 30m or 2h, got "a while".')
+    expect(refusal(silence.Options, { args: 'stuck-jobs', for: 'a while' })).toBe('Invalid --for: expected a duration such as 2s, 10m or 7d (got "a while").')
     expect(refusal(silence.Options, { args: 'stuck-jobs' })).toBe('Invalid --for: required: how long, such as 2h.')
     // A rule the daemon raised (not in the catalogue) may be silenced once it has been seen.
     await db.query(`INSERT INTO lora_ops.alert_state (fingerprint, rule, subject, severity, status, message, first_fired_at, source) VALUES ('x', 'daemon-custom', '', 'warning', 'firing', 'm', now(), 'pushed')`)

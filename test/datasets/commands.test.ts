@@ -36,7 +36,7 @@ const chatFile = (records: number) => Array.from({ length: records }, (_, i) => 
 describe('datasets commands: flags', () => {
   it('refuses an unknown --format, a malformed --user, a bucket outside the two of datasets, a malformed id', () => {
     expect(() => parse(upload.Options, { args: 'a.jsonl', format: 'xml' })).toThrow('Invalid --format: expected one of chat, completion, instruction, got "xml".')
-    expect(() => parse(upload.Options, { args: 'a.jsonl', user: 'bob' })).toThrow('Invalid --user: expected a user id (a UUID).')
+    expect(() => parse(upload.Options, { args: 'a.jsonl', user: 'bob' })).toThrow('Invalid --user: expected a user id (a UUID), got "bob".')
     expect(() => parse(upload.Options, { args: 'a.jsonl', bucket: 'lora-models' })).toThrow(
       'Invalid --bucket: expected lora-datasets or training-files, got "lora-models".',
     )

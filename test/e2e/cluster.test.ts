@@ -68,7 +68,7 @@ describe('cluster commands and the local stack (the built binary)', () => {
   it('refuses simulator options out of range, exit 2, one sentence', async () => {
     const cwd = workspace()
     const r = await runLora(['cluster', 'simulate', '--fail-rate', '2'], { cwd })
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'error: Invalid --fail-rate: --fail-rate must be between 0 and 1.\n' })
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'error: Invalid --fail-rate: must be a number from 0 to 1 (got "2").\n' })
     const host = await runLora(['cluster', 'simulate', '--host', '0.0.0.0'], { cwd })
     expect(host.code).toBe(2)
     expect(host.stderr).toBe('error: Invalid --host: the simulator listens on loopback only: 127.0.0.1, ::1 or localhost.\n')

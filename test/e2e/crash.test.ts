@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { runLora, tempDir } from '../helpers/cli.js'
+import { cpSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { BIN, runLora, tempDir } from '../helpers/cli.js'
 
 /**
  * A failure that no code awaits reaches the process's last handler. It is simulated
@@ -30,4 +32,19 @@ describe('a crash outside any command (the built binary)', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /)
     })
   }
+
+  it('exits 1 with one sentence when its own code cannot be loaded (a chunk missing), instead of retrying forever', async () => {
+    const dir = tempDir('lora-crash-')
+    dirs.push(dir)
+    // An installed copy of lora whose command-line chunk is gone, as a broken install would be.
+    const root = dirname(dirname(BIN))
+    for (const part of ['bin', 'dist']) cpSync(join(root, part), join(dir.path, part), { recursive: true })
+    symlinkSync(join(root, 'node_modules'), join(dir.path, 'node_modules'))
+    const chunks = join(dir.path, 'dist', 'chunks')
+    const cli = readdirSync(chunks).filter((f) => /^cli-\w+\.js$/.test(f))
+    expect(cli).toHaveLength(1)
+    rmSync(join(chunks, cli[0]!))
+    const r = await runLora(['jobs', 'list'], { cwd: dir.path, bin: join(dir.path, 'bin', 'lora'), timeoutMs: 5_000 })
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: lora could not load its own code (a file of its install is missing or unreadable); reinstall it.\n' })
+  })
 })

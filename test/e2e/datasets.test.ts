@@ -99,7 +99,7 @@ describe('datasets commands (the built binary, embedded stack)', () => {
       [['datasets', 'upload', 'missing.jsonl', '--user', USER], 2, 'error: No such file: missing.jsonl.\n'],
       [['datasets', 'upload', 'folder', '--user', USER], 2, 'error: folder is a directory, not a JSONL file.\n'],
       [['datasets', 'upload', 'train.jsonl', '--user', USER, '--format', 'alpaca'], 2, 'error: Invalid --format: expected one of chat, completion, instruction, got "alpaca".\n'],
-      [['datasets', 'upload', 'train.jsonl', '--user', 'alice'], 2, 'error: Invalid --user: expected a user id (a UUID).\n'],
+      [['datasets', 'upload', 'train.jsonl', '--user', 'alice'], 2, 'error: Invalid --user: expected a user id (a UUID), got "alice".\n'],
       [['datasets', 'upload', 'train.jsonl'], 2, "error: Missing --user: pass --user UUID (the dataset's owner), or set LORA_USER_ID; lora has no login to take it from.\n"],
       [['datasets', 'show', '00000000-0000-0000-0000-000000000042'], 1, 'error: No dataset has id 00000000-0000-0000-0000-000000000042.\nhint: List them with `lora datasets list`.\n'],
       [['datasets', 'show', 'latest'], 1, 'error: No dataset is named "latest".\nhint: List them with `lora datasets list`.\n'],

@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parseAllDocuments, parse } from 'yaml'
 import { COMMANDS } from '../../commands/registry.js'
+import type { Flags } from '../../src/flags.js'
 import { tempDir } from '../helpers/cli.js'
 import { copyMigratedEmbedded } from '../helpers/db.js'
 import { startLora } from '../helpers/lora-process.js'
@@ -19,6 +20,12 @@ afterEach(async () => {
 const read = (path: string) => readFileSync(new URL(`../../examples/${path}`, import.meta.url), 'utf8')
 const GLOBAL = new Set(['--profile', '--database-url', '--json', '--wide', '--verbose', '--no-color', '--version', '--help', '-h'])
 
+/** Each command's flags, as its module declares them. */
+const flagsOf = new Map<string, Flags>()
+beforeAll(async () => {
+  for (const spec of COMMANDS) flagsOf.set(spec.path.join(' '), (await spec.load()).flags)
+})
+
 /** Checks that `args` (what follows `lora`) names a real command and only its real flags. */
 function checkInvocation(args: string[]): string {
   const words = args.filter((a) => !a.startsWith('-'))
@@ -27,7 +34,7 @@ function checkInvocation(args: string[]): string {
     .find((c) => c.path.every((p, i) => words[i] === p))
   expect(spec, `lora ${args.join(' ')} names no command`).toBeDefined()
   expect(spec!.load, `lora ${spec!.path.join(' ')} is not built`).toBeDefined()
-  const known = new Set((spec!.options ?? []).flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('-'))))
+  const known = new Set(Object.values(flagsOf.get(spec!.path.join(' '))!).flatMap((o) => o.flags.split(/[ ,]+/).filter((f) => f.startsWith('-'))))
   for (const flag of args.filter((a) => a.startsWith('-'))) {
     const name = flag.split('=')[0]!
     expect(known.has(name) || GLOBAL.has(name), `lora ${spec!.path.join(' ')} has no flag ${name}`).toBe(true)

@@ -218,7 +218,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
   it('stops by itself once idle (--idle), and refuses a bad --idle with one sentence', async () => {
     const root = workspace()
     const bad = await runLora(['local', 'start', '--idle', 'soon'], { cwd: root })
-    expect(bad).toEqual({ code: 2, stdout: '', stderr: 'error: Invalid --idle: expected a duration such as 30s, 10m or 2h, got "soon".\n' })
+    expect(bad).toEqual({ code: 2, stdout: '', stderr: 'error: Invalid --idle: expected a duration such as 2s, 10m or 7d (got "soon").\n' })
     expect(existsSync(join(root, '.lora'))).toBe(false)
 
     // A migrated stack (copied): what is tested is the idle stop, not the first migration.

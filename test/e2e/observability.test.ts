@@ -105,7 +105,7 @@ describe('lora metrics, health and alerts (the built binary, embedded profile)',
     expect(await lora(['alerts', 'silence', 'training-timeout', '--for', 'soon'])).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'error: Invalid --for: expected a duration such as 30m or 2h, got "soon".\n',
+      stderr: 'error: Invalid --for: expected a duration such as 2s, 10m or 7d (got "soon").\n',
     })
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM lora_ops.alert_silences'))[0]!.n).toBe(1)
 

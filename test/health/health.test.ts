@@ -253,7 +253,7 @@ for (const backend of backends) {
       expect(failOn.success).toBe(false)
       expect(optionIssueToError(failOn.error!.issues).message).toBe('Invalid --fail-on: expected warning or critical, got "sometimes".')
       const timeout = Options.safeParse({ timeout: 'forever', json: false })
-      expect(optionIssueToError(timeout.error!.issues).message).toBe('Invalid --timeout: expected a duration from 100ms to 5m such as 5s, got "forever".')
+      expect(optionIssueToError(timeout.error!.issues).message).toBe('Invalid --timeout: expected a duration from 100ms to 5m such as 2s, 10m or 7d (got "forever").')
     })
   })
 }

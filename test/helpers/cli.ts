@@ -15,10 +15,10 @@ export interface CliResult {
 /** Runs the built lora binary as a user would, with a clean environment. */
 export function runLora(
   args: string[],
-  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; input?: string } = { cwd: process.cwd() },
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; input?: string; bin?: string } = { cwd: process.cwd() },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
       cwd: options.cwd,
       // A local service the command starts in the background ends soon after the test
       // (tempDir's remove() ends it at once).

@@ -97,8 +97,8 @@ describe(`lora metrics, the command (${backend.name})`, () => {
   it('refuses an unknown section, a bad --period or --watch, and --summary with a section: one sentence', () => {
     expect(refusal({ args: 'jobz' })).toBe('Invalid argument: unknown section "jobz" (sections: jobs, datasets, cost, storage, errors, users).')
     expect(refusal({ period: '2h' })).toBe('Invalid --period: expected one of 1h, 24h, 7d, 30d, got "2h".')
-    expect(refusal({ watch: 'often' })).toBe('Invalid --watch: expected an interval of at least 1s such as 10s or 1m, got "often".')
-    expect(refusal({ watch: '10ms' })).toBe('Invalid --watch: expected an interval of at least 1s such as 10s or 1m, got "10ms".')
+    expect(refusal({ watch: 'often' })).toBe('Invalid --watch: expected a duration of at least 1s such as 2s, 10m or 7d (got "often").')
+    expect(refusal({ watch: '10ms' })).toBe('Invalid --watch: expected a duration of at least 1s such as 2s, 10m or 7d (got "10ms").')
     expect(refusal({ summary: true, args: 'jobs' })).toBe('Invalid --summary: --summary is the daily summary alone: it takes no section, --period or --watch.')
     expect(refusal({ watch: true })).toBeNull()
     expect(Options.parse({ watch: true, json: false }).watch).toBe(10_000)
