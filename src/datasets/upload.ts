@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import type { Context } from '../context.js'
 import { ExitCode, LoraError, UsageError } from '../errors.js'
@@ -14,7 +15,8 @@ import {
   restartDatasetUpload,
   type DatasetRow,
 } from '../db/queries/datasets.js'
-import type { UploadSource } from '../storage/types.js'
+import type { Storage, UploadSource } from '../storage/types.js'
+import type { Db } from '../db/types.js'
 import type { DatasetFormat } from './formats.js'
 import { byteProgress, formatBytes } from './progress.js'
 import { validateFile, type ValidationReport } from './validator.js'
@@ -117,12 +119,45 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
   const label = basename(path)
   const before = await stat(path).catch(() => null)
 
-  const validating = byteProgress(ctx.io, ctx.clock, `validating ${label}`)
+  const validation = await validateForUpload(ctx, path, request, before?.size ?? 0)
+  if (!validation.valid) return { outcome: 'invalid', validation }
+  if (request.dryRun) return { outcome: 'dry_run', validation, bucket: request.bucket, user, file_name: storageFileName(path) }
+
+  const db = await ctx.db()
+  // A profile without storage fails here, before any row is written.
+  const storage = await ctx.storage()
+  const sha256 = validation.sha256!
+  const claim = await claimUploadRow(ctx, db, request, user!, validation, path, label)
+  if ('duplicate' in claim) return { outcome: 'duplicate', validation, dataset: claim.duplicate }
+  const { row, reused } = claim
+
+  const resumedFrom = await sendToStorage(ctx, db, storage, { row, reused, path, label, bytes: validation.bytes, sha256, before })
+
+  const done = await markDatasetReady(
+    db,
+    row.id,
+    { format: validation.format!, total_training_pairs: validation.training_pairs, total_tokens: validation.token_estimate },
+    ctx.clock.now(),
+  )
+  if (!done) {
+    // Another upload of this content, at the same time, finished it first.
+    const current = await getDataset(db, row.id)
+    if (current && current.status === 'ready' && !current.deleted_at) return { outcome: 'duplicate', validation, dataset: current }
+    throw new LoraError(`Dataset ${row.id} changed while it was uploading (deleted, or failed by another process): it was not marked ready.`, {
+      code: 'dataset_changed',
+      hint: `See it with \`lora datasets show ${row.id}\`.`,
+    })
+  }
+  return { outcome: 'uploaded', validation, dataset: done, resumed_from: resumedFrom, reused_row: reused }
+}
+
+/** Validates the file with a progress line; an interrupt says nothing was uploaded. */
+async function validateForUpload(ctx: Context, path: string, request: UploadRequest, size: number): Promise<ValidationReport> {
+  const validating = byteProgress(ctx.io, ctx.clock, `validating ${basename(path)}`)
   const threads = threadsFromEnv(ctx.env)
   const workerMemoryMb = workerMemoryFromEnv(ctx.env)
-  let validation: ValidationReport
   try {
-    validation = await validateFile(path, {
+    return await validateFile(path, {
       displayPath: request.file,
       ...(request.format ? { format: request.format } : {}),
       ...(threads !== undefined ? { threads } : {}),
@@ -131,25 +166,25 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
       onProgress: (done, total) => validating.update(done, total),
     })
   } catch (error) {
-    if (ctx.signal.aborted) throw new UploadInterruptedError('Validation interrupted: nothing was uploaded.', null, 0, before?.size ?? 0)
+    if (ctx.signal.aborted) throw new UploadInterruptedError('Validation interrupted: nothing was uploaded.', null, 0, size)
     throw error
   } finally {
     validating.done()
   }
-  if (!validation.valid) return { outcome: 'invalid', validation }
-  if (request.dryRun) return { outcome: 'dry_run', validation, bucket: request.bucket, user, file_name: storageFileName(path) }
+}
 
-  const db = await ctx.db()
-  // A profile without storage fails here, before any row is written.
-  const storage = await ctx.storage()
+type Claim = { duplicate: DatasetRow } | { row: DatasetRow; reused: boolean }
+
+/**
+ * Under a lock on (user, content), so that two uploads at once agree: the same
+ * content is recognised, or an earlier upload that did not finish is taken up
+ * again (same row, same object path, so the storage resumes it), or a row is made.
+ */
+async function claimUploadRow(ctx: Context, db: Db, request: UploadRequest, user: string, validation: ValidationReport, path: string, label: string): Promise<Claim> {
   const sha256 = validation.sha256!
-  // Under a lock on (user, content), so that two uploads at once agree: the same
-  // content is recognised, or an earlier upload that did not finish is taken up
-  // again (same row, same object path, so the storage resumes it), or a row is made.
-  type Claim = { duplicate: DatasetRow } | { row: DatasetRow; reused: boolean }
-  const claim = await db.transaction(async (tx): Promise<Claim> => {
-    await lockDatasetContent(tx, user!, sha256)
-    const existing = await lockDatasetsBySha256(tx, user!, sha256)
+  return db.transaction(async (tx): Promise<Claim> => {
+    await lockDatasetContent(tx, user, sha256)
+    const existing = await lockDatasetsBySha256(tx, user, sha256)
     const ready = existing.find((d) => d.status === 'ready')
     if (ready && !request.force) return { duplicate: ready }
     if (!request.force) {
@@ -164,7 +199,7 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
       tx,
       {
         id,
-        user_id: user!,
+        user_id: user,
         name: request.name ?? label,
         format: validation.format!,
         storage_bucket: request.bucket,
@@ -176,20 +211,31 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
     )
     return { row, reused: false }
   })
-  if ('duplicate' in claim) return { outcome: 'duplicate', validation, dataset: claim.duplicate }
-  const { row, reused } = claim
+}
 
+/**
+ * Sends the file to the storage under the claimed row (resuming what a run before
+ * sent), and returns where it resumed from. A failure marks the row failed, unless
+ * it leaves the upload to be resumed: interrupted, timed out, or another process's.
+ */
+async function sendToStorage(
+  ctx: Context,
+  db: Db,
+  storage: Storage,
+  file: { row: DatasetRow; reused: boolean; path: string; label: string; bytes: number; sha256: string; before: Stats | null },
+): Promise<number> {
+  const { row, reused, path, label, sha256, before } = file
   const uploading = byteProgress(ctx.io, ctx.clock, `uploading ${label}`)
   let resumedFrom = 0
   let sent = 0
   try {
     await storage.ensureBucket(row.storage_bucket)
     const stored = reused ? await storage.stat(row.storage_bucket, row.storage_path) : null
-    if (stored && stored.size === validation.bytes) {
+    if (stored && stored.size === file.bytes) {
       // The bytes all arrived last time; only the row was not marked.
-      resumedFrom = sent = validation.bytes
+      resumedFrom = sent = file.bytes
     } else {
-      await storage.upload(row.storage_bucket, row.storage_path, fileSource(path, validation.bytes), {
+      await storage.upload(row.storage_bucket, row.storage_path, fileSource(path, file.bytes), {
         resumeKey: sha256,
         upsert: true,
         signal: ctx.signal,
@@ -208,10 +254,10 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
     uploading.done()
     if (ctx.signal.aborted || (error as Error).name === 'AbortError') {
       throw new UploadInterruptedError(
-        `Upload interrupted at ${formatBytes(sent)} of ${formatBytes(validation.bytes)}: dataset ${row.id} stays uploading; run the same command again to resume.`,
+        `Upload interrupted at ${formatBytes(sent)} of ${formatBytes(file.bytes)}: dataset ${row.id} stays uploading; run the same command again to resume.`,
         row.id,
         sent,
-        validation.bytes,
+        file.bytes,
       )
     }
     // Another process is uploading this very content: its row is not ours to fail.
@@ -222,7 +268,7 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
         `${(error as Error).message.replace(/\.$/, '')}; dataset ${row.id} stays uploading: run the same command again to resume.`,
         row.id,
         sent,
-        validation.bytes,
+        file.bytes,
         { reason: 'storage_timeout', cause: error },
       )
     }
@@ -235,21 +281,5 @@ export async function uploadDataset(ctx: Context, request: UploadRequest): Promi
     })
   }
   uploading.done()
-
-  const done = await markDatasetReady(
-    db,
-    row.id,
-    { format: validation.format!, total_training_pairs: validation.training_pairs, total_tokens: validation.token_estimate },
-    ctx.clock.now(),
-  )
-  if (!done) {
-    // Another upload of this content, at the same time, finished it first.
-    const current = await getDataset(db, row.id)
-    if (current && current.status === 'ready' && !current.deleted_at) return { outcome: 'duplicate', validation, dataset: current }
-    throw new LoraError(`Dataset ${row.id} changed while it was uploading (deleted, or failed by another process): it was not marked ready.`, {
-      code: 'dataset_changed',
-      hint: `See it with \`lora datasets show ${row.id}\`.`,
-    })
-  }
-  return { outcome: 'uploaded', validation, dataset: done, resumed_from: resumedFrom, reused_row: reused }
+  return resumedFrom
 }

@@ -54,20 +54,7 @@ export interface ValidationReport {
  * each, the results merged in file order.
  */
 export async function validateFile(path: string, options: ValidateOptions = {}): Promise<ValidationReport> {
-  let size: number
-  const shown = options.displayPath ?? path
-  try {
-    const info = await stat(path)
-    if (info.isDirectory()) throw new UsageError(`${shown} is a directory, not a JSONL file.`, { code: 'not_a_file' })
-    if (!info.isFile()) throw new UsageError(`${shown} is not a regular file.`, { code: 'not_a_file' })
-    size = info.size
-  } catch (error) {
-    if (error instanceof UsageError) throw error
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UsageError(`No such file: ${shown}.`, { code: 'file_not_found' })
-    if (code === 'EACCES') throw new UsageError(`Cannot read ${shown}: permission denied.`, { code: 'file_unreadable' })
-    throw error
-  }
+  const size = await fileSize(path, options.displayPath ?? path)
   const forced = options.format ? FORMATS.indexOf(options.format) : -1
   const threads = options.threads ?? (size >= PARALLEL_MIN_BYTES ? defaultThreads() : 0)
   const merger = new Merger()
@@ -118,7 +105,7 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
     }
 
     let position = 0
-    let skippingLongLine = false
+    const cutter = new LineCutter(local)
     pendingRead = readAfter(null, 0)
     for (;;) {
       options.signal?.throwIfAborted()
@@ -137,57 +124,7 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
       }
       position += bytesRead
 
-      // Cut this buffer at its last newline; the rest starts the next one. A line
-      // longer than the limit is reported and skipped, never parsed.
-      let batch: Buffer | null = null
-      let carry: Buffer | null = null
-      let longBefore = false
-      /** The result of a line cut at the end of this read and skipped: too long, or nested too deep already. */
-      let skipped: BatchResult | null = null
-      // A line that goes on past this read is judged on its start: condemned already, it
-      // is reported and skipped, not held whole (up to 32 MB) until its newline comes.
-      const carryOrSkip = (from: number) => {
-        const verdict = local.startOfLine(buffer.subarray(from, filled))
-        if (verdict) {
-          skipped = verdict
-          skippingLongLine = true
-        } else carry = Buffer.from(buffer.subarray(from, filled))
-      }
-      if (skippingLongLine) {
-        const newline = buffer.indexOf(10, start)
-        if (newline !== -1 && newline < filled) {
-          skippingLongLine = false
-          start = newline + 1
-        } else start = filled
-      } else if (carried > 0) {
-        const newline = buffer.indexOf(10, start)
-        const end = newline !== -1 && newline < filled ? newline : filled
-        if (end - start > MAX_LINE_BYTES) {
-          longBefore = true
-          if (end < filled) start = end + 1
-          else {
-            skippingLongLine = true
-            start = filled
-          }
-        }
-      }
-      if (!skippingLongLine) {
-        if (atEnd) {
-          // The last line, without a newline at its end.
-          if (filled > start) batch = buffer.subarray(start, filled)
-        } else {
-          const lastNewline = buffer.lastIndexOf(10, filled - 1)
-          if (lastNewline < start) {
-            if (filled - start > MAX_LINE_BYTES) {
-              skipped = longLine()
-              skippingLongLine = true
-            } else if (filled > start) carryOrSkip(start)
-          } else {
-            batch = buffer.subarray(start, lastNewline + 1)
-            if (lastNewline + 1 < filled) carryOrSkip(lastNewline + 1)
-          }
-        }
-      }
+      const { batch, carry, skipped, longBefore } = cutter.cut(buffer, start, filled, carried, atEnd)
       // The disk reads the next stretch while this one is hashed and validated.
       if (!atEnd) pendingRead = readAfter(carry, position)
       if (bytesRead > 0) hash.update(buffer.subarray(carried, filled))
@@ -207,6 +144,87 @@ export async function validateFile(path: string, options: ValidateOptions = {}):
     // Results still in flight (an abort, an error) are not waited for.
     for (const pending of inflight) pending.catch(() => {})
     await pool?.close()
+  }
+}
+
+/** The size of the file to validate; a missing, unreadable or special file is a usage error. */
+async function fileSize(path: string, shown: string): Promise<number> {
+  try {
+    const info = await stat(path)
+    if (info.isDirectory()) throw new UsageError(`${shown} is a directory, not a JSONL file.`, { code: 'not_a_file' })
+    if (!info.isFile()) throw new UsageError(`${shown} is not a regular file.`, { code: 'not_a_file' })
+    return info.size
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UsageError(`No such file: ${shown}.`, { code: 'file_not_found' })
+    if (code === 'EACCES') throw new UsageError(`Cannot read ${shown}: permission denied.`, { code: 'file_unreadable' })
+    throw error
+  }
+}
+
+/**
+ * Cuts each read at its last newline: the whole lines go to validation as a batch,
+ * the rest starts the next read. A line longer than the limit is reported and
+ * skipped, never parsed; one that goes on past a read is judged on its start, and
+ * if condemned already is reported and skipped, not held whole (up to 32 MB) until
+ * its newline comes.
+ */
+class LineCutter {
+  /** Inside a line that was reported already: everything up to its newline is skipped. */
+  private skippingLongLine = false
+
+  constructor(private readonly local: ReturnType<typeof createBatchValidator>) {}
+
+  cut(buffer: Buffer, start: number, filled: number, carried: number, atEnd: boolean) {
+    let batch: Buffer | null = null
+    let carry: Buffer | null = null
+    let longBefore = false
+    /** The result of a line cut at the end of this read and skipped: too long, or nested too deep already. */
+    let skipped: BatchResult | null = null
+    const carryOrSkip = (from: number) => {
+      const verdict = this.local.startOfLine(buffer.subarray(from, filled))
+      if (verdict) {
+        skipped = verdict
+        this.skippingLongLine = true
+      } else carry = Buffer.from(buffer.subarray(from, filled))
+    }
+    if (this.skippingLongLine) {
+      const newline = buffer.indexOf(10, start)
+      if (newline !== -1 && newline < filled) {
+        this.skippingLongLine = false
+        start = newline + 1
+      } else start = filled
+    } else if (carried > 0) {
+      const newline = buffer.indexOf(10, start)
+      const end = newline !== -1 && newline < filled ? newline : filled
+      if (end - start > MAX_LINE_BYTES) {
+        longBefore = true
+        if (end < filled) start = end + 1
+        else {
+          this.skippingLongLine = true
+          start = filled
+        }
+      }
+    }
+    if (!this.skippingLongLine) {
+      if (atEnd) {
+        // The last line, without a newline at its end.
+        if (filled > start) batch = buffer.subarray(start, filled)
+      } else {
+        const lastNewline = buffer.lastIndexOf(10, filled - 1)
+        if (lastNewline < start) {
+          if (filled - start > MAX_LINE_BYTES) {
+            skipped = longLine()
+            this.skippingLongLine = true
+          } else if (filled > start) carryOrSkip(start)
+        } else {
+          batch = buffer.subarray(start, lastNewline + 1)
+          if (lastNewline + 1 < filled) carryOrSkip(lastNewline + 1)
+        }
+      }
+    }
+    return { batch: batch as Buffer | null, carry: carry as Buffer | null, skipped: skipped as BatchResult | null, longBefore }
   }
 }
 
