@@ -22,11 +22,12 @@ interface Run {
   rssMb: number
 }
 
-function once(args: string[], cwd: string, env: Record<string, string>, withRss: boolean): Run {
+/** Runs [program, ...args]: node itself, or lora as a user starts it (bin/lora, which starts node). */
+function once([program, ...args]: string[], cwd: string, env: Record<string, string>, withRss: boolean): Run {
   const start = process.hrtime.bigint()
-  const r = spawnSync(process.execPath, [...(withRss ? ['--require', preload] : []), ...args], {
+  const r = spawnSync(program!, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', ...(withRss ? { NODE_OPTIONS: `--require ${preload}` } : {}), ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   })
   const ms = Number(process.hrtime.bigint() - start) / 1e6
@@ -39,17 +40,16 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Median wall time over `runs` runs (after one to warm the caches), and the largest peak RSS of `runs` more. */
 function measure(args: string[], cwd: string, env: Record<string, string> = {}, expect: number | null = 0) {
   const warm = once(args, cwd, env, false)
-  if (expect !== null && warm.status !== expect) {
-    throw new Error(`${args.join(' ')} exited ${warm.status}: ${spawnSync(process.execPath, args, { cwd, env: { ...process.env, ...env } }).stderr}`)
-  }
+  if (expect !== null && warm.status !== expect) throw new Error(`${args.join(' ')} exited ${warm.status}: ${warm.stderr}`)
   const times = Array.from({ length: runs }, () => once(args, cwd, env, false).ms)
   const rss = Array.from({ length: Math.min(runs, 5) }, () => once(args, cwd, env, true).rssMb)
   return { ms: median(times), rssMb: Math.max(...rss) }
 }
 
 const lora = (...args: string[]) => [bin, ...args]
+const run = (args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) => spawnSync(args[0]!, args.slice(1), options)
 const rows: [string, number, number | null][] = []
-const baseline = measure(['-e', '0'], work)
+const baseline = measure([process.execPath, '-e', '0'], work)
 rows.push(['node -e 0', baseline.ms, baseline.rssMb])
 
 // The first command on a brand-new stack: it starts the service, which creates and
@@ -57,7 +57,7 @@ rows.push(['node -e 0', baseline.ms, baseline.rssMb])
 const firsts: number[] = []
 let stack = ''
 for (let i = 0; i < 3; i++) {
-  if (stack) spawnSync(process.execPath, lora('local', 'stop'), { cwd: stack })
+  if (stack) run(lora('local', 'stop'), { cwd: stack })
   stack = mkdtempSync(join(work, 'stack-'))
   const r = once(lora('db', 'migrate'), stack, { LORA_LOCAL_IDLE: '10m' }, false)
   if (r.status !== 0) throw new Error(`db migrate on a new stack exited ${r.status}: ${r.stderr}`)
@@ -66,7 +66,7 @@ for (let i = 0; i < 3; i++) {
 const first = median(firsts)
 const list = measure(lora('jobs', 'list', '--json'), stack)
 const health = measure(lora('health', '--json'), stack)
-spawnSync(process.execPath, lora('local', 'stop'), { cwd: stack })
+run(lora('local', 'stop'), { cwd: stack })
 rows.push(['embedded: first command on a new stack (db migrate)', first, null])
 rows.push(['embedded: jobs list --json', list.ms, list.rssMb])
 rows.push(['embedded: health --json', health.ms, health.rssMb])
@@ -75,7 +75,7 @@ const pg = await startPgServer()
 let pgList: { ms: number; rssMb: number } | null = null
 if (pg) {
   const env = { DATABASE_URL: pg.url, LORA_STORAGE_DIR: join(work, 'pg-storage'), GPU_CLUSTER_API_URL: 'simulator' }
-  spawnSync(process.execPath, lora('db', 'migrate'), { cwd: work, env: { ...process.env, ...env } })
+  run(lora('db', 'migrate'), { cwd: work, env: { ...process.env, ...env } })
   pgList = measure(lora('jobs', 'list', '--json'), work, env)
   // Health exits 1 there (no daemon has run): the time is what matters.
   const pgHealth = measure(lora('health', '--json'), work, env, null)

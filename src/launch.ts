@@ -1,0 +1,91 @@
+// What runs lora as a process: the only place that exits. Both entries call it: the
+// ES module build (dist/lora.js) and the startup snapshot (dist/lora.blob, see
+// bin/snapshot.ts), so that every command behaves the same whichever one starts it.
+import type { MainDeps } from './cli.js'
+
+export interface LaunchOptions {
+  /** The root help rendered when lora was built (scripts/build.mjs), if this entry has it. */
+  prerenderedHelp?: () => Promise<string>
+  /** The program: the snapshot has it loaded already; the module entry imports it only past the fast paths. */
+  loadMain: () => Promise<(argv: string[], deps: MainDeps) => Promise<number>>
+  crashReport: () => Promise<(error: unknown, verbose: boolean) => string>
+}
+
+export async function launch(rawArgv: string[], options: LaunchOptions): Promise<void> {
+  // The build renders the help with the real program: it passes this to skip the copy.
+  const prerendered = !rawArgv.includes('--no-prerendered-help')
+  const argv = rawArgv.filter((a) => a !== '--no-prerendered-help')
+  // `lora ... | head` closes the pipe early: that is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+      throw error
+    })
+  }
+  // A failure no code awaited would reach Node's default handler, which prints the raw
+  // error, secrets and all. It gets the same treatment as any other error: one redacted
+  // sentence (the stack with LORA_DEBUG=1), exit 1. A command that handles these itself
+  // (the daemon rides out a dropped connection) adds its own listener and is left to it.
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(event, (error: unknown) => {
+      if (process.listenerCount(event) > 1) return
+      void options.crashReport().then((crashReport) => {
+        process.stderr.write(crashReport(error, process.env.LORA_DEBUG === '1' || process.argv.includes('--verbose')))
+        process.exit(1)
+      })
+    })
+  }
+  // `lora --version` answers before anything else loads: scripts call it often.
+  const rootHelp = argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === '-v')) {
+    process.stdout.write(`${LORA_VERSION}\n`)
+    return
+  }
+  if (rootHelp && prerendered && options.prerenderedHelp && (!process.stdout.isTTY || process.stdout.columns === 80)) {
+    process.stdout.write(await options.prerenderedHelp())
+    return
+  }
+  if (!holdsEmbeddedDatabase(argv)) {
+    // The HTTP client (undici) parses with WebAssembly, and V8 optimizes a module's hot
+    // functions on background threads that a process waits for as it exits: a
+    // tenth of a second (more on a busy machine) added to `lora health`. A command
+    // is short, so it keeps the baseline code. The database (PGlite, WebAssembly
+    // too) runs a third faster optimized: the processes that hold it keep the tier.
+    const { setFlagsFromString } = await import('node:v8')
+    setFlagsFromString('--liftoff-only')
+  }
+  const main = await options.loadMain()
+  const controller = new AbortController()
+  let interrupts = 0
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts += 1
+    if (interrupts > 1) process.exit(signal === 'SIGINT' ? 130 : 143)
+    controller.abort(Object.assign(new Error(`Interrupted by ${signal}.`), { name: 'AbortError' }))
+    process.exitCode = signal === 'SIGINT' ? 130 : 143
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const code = await main(argv, {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  })
+  process.exitCode = code
+  // Whatever still holds the event loop (a socket a driver failed to close) must not
+  // keep a finished command alive.
+  setTimeout(() => process.exit(process.exitCode ?? code), 2000).unref()
+}
+
+/** `lora local start` and `lora demo` run the embedded database in their own process. */
+function holdsEmbeddedDatabase(argv: string[]): boolean {
+  const words: string[] = []
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    if (argv[i] === '--profile' || argv[i] === '--database-url') i++
+    else if (!argv[i]!.startsWith('-')) words.push(argv[i]!)
+  }
+  return words[0] === 'demo' || (words[0] === 'local' && words[1] === 'start')
+}
