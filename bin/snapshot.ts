@@ -4,6 +4,7 @@
 // starts `node --snapshot-blob dist/lora.blob ROOT ARGS...`, which begins in the
 // function below with nothing left to read, compile or initialize.
 import { startupSnapshot } from 'node:v8'
+import { realpathSync } from 'node:fs'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { crashReport, main } from '../src/cli.js'
@@ -25,11 +26,12 @@ void Promise.all(WARM.map((load) => load())).catch((error: unknown) => {
 })
 
 startupSnapshot.setDeserializeMainFunction(() => {
-  const root = process.argv[1]!
-  globalThis.__loraRoot = root
+  // The installation itself, not a link to it: its node_modules are beside it.
+  const entry = realpathSync(join(process.argv[1]!, 'dist', 'lora.js'))
+  globalThis.__loraRoot = join(entry, '..', '..')
   // Packages that stay outside the snapshot load from lora's own node_modules.
-  globalThis.__loraRequire = createRequire(join(root, 'dist', 'lora.js'))
+  globalThis.__loraRequire = createRequire(entry)
   // What a process that lora starts (the local service) runs: the module entry.
-  process.argv.splice(1, 1, join(root, 'dist', 'lora.js'))
+  process.argv.splice(1, 1, entry)
   void launch(process.argv.slice(2), { loadMain: async () => main, crashReport: async () => crashReport })
 })

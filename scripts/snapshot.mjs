@@ -71,7 +71,10 @@ export async function buildSnapshot({ plugins, define }) {
     },
     loader: { '.sql': 'text' },
     logLevel: 'warning',
-  })
+    metafile: Boolean(process.env.LORA_KEEP_SNAPSHOT_BUNDLE),
+    minifyWhitespace: true,
+    minifySyntax: true,
+  }).then(async (r) => r.metafile && (await writeFile('dist/snapshot.meta.json', JSON.stringify(r.metafile))))
   try {
     // An import() left in the bundle would fail only when its command runs.
     const left = (await readFile(bundle, 'utf8')).match(/\bimport\((?!\))[^)]*\)/g)
@@ -81,7 +84,7 @@ export async function buildSnapshot({ plugins, define }) {
     await rm('dist/lora.blob', { force: true })
     return String(error.stderr || error.message).trim().split('\n').slice(-3).join(' ')
   } finally {
-    await rm(bundle, { force: true })
+    if (!process.env.LORA_KEEP_SNAPSHOT_BUNDLE) await rm(bundle, { force: true })
   }
   const node = await stat(process.execPath)
   await writeFile('dist/lora.blob.node', `${process.version} ${process.execPath}\n`)
