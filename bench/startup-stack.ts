@@ -2,8 +2,8 @@
 // and beside real Postgres, in the same run on the same machine: median wall time,
 // peak RSS per command, and the first command on a brand-new stack. Not a test.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startPgServer } from '../test/helpers/pg-server.js'
@@ -11,9 +11,11 @@ import { startPgServer } from '../test/helpers/pg-server.js'
 const bin = fileURLToPath(new URL('../../bin/lora', import.meta.url))
 const runs = Number(process.env.RUNS ?? 10)
 const work = mkdtempSync(join(tmpdir(), 'lora-bench-startup-'))
-// Loaded into the measured process: its peak RSS, on fd 3, as it exits.
-const preload = join(work, 'rss.cjs')
-writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(3, String(process.resourceUsage().maxRSS)))\n")
+// The peak RSS of a command comes from GNU time (Linux), which reads it from the
+// kernel: a preload through NODE_OPTIONS would change how lora starts (bin/lora
+// starts from the module entry when NODE_OPTIONS is set).
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : null
+const rssFile = join(work, 'rss')
 
 interface Run {
   stderr: string
@@ -23,16 +25,17 @@ interface Run {
 }
 
 /** Runs [program, ...args]: node itself, or lora as a user starts it (bin/lora, which starts node). */
-function once([program, ...args]: string[], cwd: string, env: Record<string, string>, withRss: boolean): Run {
+function once(command: string[], cwd: string, env: Record<string, string>, withRss: boolean): Run {
+  const [program, ...args] = withRss && gnuTime ? [gnuTime, '-f', '%M', '-o', rssFile, ...command] : command
   const start = process.hrtime.bigint()
   const r = spawnSync(program!, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', ...(withRss ? { NODE_OPTIONS: `--require ${preload}` } : {}), ...env },
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
   })
   const ms = Number(process.hrtime.bigint() - start) / 1e6
-  const rss = withRss ? Number(String(r.output[3] ?? '0')) / 1024 : 0
-  return { ms, status: r.status, rssMb: rss, stderr: String(r.output[2] ?? '') }
+  const rss = withRss && gnuTime ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024 : NaN
+  return { ms, status: r.status, rssMb: rss, stderr: String(r.stderr ?? '') }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -86,6 +89,8 @@ if (pg) {
 rmSync(work, { recursive: true, force: true })
 
 console.log(`median of ${runs} runs each (first command: median of 3 new stacks); peak RSS: the largest of 5 runs`)
+const snapshot = existsSync(fileURLToPath(new URL('../../dist/lora.blob', import.meta.url)))
+console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; lora started from ${snapshot ? 'its startup snapshot (dist/lora.blob)' : 'dist/lora.js (no startup snapshot)'}`)
 for (const [name, ms, rss] of rows) {
   console.log(`${name.padEnd(52)} ${ms.toFixed(0).padStart(6)} ms  ratio ${(ms / baseline.ms).toFixed(2).padStart(5)}${rss === null ? '' : `   peak RSS ${rss.toFixed(0).padStart(4)} MB`}`)
 }

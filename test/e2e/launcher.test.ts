@@ -22,9 +22,9 @@ interface Simulated {
  * exit code after `signal` (the simulator stops on Ctrl-C or SIGTERM and exits 0; a
  * signal that only reached a shell in between would leave it running).
  */
-function simulate(launcher: string, cwd: string, signal: NodeJS.Signals, path = process.env.PATH ?? ''): Promise<Simulated> {
+function simulate(launcher: string, cwd: string, signal: NodeJS.Signals, env: Record<string, string> = {}): Promise<Simulated> {
   return new Promise((resolve, reject) => {
-    const child = spawn(launcher, ['cluster', 'simulate', '--port', '0'], { cwd, env: { PATH: path, HOME: cwd, NO_COLOR: '1' } })
+    const child = spawn(launcher, ['cluster', 'simulate', '--port', '0'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', ...env } })
     let stdout = ''
     let stderr = ''
     let cmdline: string[] = []
@@ -86,7 +86,7 @@ describe('the launcher bin/lora (the built binary)', () => {
     expect(viaLink.code).toBe(0)
   })
 
-  it('starts from dist/lora.js when there is no snapshot, or the node on PATH did not build it; the same answers and exit codes', async () => {
+  it('starts from dist/lora.js when there is no snapshot, the node on PATH did not build it, or NODE_OPTIONS is set; the same answers and exit codes', async () => {
     const cwd = dir()
     const missing = install(join(cwd, 'missing'), 'missing')
     const noSnapshot = await simulate(missing, cwd, 'SIGINT')
@@ -98,11 +98,15 @@ describe('the launcher bin/lora (the built binary)', () => {
     mkdirSync(join(cwd, 'other-node'))
     writeFileSync(join(cwd, 'other-node', 'node'), `#!/bin/sh\nexec "${process.execPath}" "$@"\n`)
     chmodSync(join(cwd, 'other-node', 'node'), 0o755)
-    const otherNode = await simulate(same, cwd, 'SIGTERM', `${join(cwd, 'other-node')}:${process.env.PATH}`)
+    const otherNode = await simulate(same, cwd, 'SIGTERM', { PATH: `${join(cwd, 'other-node')}:${process.env.PATH}` })
     expect(otherNode.cmdline.slice(1, 2)).toEqual([`${cwd}/same/bin/../dist/lora.js`])
     expect(otherNode.code).toBe(0)
     // The same installation with the node that built it: the snapshot.
     expect((await simulate(same, cwd, 'SIGTERM')).cmdline[1]).toBe('--snapshot-blob')
+    // NODE_OPTIONS may hold V8 options, which a snapshot refuses, or a module to preload, which it would skip.
+    const withOptions = await simulate(BIN, cwd, 'SIGINT', { NODE_OPTIONS: '--max-old-space-size=300' })
+    expect(withOptions.cmdline.slice(1, 2)).toEqual([`${dirname(BIN)}/../dist/lora.js`])
+    expect(withOptions.code).toBe(0)
 
     // A usage error and a configuration error, with their exit codes, from either start.
     const bad = ['jobs', 'list', '--limit', '0']
