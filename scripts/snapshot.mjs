@@ -5,8 +5,10 @@
 // only loads into the exact Node that made it.
 //
 // Inside a snapshot there is no `import()` and `require` reaches only Node's
-// built-ins, so everything is bundled except PGlite (its WebAssembly files sit beside
-// its code), which is required from node_modules at run time. Built-in modules that a
+// built-ins, so what the frequent commands use is bundled; PGlite (its WebAssembly
+// files sit beside its code), undici (it compiles WebAssembly as it loads, which a
+// snapshot cannot hold) and the packages only a few commands use are required from
+// node_modules, through their CommonJS entries, when first used. Built-in modules that a
 // snapshot cannot hold yet (sockets, TLS, terminals, child processes) are reached
 // through stand-ins that load the real module on first use.
 import { build } from 'esbuild'
@@ -71,10 +73,10 @@ export async function buildSnapshot({ plugins, define }) {
     },
     loader: { '.sql': 'text' },
     logLevel: 'warning',
-    metafile: Boolean(process.env.LORA_KEEP_SNAPSHOT_BUNDLE),
+    // Less to hold in the snapshot's heap, and to load at every start; names are kept.
     minifyWhitespace: true,
     minifySyntax: true,
-  }).then(async (r) => r.metafile && (await writeFile('dist/snapshot.meta.json', JSON.stringify(r.metafile))))
+  })
   try {
     // An import() left in the bundle would fail only when its command runs.
     const left = (await readFile(bundle, 'utf8')).match(/\bimport\((?!\))[^)]*\)/g)
@@ -84,7 +86,7 @@ export async function buildSnapshot({ plugins, define }) {
     await rm('dist/lora.blob', { force: true })
     return String(error.stderr || error.message).trim().split('\n').slice(-3).join(' ')
   } finally {
-    if (!process.env.LORA_KEEP_SNAPSHOT_BUNDLE) await rm(bundle, { force: true })
+    await rm(bundle, { force: true })
   }
   const node = await stat(process.execPath)
   await writeFile('dist/lora.blob.node', `${process.version} ${process.execPath}\n`)
