@@ -88,8 +88,13 @@ export async function buildSnapshot({ plugins, define }) {
   } finally {
     await rm(bundle, { force: true })
   }
-  const node = await stat(process.execPath)
   await writeFile('dist/lora.blob.node', `${process.version} ${process.execPath}\n`)
-  await utimes('dist/lora.blob.node', node.atime, node.mtime)
+  try {
+    // touch copies the time to the nanosecond; JavaScript's dates stop at the millisecond.
+    execFileSync('touch', ['-r', process.execPath, 'dist/lora.blob.node'], { stdio: 'ignore' })
+  } catch {
+    const node = await stat(process.execPath)
+    await utimes('dist/lora.blob.node', node.atime, node.mtime)
+  }
   return null
 }
