@@ -1,20 +1,16 @@
-// What runs lora as a process: the only place that exits. Both entries call it: the
-// ES module build (dist/lora.js) and the startup snapshot (dist/lora.blob, see
-// bin/snapshot.ts), so that every command behaves the same whichever one starts it.
+// What runs a lora command as a process: the only place that exits. Both entries call
+// it: the ES module build (dist/lora.js, after its --version and --help) and the
+// startup snapshot (dist/lora.blob, see bin/snapshot.ts), so that every command
+// behaves the same whichever one starts it.
 import type { MainDeps } from './cli.js'
 
 export interface LaunchOptions {
-  /** The root help rendered when lora was built (scripts/build.mjs), if this entry has it. */
-  prerenderedHelp?: () => Promise<string>
-  /** The program: the snapshot has it loaded already; the module entry imports it only past the fast paths. */
+  /** The program: the snapshot has it loaded already; the module entry imports it now. */
   loadMain: () => Promise<(argv: string[], deps: MainDeps) => Promise<number>>
   crashReport: () => Promise<(error: unknown, verbose: boolean) => string>
 }
 
-export async function launch(rawArgv: string[], options: LaunchOptions): Promise<void> {
-  // The build renders the help with the real program: it passes this to skip the copy.
-  const prerendered = !rawArgv.includes('--no-prerendered-help')
-  const argv = rawArgv.filter((a) => a !== '--no-prerendered-help')
+export async function launch(argv: string[], options: LaunchOptions): Promise<void> {
   // `lora ... | head` closes the pipe early: that is not an error.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
@@ -34,16 +30,6 @@ export async function launch(rawArgv: string[], options: LaunchOptions): Promise
         process.exit(1)
       })
     })
-  }
-  // `lora --version` answers before anything else loads: scripts call it often.
-  const rootHelp = argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === '-v')) {
-    process.stdout.write(`${LORA_VERSION}\n`)
-    return
-  }
-  if (rootHelp && prerendered && options.prerenderedHelp && (!process.stdout.isTTY || process.stdout.columns === 80)) {
-    process.stdout.write(await options.prerenderedHelp())
-    return
   }
   if (!holdsEmbeddedDatabase(argv)) {
     // The HTTP client (undici) parses with WebAssembly, and V8 optimizes a module's hot
