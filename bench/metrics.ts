@@ -79,7 +79,7 @@ async function measure(name: string, fn: () => Promise<unknown>, runs = RUNS): P
 function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
+    const child = spawn(BIN, [...args], { env: { PATH: process.env.PATH ?? '', ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

@@ -1,6 +1,7 @@
 // Median wall time of `lora --version` and `lora --help` beside `node -e 0`,
 // measured in the same run on the same machine. Not a test: run by hand.
 import { spawnSync } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 const bin = fileURLToPath(new URL('../bin/lora', import.meta.url))
@@ -21,12 +22,13 @@ function median(cmd, args) {
 }
 
 const baseline = median(process.execPath, ['-e', '0'])
-const version = median(process.execPath, [bin, '--version'])
-const help = median(process.execPath, [bin, '--help'])
+// lora as a user starts it: bin/lora, which starts node.
+const version = median(bin, ['--version'])
+const help = median(bin, ['--help'])
 // A help that the full parser renders (no pre-rendered copy), for comparison.
-const groupHelp = median(process.execPath, [bin, 'db', '--help'])
+const groupHelp = median(bin, ['db', '--help'])
 const row = (name, ms) => `${name.padEnd(16)} ${ms.toFixed(1).padStart(7)} ms   ratio ${(ms / baseline).toFixed(2)}`
-console.log(`median of ${runs} runs each`)
+console.log(`median of ${runs} runs each; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
 console.log(row('node -e 0', baseline))
 console.log(row('lora --version', version))
 console.log(row('lora --help', help))

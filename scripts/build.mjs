@@ -5,6 +5,7 @@ import { build } from 'esbuild'
 import { readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { PATCHED_DRIVER, patchDriverConnection } from './driver-patch.mjs'
+import { buildSnapshot } from './snapshot.mjs'
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 const entries = process.argv.slice(2)
@@ -52,6 +53,7 @@ const zodEnglishOnly = {
   },
 }
 
+const define = { LORA_VERSION: JSON.stringify(pkg.version), LORA_VALIDATE_WORKER: JSON.stringify('./validate-worker.js') }
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
   entryPoints: {
@@ -74,7 +76,7 @@ await build({
   plugins: [externalExcept(['commander', 'zod', 'chalk', PATCHED_DRIVER.name]), driverFix, zodEnglishOnly],
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  define: { LORA_VERSION: JSON.stringify(pkg.version), LORA_VALIDATE_WORKER: JSON.stringify('./validate-worker.js') },
+  define,
   loader: { '.sql': 'text' },
   // Bundled CommonJS (commander) requires Node built-ins.
   banner: { js: "import { createRequire as __loraCreateRequire } from 'node:module'; const require = __loraCreateRequire(import.meta.url);" },
@@ -85,8 +87,13 @@ await build({
 // piped or on an 80-column terminal prints it without loading the parser.
 const { execFileSync } = await import('node:child_process')
 const { writeFile } = await import('node:fs/promises')
-const help = execFileSync(process.execPath, ['bin/lora', '--help', '--no-prerendered-help'], {
+const help = execFileSync(process.execPath, ['dist/lora.js', '--help', '--no-prerendered-help'], {
   env: { ...process.env, COLUMNS: '80', NO_COLOR: '1' },
   encoding: 'utf8',
 })
 await writeFile(new URL('../dist/help.txt', import.meta.url), help)
+
+// The startup snapshot: without it (a Node that cannot build one) lora runs the same
+// program from dist/lora.js, only slower to start.
+const noSnapshot = await buildSnapshot({ plugins: [driverFix, zodEnglishOnly], define })
+if (noSnapshot) console.warn(`lora: no startup snapshot (${noSnapshot}); commands start from dist/lora.js.`)

@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The built daemon with --listen on the given database, its log collected; stop() ends it. */
 function startDaemon(cwd: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, 'daemon', '--interval', '200ms', '--listen', '127.0.0.1:0', '--log-format', 'json'], {
+  const child = spawn(BIN, ['daemon', '--interval', '200ms', '--listen', '127.0.0.1:0', '--log-format', 'json'], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: cwd, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -32,7 +32,7 @@ describe('shell completion (the built binary, each shell driven by its completio
     dir = tempDir('lora-e2e-completion-')
     // `lora` on the PATH, as an installed one is.
     mkdirSync(join(dir.path, 'bin'))
-    writeFileSync(join(dir.path, 'bin', 'lora'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`)
+    writeFileSync(join(dir.path, 'bin', 'lora'), `#!/bin/sh\nexec "${BIN}" "$@"\n`)
     chmodSync(join(dir.path, 'bin', 'lora'), 0o755)
     writeFileSync(join(dir.path, 'train-chats.jsonl'), '{}\n')
     env = { PATH: `${join(dir.path, 'bin')}:${process.env.PATH}`, HOME: dir.path, NO_COLOR: '1' }

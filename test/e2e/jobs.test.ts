@@ -32,7 +32,7 @@ async function workspace(): Promise<{ path: string; remove(): void }> {
 /** Runs lora on an 80-column terminal (a pseudo-terminal from script(1)) and returns what it drew. */
 function onTerminal(args: string, cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', `stty cols 80 rows 50; "${process.execPath}" "${BIN}" ${args}`, '/dev/null'], {
+    const child = spawn('script', ['-qec', `stty cols 80 rows 50; "${BIN}" ${args}`, '/dev/null'], {
       cwd,
       env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', COLUMNS: '80', TERM: 'dumb', LORA_LOCAL_IDLE: '30s' },
       stdio: ['ignore', 'pipe', 'pipe'],

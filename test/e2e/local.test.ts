@@ -19,7 +19,7 @@ interface Running {
 }
 
 function start(args: string[], cwd: string, env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', LORA_LOCAL_IDLE: '30s', ...env } })
+  const child = spawn(BIN, [...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1', LORA_LOCAL_IDLE: '30s', ...env } })
   let output = ''
   child.stdout!.on('data', (d) => (output += d))
   child.stderr!.on('data', (d) => (output += d))

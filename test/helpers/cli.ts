@@ -18,7 +18,7 @@ export function runLora(
   options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; input?: string; bin?: string } = { cwd: process.cwd() },
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
+    const child = spawn(options.bin ?? BIN, [...args], {
       cwd: options.cwd,
       // A local service the command starts in the background ends soon after the test
       // (tempDir's remove() ends it at once).

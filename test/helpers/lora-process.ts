@@ -24,7 +24,7 @@ const started = new Set<LoraProcess>()
  * Every process started here is remembered until stopLoraProcesses() kills it.
  */
 export function startLora(args: string[], options: { cwd: string; env?: Record<string, string> }): LoraProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(BIN, [...args], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: options.cwd, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
