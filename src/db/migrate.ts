@@ -202,17 +202,16 @@ async function findDrift(q: Queryable): Promise<Drift[]> {
 export async function assertSchemaCurrent(q: Queryable): Promise<void> {
   let version: number | null = null
   try {
-    const [ledger] = await q.query<{ present: boolean }>(
-      `SELECT to_regclass('lora_ops.schema_migrations') IS NOT NULL AS present`,
-    )
-    if (ledger?.present) {
-      const [row] = await q.query<{ version: number }>(
-        'SELECT coalesce(max(version), 0)::int AS version FROM lora_ops.schema_migrations',
-      )
-      version = row?.version ?? 0
-    }
+    // One round trip in the usual case (every command pays it): the ledger read
+    // directly, its absence told by the error.
+    const [row] = await q.query<{ version: number }>('SELECT coalesce(max(version), 0)::int AS version FROM lora_ops.schema_migrations')
+    version = row?.version ?? 0
   } catch (cause) {
-    throw new LoraError(`Could not read the schema version: ${(cause as Error).message}.`, { cause, code: 'db_error' })
+    const code = (cause as { code?: string }).code
+    // undefined_table, invalid_schema_name: a database lora never migrated.
+    if (code !== '42P01' && code !== '3F000') {
+      throw new LoraError(`Could not read the schema version: ${(cause as Error).message}.`, { cause, code: 'db_error' })
+    }
   }
   if (version === null || version < LATEST_VERSION) {
     throw new LoraError(
