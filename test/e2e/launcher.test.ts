@@ -120,4 +120,21 @@ describe('the launcher bin/lora (the built binary)', () => {
     })
     expect(fromModule).toEqual(fromSnapshot)
   })
+
+  it('starts the long-running commands (daemon, demo, local start, a watch) from dist/lora.js, whose stack frames name the driver', async () => {
+    const cwd = dir()
+    // The shell's trace shows the line the launcher execs; bad input ends each at once (exit 2).
+    const traced = (args: string[]) =>
+      new Promise<{ exec: string; code: number | null }>((resolve) => {
+        const child = spawn('sh', ['-x', BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', HOME: cwd, NO_COLOR: '1' } })
+        let stderr = ''
+        child.stderr.on('data', (d) => (stderr += d))
+        child.on('close', (code) => resolve({ exec: /^\+ exec (.*)$/m.exec(stderr)?.[1] ?? stderr, code }))
+      })
+    const entry = `${dirname(BIN)}/../dist/lora.js`
+    for (const args of [['daemon', '--interval', 'soon'], ['jobs', 'watch', 'abcd', '--interval', 'x'], ['local', 'start', '--idle', 'x'], ['jobs', 'submit', '--watch', '--interval', 'x']]) {
+      expect(await traced(args)).toEqual({ exec: `node ${entry} ${args.join(' ')}`, code: 2 })
+    }
+    expect((await traced(['jobs', 'list', '--limit', '0'])).exec).toContain('--snapshot-blob')
+  })
 })
