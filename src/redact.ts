@@ -35,8 +35,11 @@ export interface RedactOptions {
 
 export function redact(text: string, options: RedactOptions = {}): string {
   let out = options.urlQueries ? text.replace(/(\bhttps?:\/\/[^\s?#"'<>]*)\?[^\s"'<>]*/gi, '$1?***') : text
-  for (const secret of [...secrets, ...(options.secrets ?? [])]) {
-    if (secret !== undefined && secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('***')
+  // Longest first: a secret that contains another (a key and its prefix) would
+  // otherwise keep what the shorter one did not cover.
+  const known = [...secrets, ...(options.secrets ?? [])].filter((s): s is string => s !== undefined && s.length >= 4)
+  for (const secret of known.sort((a, b) => b.length - a.length)) {
+    if (out.includes(secret)) out = out.split(secret).join('***')
   }
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement)
   return out

@@ -4,9 +4,10 @@ import type { Db } from '../../src/db/types.js'
 import { backends, databaseLoads } from '../helpers/db.js'
 import { insertReadyDataset } from '../helpers/stack.js'
 
-// The tests of a file share a few databases, each emptied back to the migrated
-// template when a test closes it: if the reset missed anything, tests would see
-// each other's rows. This checks the reset against a database loaded fresh.
+// The tests a worker runs (one file after another) share a few databases, each
+// emptied back to the migrated template when a test closes it: if the reset missed
+// anything, tests would see each other's rows. This checks the reset against a
+// database loaded fresh.
 
 /** Every row of every table, the sequences and the tables, as one comparable value. */
 async function contents(db: Db) {
@@ -28,8 +29,8 @@ async function contents(db: Db) {
 for (const backend of backends) {
 describe.skipIf(!backend.available)(`test databases (${backend.name}, reused between tests)`, () => {
   it('hands back a closed database as the migrated template: rows, sequences and session state gone; a changed schema is not reused', async () => {
+    const first = await backend.open({ fresh: true })
     const loadsBefore = databaseLoads[backend.name]
-    const first = await backend.open()
     const template = await contents(first)
     const [{ zone }] = (await first.query<{ zone: string }>(`SELECT current_setting('TimeZone') AS zone`)) as [{ zone: string }]
     const user = randomUUID()
@@ -49,7 +50,8 @@ describe.skipIf(!backend.available)(`test databases (${backend.name}, reused bet
     await expect(first.query('SELECT 1')).rejects.toThrow(backend.name === 'pglite' ? 'this test database is closed' : 'CONNECTION_ENDED')
 
     const second = await backend.open()
-    expect(databaseLoads[backend.name]).toBe(loadsBefore + 1)
+    expect(second.identity).toBe(first.identity)
+    expect(databaseLoads[backend.name]).toBe(loadsBefore)
     expect(await contents(second)).toEqual(template)
     expect(await second.query(`SELECT current_setting('TimeZone') AS zone, to_regclass('pg_temp.scratch') AS scratch, pg_try_advisory_lock(42) AS free`)).toEqual([
       { zone, scratch: null, free: true },
@@ -61,7 +63,7 @@ describe.skipIf(!backend.available)(`test databases (${backend.name}, reused bet
     await second.close()
 
     const third = await backend.open()
-    expect(databaseLoads[backend.name]).toBe(loadsBefore + 2)
+    expect(third.identity).not.toBe(second.identity)
     expect(await contents(third)).toEqual(template)
     await third.close()
   })

@@ -10,6 +10,7 @@ import { submitJob } from '../../src/jobs/submit.js'
 import { PRESETS } from '../../src/jobs/presets.js'
 import type { ResolvedConfig } from '../../src/config/schema.js'
 import type { Context } from '../../src/context.js'
+import type { Db } from '../../src/db/types.js'
 
 export const USER = '00000000-0000-4000-8000-00000000a11c'
 
@@ -19,7 +20,7 @@ export interface DaemonHarness {
   clock: InstantClock
   config: ResolvedConfig
   ctx: Context
-  env: (daemonId?: string, db?: TestDb) => Promise<CycleEnv>
+  env: (daemonId?: string, db?: Db) => Promise<CycleEnv>
   log: ReturnType<typeof memoryLog>
   datasetId: string
   submit(count?: number, preset?: keyof typeof PRESETS): Promise<string[]>
@@ -63,7 +64,7 @@ export async function daemonHarness(backend: Backend, options: { simulator?: Sim
     ctx,
     log,
     datasetId: dataset!.id,
-    async env(daemonId = 'daemon-1', other?: TestDb) {
+    async env(daemonId = 'daemon-1', other?: Db) {
       if (!other || other === db) return { db, clusters, storage: () => ctx.storage(), clock, config, log, daemonId }
       // Another daemon: its own connections, clients and breakers.
       const second = testContext({ db: other, config, clock, cwd: dir.path })

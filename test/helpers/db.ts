@@ -1,4 +1,4 @@
-import { afterAll, inject } from 'vitest'
+import { inject } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import type { Db } from '../../src/db/types.js'
 import { openPostgres } from '../../src/db/postgres.js'
@@ -16,13 +16,19 @@ export interface TestDb extends Db {
   connectAgain?: () => Promise<Db>
   /** The database's URL, for child processes (Postgres only). */
   url?: string
+  /** Which database this is: the same for two opens that were handed the same one. */
+  identity: string
 }
 
 export interface Backend {
   name: 'pglite' | 'postgres'
   available: boolean
-  /** A fresh database with the current schema, or an empty one when migrated is false. */
-  open(options?: { migrated?: boolean }): Promise<TestDb>
+  /**
+   * A database with the current schema and the template's rows (an emptied one of an
+   * earlier test, or one loaded now when fresh is true), or an empty one when
+   * migrated is false.
+   */
+  open(options?: { migrated?: boolean; fresh?: boolean }): Promise<TestDb>
 }
 
 const pgliteTemplate = inject('pgliteTemplate')
@@ -40,7 +46,11 @@ export function copyMigratedEmbedded(dbDir: string): void {
 const pgliteEmpty = inject('pgliteEmpty')
 const dumps = new Map<string, Promise<Blob>>()
 
-/** PGlite's compiled WebAssembly and file bundle, made once per test file and shared by its databases. */
+/**
+ * PGlite's compiled WebAssembly and file bundle, made once per test worker (a process
+ * that runs one test file after another: the suite does not isolate files) and shared
+ * by its databases.
+ */
 let pgliteParts: Promise<{ pgliteWasmModule: WebAssembly.Module; fsBundle: Blob }> | undefined
 function loadPgliteParts() {
   pgliteParts ??= (async () => {
@@ -74,7 +84,7 @@ async function createPglite(migrated: boolean): Promise<PgliteHandle> {
 
 /**
  * Loading a PGlite database costs about half a second of CPU; emptying one costs a
- * few milliseconds. So a closed migrated database goes back to this file's pool,
+ * few milliseconds. So a closed migrated database goes back to this worker's pool,
  * reset to exactly the migrated template: session state discarded, every table
  * truncated and its migration rows put back, sequences as they were. A database
  * whose schema a test changed (the fingerprint of its catalog differs), or whose
@@ -86,8 +96,9 @@ interface Template {
   fingerprint: string
 }
 const idle: PgliteHandle[] = []
+const pgliteIdentities = new WeakMap<PgliteHandle, string>()
 let template: Promise<Template> | undefined
-/** How many migrated databases this file loaded or created, per backend (the rest of its opens reused one). */
+/** How many migrated databases this worker loaded or created, per backend (the rest of its opens reused one). */
 export const databaseLoads = { pglite: 0, postgres: 0 }
 
 const FINGERPRINT = `
@@ -145,12 +156,13 @@ async function resetToTemplate(run: Run, t: Template): Promise<boolean> {
 
 const pgliteRun = (pg: PgliteHandle['pg']): Run => async <T>(sql: string, params?: unknown[]) => (await pg.query<T>(sql, params)).rows
 
-async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
-  if (!migrated) return (await createPglite(false)).db
-  let handle = idle.pop()
+async function openPgliteBackend(migrated: boolean, fresh: boolean): Promise<TestDb> {
+  if (!migrated) return { ...(await createPglite(false)).db, identity: 'an empty pglite' }
+  let handle = fresh ? undefined : idle.pop()
   if (!handle) {
     databaseLoads.pglite += 1
     handle = await createPglite(true)
+    pgliteIdentities.set(handle, `pglite #${databaseLoads.pglite} of process ${process.pid}`)
     template ??= readTemplate(pgliteRun(handle.pg))
     await template
   }
@@ -165,6 +177,7 @@ async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
   }
   return {
     kind: 'pglite',
+    identity: pgliteIdentities.get(held)!,
     query: (sql, params) => Promise.resolve().then(() => use().query(sql, params)),
     transaction: (fn) => Promise.resolve().then(() => use().transaction(fn)),
     exec: (sql) => Promise.resolve().then(() => use().exec(sql)),
@@ -199,7 +212,7 @@ async function openPgliteBackend(migrated: boolean): Promise<TestDb> {
 /**
  * The same for Postgres: a closed migrated database is emptied back to the template
  * over a new connection (every session of the test gone with its pools) and kept
- * for this file's next test, instead of dropped and created again. One that another
+ * for the worker's next test, instead of dropped and created again. One that another
  * session still uses (a child process that outlived its test) is dropped.
  */
 const idleDatabases: string[] = []
@@ -232,8 +245,8 @@ async function resetPostgres(name: string): Promise<boolean> {
   }
 }
 
-async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
-  let name = migrated ? idleDatabases.pop() : undefined
+async function openPostgresBackend(migrated: boolean, fresh: boolean): Promise<TestDb> {
+  let name = migrated && !fresh ? idleDatabases.pop() : undefined
   if (!name) {
     name = `t_${randomBytes(6).toString('hex')}`
     if (migrated) databaseLoads.postgres += 1
@@ -254,6 +267,7 @@ async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
   return {
     ...db,
     url,
+    identity: own,
     connectAgain: async () => {
       const other = await openPostgres({ url, max: 8 })
       others.push(other)
@@ -270,12 +284,7 @@ async function openPostgresBackend(migrated: boolean): Promise<TestDb> {
   }
 }
 
-// The databases kept for a next test that did not come.
-afterAll(async () => {
-  for (const name of idleDatabases.splice(0)) await dropDatabase(name)
-})
-
 export const backends: Backend[] = [
-  { name: 'pglite', available: true, open: (o) => openPgliteBackend(o?.migrated ?? true) },
-  { name: 'postgres', available: Boolean(pgUrl), open: (o) => openPostgresBackend(o?.migrated ?? true) },
+  { name: 'pglite', available: true, open: (o) => openPgliteBackend(o?.migrated ?? true, o?.fresh ?? false) },
+  { name: 'postgres', available: Boolean(pgUrl), open: (o) => openPostgresBackend(o?.migrated ?? true, o?.fresh ?? false) },
 ]

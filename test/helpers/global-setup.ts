@@ -40,6 +40,21 @@ async function pgliteTemplate(): Promise<{ file: string; emptyFile: string; data
   return { file, emptyFile, dataDir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
+/**
+ * The test databases a run leaves on a server it did not start: each worker keeps
+ * its emptied databases for its next test until the run ends.
+ */
+async function dropTestDatabases(url: string): Promise<void> {
+  const { openPostgres } = await import('../../src/db/postgres.js')
+  const admin = await openPostgres({ url, max: 1 })
+  try {
+    const names = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname ~ '^t_[0-9a-f]{12}$'`)
+    for (const { datname } of names) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`)
+  } finally {
+    await admin.close()
+  }
+}
+
 export default async function setup(project: TestProject) {
   // Both at once: each is seconds of waiting for its own process.
   const external = process.env.LORA_TEST_DATABASE_URL
@@ -49,7 +64,10 @@ export default async function setup(project: TestProject) {
   project.provide('embeddedTemplate', template.dataDir)
   if (external) {
     project.provide('pgUrl', external)
-    return () => template.remove()
+    return async () => {
+      template.remove()
+      await dropTestDatabases(external)
+    }
   }
   if (!server && process.env.CI) {
     template.remove()

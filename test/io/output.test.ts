@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createTestIO } from '../../src/io/streams.js'
 import { printFields, printTable } from '../../src/io/output.js'
-import { registerSecret, clearSecrets } from '../../src/redact.js'
+import { registerSecret, clearSecrets, redact } from '../../src/redact.js'
 import { createContext } from '../../src/context.js'
 import { backends } from '../helpers/db.js'
 
@@ -72,6 +72,17 @@ describe('output', () => {
       expect(t.stderr()).toBe('url https://x.test/o?token=*** and Bearer ***\n')
     } finally {
       clearSecrets()
+    }
+  })
+
+  it('redacts the whole of a secret that contains another, in whatever order they became known', () => {
+    for (const order of [['k-123456', 'sk-123456-live'], ['sk-123456-live', 'k-123456']]) {
+      registerSecret(order[0])
+      try {
+        expect(redact('keys sk-123456-live and k-123456', { secrets: [order[1]] })).toBe('keys *** and ***')
+      } finally {
+        clearSecrets()
+      }
     }
   })
 
