@@ -40,18 +40,20 @@ export default defineConfig({
     pool: 'forks',
     // A worker runs one file after another in one process, its modules loaded once:
     // PGlite's WebAssembly compiled once, and the test databases (test/helpers/db.ts)
-    // emptied and handed from one file to the next instead of loaded for each. On 2
-    // cores this halved the suite's CPU (325 s to 164 s). What a file leaves behind
-    // cannot reach the next: a closed test database refuses every use, and every
-    // child process is stopped in the file's own hooks.
+    // emptied and handed from one file to the next instead of loaded for each. What
+    // lora keeps per process is reset before each file (test/helpers/setup.ts); what
+    // a file leaves behind cannot reach the next: a closed test database refuses
+    // every use, and every child process is stopped in the file's own hooks.
     isolate: false,
-    // The workers run PGlite in-process: optimized, as the local service runs it (src/launch.ts).
+    // The workers run PGlite in-process, optimized as the local service runs it (src/launch.ts).
     poolOptions: { forks: { execArgv: ['--wasm-tiering-budget=18000000'] } },
-    // Three files at a time on the two cores CI runs on: much of the suite waits on
-    // child processes, servers and real time (a run used 1.3 of 2 cores with two
-    // files at a time). Measured on 2 cores: vitest 250 s with two, 219 s with three,
-    // 208 s with four (then the cores are the limit).
+    // Three workers on the two cores CI runs on. Measured on 2 cores (vitest alone):
+    // isolated files, 325 s of CPU and 219 s with three workers; not isolated, 258 s of
+    // CPU and 144 s with three, 160 s with four (then the cores are the limit).
     maxWorkers: 3,
+    // As many as at most: a worker the pool ended as idle while it still held the
+    // run's files made the run fail at its end ("Terminating worker thread") and left
+    // the process running.
     minWorkers: 3,
     // The driver is transformed (its fix applied) rather than loaded as it is.
     server: { deps: { inline: [PATCHED_DRIVER.name] } },
