@@ -14,7 +14,8 @@ const children = []
 function run(args, options) {
   const child = spawn(process.execPath, args, options)
   children.push(child)
-  return new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+  return { child, exited }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -28,14 +29,14 @@ const tsc = run([bin('typescript', 'bin/tsc'), '--noEmit'], { stdio: ['ignore', 
 // Below the suite's priority: the suite's tests wait on real time, the type-check
 // does not (151 s for both at once, 161 s at the same priority, on 2 cores).
 try {
-  if (children[0].pid !== undefined) setPriority(children[0].pid, 15)
+  if (tsc.child.pid !== undefined) setPriority(tsc.child.pid, 15)
 } catch {
   // It has ended already: nothing to yield to.
 }
-for (const stream of [children[0].stdout, children[0].stderr]) stream.on('data', (chunk) => (tscOutput += chunk))
+for (const stream of [tsc.child.stdout, tsc.child.stderr]) stream.on('data', (chunk) => (tscOutput += chunk))
 const vitest = run([bin('vitest', 'vitest.mjs'), 'run', ...process.argv.slice(2)], { stdio: 'inherit' })
 
-const [typeCheck, suite] = await Promise.all([tsc, vitest])
+const [typeCheck, suite] = await Promise.all([tsc.exited, vitest.exited])
 if (typeCheck !== 0) process.stderr.write(`\n${tscOutput}\ntype-check (tsc --noEmit) failed: exit ${typeCheck}\n`)
 else process.stdout.write('type-check (tsc --noEmit): no errors\n')
 process.exitCode = typeCheck !== 0 ? typeCheck : suite
