@@ -174,6 +174,8 @@ export async function buildProgram(deps: MainDeps, argv: string[], onAction: (sp
 
   for (const spec of COMMANDS) {
     if (spec.path[0] !== selected) {
+      // A command argv names needs none of the other groups: they only list themselves in help.
+      if (named) continue
       if (spec.path.length > 1) groupFor(program, spec.path.slice(0, 1))
       else program.command(spec.args ? `${spec.path[0]} ${spec.args}` : spec.path[0]!).description(spec.summary)
       continue
@@ -253,7 +255,12 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
       io: new (await import('./io/streams.js')).IO({
         stdout: deps.stdout,
         stderr: deps.stderr,
-        stdin: deps.stdin,
+        // Standard input opens when first read: only to ask whether a prompt is possible.
+        stdin: {
+          get isTTY() {
+            return deps.stdin.isTTY
+          },
+        },
         env: deps.env,
         noColor: globals.color === false,
         wide: Boolean(globals.wide),

@@ -67,7 +67,10 @@ export async function launch(argv: string[], options: LaunchOptions): Promise<vo
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // Node opens standard input when it is first read: most commands never do.
+    get stdin() {
+      return process.stdin
+    },
     cwd: process.cwd(),
     signal: controller.signal,
   })

@@ -73,6 +73,13 @@ describe('examples in help', () => {
     expect(cluster.out()).toMatch(/^ {2}breaker \[command\] +reset$/m)
   })
 
+  it('builds only the group of the command argv names; the whole tree for a word it does not know', async () => {
+    const named = await buildProgram(deps(), ['jobs', 'list', '--json'], async () => {})
+    expect(named.commands.map((c) => c.name())).toEqual(['jobs'])
+    const unknown = await buildProgram(deps(), ['jbos', 'list'], async () => {})
+    expect(unknown.commands.map((c) => c.name())).toEqual([...new Set(COMMANDS.map((c) => c.path[0]))])
+  })
+
   it('ends each command\'s --help with its examples', async () => {
     const d = deps()
     expect(await main(['jobs', 'list', '--help'], d)).toBe(0)

@@ -57,7 +57,8 @@ export class IO {
     this.errColor = colourAllowed(options.stderr, options.env, options.noColor)
     this.style = createStyle(this.color)
     this.errStyle = createStyle(this.errColor)
-    this.canPrompt = Boolean(options.stdin.isTTY) && this.stdoutIsTTY && !options.env.CI
+    // Standard input last: a command whose output is not a terminal never opens it.
+    this.canPrompt = this.stdoutIsTTY && !options.env.CI && Boolean(options.stdin.isTTY)
   }
 
   /** A line of data on stdout. */

@@ -13,6 +13,10 @@ describe('the postgres driver fix (scripts/driver-patch.mjs)', () => {
     const patched = patchDriverConnection(source, file)
     expect(patched).toContain("if (!socket) {\n      chunk = nextWriteTimer = null")
     expect(patched.split('chunk = nextWriteTimer = null').length - 1).toBe(4)
+    // The reconnection delay's clock: no perf_hooks to load as a connection closes.
+    expect(source).toContain("import { performance } from 'perf_hooks'")
+    expect(patched).not.toContain('perf_hooks')
+    expect(patched).toContain('closedTime = performance.now()')
     expect(() => patchDriverConnection(source.replace('function nextWrite(fn) {', 'function nextWrite(fn, x) {'), 'connection.js'))
       .toThrow('connection.js: the driver fix "a deferred write whose socket has closed is dropped, not sent to a null socket" expected 1 match(es) and found 0')
   })

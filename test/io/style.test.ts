@@ -39,3 +39,27 @@ describe('the colour scheme', () => {
     expect(await run(['--no-color', 'jobs', 'list', '--limit', 'x'])).toEqual({ code: 2, stderr: 'error: Invalid --limit: must be an integer from 1 to 10000 (got "x").\n' })
   })
 })
+
+describe('standard input', () => {
+  it('is opened only when a prompt is possible: never with output piped', async () => {
+    const run = async (stdoutIsTTY: boolean) => {
+      let reads = 0
+      const out = { write: () => true, isTTY: stdoutIsTTY }
+      const deps = {
+        env: {},
+        stdout: out,
+        stderr: out,
+        get stdin() {
+          reads += 1
+          return { isTTY: true }
+        },
+        cwd: '/nonexistent',
+        signal: new AbortController().signal,
+      }
+      const code = await main(['jobs', 'list', '--limit', 'x'], deps)
+      return { code, reads }
+    }
+    expect(await run(false)).toEqual({ code: 2, reads: 0 })
+    expect(await run(true)).toEqual({ code: 2, reads: 1 })
+  })
+})
