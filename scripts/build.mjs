@@ -53,7 +53,9 @@ const zodEnglishOnly = {
   },
 }
 
-const define = { LORA_VERSION: JSON.stringify(pkg.version), LORA_VALIDATE_WORKER: JSON.stringify('./validate-worker.js') }
+// Which build this is: the local service runs commands only for the lora that built it (src/local-commands.ts).
+const buildId = `${pkg.version}+${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`
+const define = { LORA_VERSION: JSON.stringify(pkg.version), LORA_BUILD: JSON.stringify(buildId), LORA_VALIDATE_WORKER: JSON.stringify('./validate-worker.js') }
 await rm(new URL('../dist', import.meta.url), { recursive: true, force: true })
 await build({
   entryPoints: {
@@ -80,6 +82,20 @@ await build({
   loader: { '.sql': 'text' },
   // Bundled CommonJS (commander) requires Node built-ins.
   banner: { js: "import { createRequire as __loraCreateRequire } from 'node:module'; const require = __loraCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+})
+
+// The client of the local service's command socket (bin/forward.ts): Node's own
+// modules only, one CommonJS file, so that it starts as fast as Node does.
+await build({
+  entryPoints: { forward: 'bin/forward.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  define,
   logLevel: 'warning',
 })
 

@@ -142,6 +142,19 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
   if ('holder' in held) return { running: held.holder }
   const db = held.db
   closers.unshift(() => db.close())
+  // The read commands of this stack's lora processes run here (src/local-commands.ts),
+  // on a socket beside the database's, where bin/lora looks for it: not when the
+  // database's socket had to go elsewhere (a data folder whose path is too long).
+  if (db.socketPath === join(dir, 'db.sock')) {
+    const { COMMAND_SOCKET, serveCommands } = await import('./local-commands.js')
+    try {
+      const commands = await serveCommands(join(dir, COMMAND_SOCKET), dir)
+      closers.push(() => commands.close())
+    } catch (error) {
+      await closeAll()
+      throw error
+    }
+  }
 
   // The job processor runs on the held database, in this process.
   const stopping = new AbortController()

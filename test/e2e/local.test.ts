@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { BIN, runLora, stackHolder, tempDir } from '../helpers/cli.js'
 import { copyMigratedEmbedded } from '../helpers/db.js'
@@ -65,6 +66,27 @@ async function serviceWithDataset(root: string, args: string[], env: Record<stri
     await db.close()
   }
   return service
+}
+
+/** Sends `request` on the command socket; the frames of the answer, until the service closes. */
+function askSocket(socketPath: string, request: string): Promise<{ type: string; payload: string }[]> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath)
+    const chunks: Buffer[] = []
+    socket.on('data', (d: Buffer) => chunks.push(d))
+    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)))
+    socket.on('close', () => {
+      const frames: { type: string; payload: string }[] = []
+      let all = Buffer.concat(chunks)
+      while (all.length >= 5) {
+        const length = all.readUInt32BE(1)
+        frames.push({ type: String.fromCharCode(all[0]!), payload: all.subarray(5, 5 + length).toString('utf8') })
+        all = all.subarray(5 + length)
+      }
+      resolve(frames)
+    })
+    socket.write(request)
+  })
 }
 
 describe('the local service of the embedded stack (the built binary)', () => {
@@ -214,6 +236,76 @@ describe('the local service of the embedded stack (the built binary)', () => {
     }
     expect((await runLora(['local', 'stop'], { cwd: root })).code).toBe(0)
   }, 240_000)
+
+  it('runs the read commands of its stack for bin/lora: the same output and exit code as lora running them itself; anything else is refused and run by the caller', async () => {
+    const root = workspace()
+    const sub = join(root, 'deeper')
+    mkdirSync(sub)
+    const service = track(await serviceWithDataset(root, [], {}))
+    const socketPath = join(root, '.lora', 'db', 'cli.sock')
+    expect(statSync(socketPath).isSocket()).toBe(true)
+    expect(statSync(socketPath).mode & 0o777).toBe(0o600)
+
+    // Handed over (bin/lora finds the socket from a subdirectory too) and run by lora itself: the same.
+    for (const argv of [['jobs', 'list', '--json'], ['datasets', 'list'], ['jobs', 'list', '--limit', 'x'], ['jobs', 'show', 'nope'], ['budget', 'show', '--json']]) {
+      const handed = await runLora(argv, { cwd: sub })
+      const itself = await runLora(argv, { cwd: sub, env: { LORA_NO_FORWARD: '1' } })
+      expect(handed, argv.join(' ')).toEqual(itself)
+    }
+    expect(JSON.parse((await runLora(['datasets', 'list', '--json'], { cwd: root })).stdout).datasets).toHaveLength(1)
+    // The service ran them: a lora of nothing but the launcher and the client answers the same.
+    const bare = workspace()
+    mkdirSync(join(bare, 'bin'))
+    mkdirSync(join(bare, 'dist'))
+    cpSync(BIN, join(bare, 'bin', 'lora'))
+    cpSync(join(BIN, '..', '..', 'dist', 'forward.cjs'), join(bare, 'dist', 'forward.cjs'))
+    const onlyClient = await runLora(['datasets', 'list', '--json'], { cwd: sub, bin: join(bare, 'bin', 'lora') })
+    expect(onlyClient).toEqual(await runLora(['datasets', 'list', '--json'], { cwd: sub, env: { LORA_NO_FORWARD: '1' } }))
+    expect((await runLora(['jobs', 'submit', '--help'], { cwd: sub, bin: join(bare, 'bin', 'lora') })).code).not.toBe(0)
+    // Several at once, each with its own output.
+    const together = await Promise.all(['jobs', 'datasets'].flatMap((what) => Array.from({ length: 4 }, () => runLora([what, 'list', '--json'], { cwd: sub }))))
+    expect(together.map((r) => [r.code, r.stderr, Object.keys(JSON.parse(r.stdout))[0]])).toEqual([...Array(4).fill([0, '', 'jobs']), ...Array(4).fill([0, '', 'datasets'])])
+    // Health measures latencies: the checks and their verdicts are the same.
+    const verdicts = async (env: Record<string, string>) => {
+      const r = await runLora(['health', '--json'], { cwd: root, env })
+      return { code: r.code, stderr: r.stderr, checks: (JSON.parse(r.stdout).checks as { name: string; status: string }[]).map((c) => `${c.name} ${c.status}`) }
+    }
+    const health = await verdicts({})
+    expect(health.checks.length).toBeGreaterThan(3)
+    expect(health).toEqual(await verdicts({ LORA_NO_FORWARD: '1' }))
+
+    // The service's own answers, asked the way bin/forward.ts asks.
+    const build = /build: "([^"]+)"/.exec(readFileSync(join(BIN, '..', '..', 'dist', 'forward.cjs'), 'utf8'))
+    expect(build).not.toBeNull()
+    const request = (over: Record<string, unknown>) =>
+      `${JSON.stringify({ build: build![1], argv: ['jobs', 'list', '--json'], cwd: root, env: { HOME: root, PATH: process.env.PATH ?? '' }, stdout: { isTTY: false }, stderr: { isTTY: false }, ...over })}\n`
+    const ran = await askSocket(socketPath, request({}))
+    expect(ran.map((f) => f.type)).toEqual(['o', 'x'])
+    expect(JSON.parse(ran[0]!.payload)).toEqual({ jobs: [] })
+    expect(ran[1]!.payload).toBe('0')
+    expect(await askSocket(socketPath, request({ build: 'another' }))).toEqual([{ type: 'r', payload: 'another build of lora' }])
+    expect(await askSocket(socketPath, request({ argv: ['jobs', 'cancel', 'abcd', '--yes'] }))).toEqual([{ type: 'r', payload: 'not a command the service runs' }])
+    expect(await askSocket(socketPath, request({ argv: ['--profile', 'x', 'jobs', 'list'] }))).toEqual([{ type: 'r', payload: 'a profile or database given on the command line' }])
+    expect(await askSocket(socketPath, request({ env: { HOME: root, DATABASE_URL: `embedded:${join(root, 'other')}` } }))).toEqual([{ type: 'r', payload: 'another stack' }])
+    expect(await askSocket(socketPath, 'not json\n')).toEqual([{ type: 'r', payload: 'a request lora cannot read' }])
+    // A request without its end is dropped past a megabyte; the service carries on.
+    expect(await askSocket(socketPath, 'x'.repeat(2 << 20))).toEqual([])
+    expect((await askSocket(socketPath, request({}))).map((f) => f.type)).toEqual(['o', 'x'])
+
+    // Refused by the service (the environment names another stack): the caller runs it, with the same result.
+    const elsewhere = { DATABASE_URL: `embedded:${join(root, 'other')}` }
+    const refused = await runLora(['jobs', 'list', '--json'], { cwd: root, env: elsewhere })
+    expect(refused.code).toBe(2)
+    expect(refused).toEqual(await runLora(['jobs', 'list', '--json'], { cwd: root, env: { ...elsewhere, LORA_NO_FORWARD: '1' } }))
+
+    // A service killed with its socket left behind: the command runs, and starts a service again.
+    service.child.kill('SIGKILL')
+    await service.exited
+    expect(existsSync(socketPath)).toBe(true)
+    const after = await runLora(['jobs', 'list', '--json'], { cwd: sub })
+    expect(after).toMatchObject({ code: 0, stderr: '' })
+    expect(JSON.parse(after.stdout)).toEqual({ jobs: [] })
+  }, 120_000)
 
   it('stops by itself once idle (--idle), and refuses a bad --idle with one sentence', async () => {
     const root = workspace()
