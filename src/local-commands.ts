@@ -7,8 +7,7 @@
 // Node process loading the program: the cost of a short command becomes Node's own
 // start. Anything else, and any request this service cannot answer as the caller's
 // own lora would, is refused, and the caller runs the command itself.
-import { createServer, type Server, type Socket } from 'node:net'
-import { chmod, rm } from 'node:fs/promises'
+import type { Socket } from 'node:net'
 import { homedir } from 'node:os'
 import { z } from 'zod'
 
@@ -59,38 +58,18 @@ export interface CommandServer {
  * 0600 whatever the umask, in the folder the database's socket is in (private).
  */
 export async function serveCommands(socketPath: string, dir: string): Promise<CommandServer> {
-  await rm(socketPath, { force: true })
-  const sockets = new Set<Socket>()
+  const { listenPrivate } = await import('./db/embedded-server.js')
   let running = 0
-  const server: Server = createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+  const server = await listenPrivate(socketPath, (socket) => {
     socket.on('error', () => socket.destroy())
     readRequest(socket, (request) => {
       running += 1
       void answer(socket, request, dir).finally(() => (running -= 1))
     })
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(socketPath, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  await chmod(socketPath, 0o600)
   // What the handed-over commands load, loaded now rather than by the first of them.
   void warm()
-  return {
-    running: () => running,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        for (const s of sockets) s.destroy()
-      })
-      await rm(socketPath, { force: true })
-    },
-  }
+  return { running: () => running, close: () => server.close() }
 }
 
 /** One line of JSON; a client that sends more, or something else, is dropped. */

@@ -26,12 +26,22 @@ const FRONTEND_TYPES = new Set('BCcdDEfFHPpQSX')
  * messages of two clients never interleave, and a transaction is never shared.
  */
 export async function serveEmbedded(handle: PgliteHandle, socketPath: string): Promise<{ close(): Promise<void>; clients(): number }> {
+  const server = await listenPrivate(socketPath, (socket) => serveConnection(handle, socket))
+  return { clients: () => server.connections(), close: () => server.close() }
+}
+
+/**
+ * A Unix socket server on `socketPath` (a stale socket file there is replaced): mode
+ * 0600 whatever the umask, in a folder only its owner can enter. close() ends every
+ * connection and removes the socket.
+ */
+export async function listenPrivate(socketPath: string, onConnection: (socket: Socket) => void): Promise<{ close(): Promise<void>; connections(): number }> {
   await rm(socketPath, { force: true })
   const sockets = new Set<Socket>()
   const server: Server = createServer((socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
-    serveConnection(handle, socket)
+    onConnection(socket)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -40,10 +50,9 @@ export async function serveEmbedded(handle: PgliteHandle, socketPath: string): P
       resolve()
     })
   })
-  // Whatever the umask: only this user may connect (the folder is private too).
   await chmod(socketPath, 0o600)
   return {
-    clients: () => sockets.size,
+    connections: () => sockets.size,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
