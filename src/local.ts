@@ -145,11 +145,13 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
   // The read commands of this stack's lora processes run here (src/local-commands.ts),
   // on a socket beside the database's, where bin/lora looks for it: not when the
   // database's socket had to go elsewhere (a data folder whose path is too long).
+  let commands: import('./local-commands.js').CommandServer | null = null
   if (db.socketPath === join(dir, 'db.sock')) {
     const { COMMAND_SOCKET, serveCommands } = await import('./local-commands.js')
     try {
-      const commands = await serveCommands(join(dir, COMMAND_SOCKET), dir)
-      closers.push(() => commands.close())
+      const server = await serveCommands(join(dir, COMMAND_SOCKET), dir)
+      closers.push(() => server.close())
+      commands = server
     } catch (error) {
       await closeAll()
       throw error
@@ -176,7 +178,8 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
   const done = new Promise<'interrupted' | 'idle'>((resolve) => {
     if (ctx.signal.aborted) return resolve('interrupted')
     ctx.signal.addEventListener('abort', () => resolve('interrupted'), { once: true })
-    if (options.idleMs !== null) void watchIdle(ctx, db, options.idleMs, stopping.signal).then((idle) => idle && resolve('idle'))
+    const inFlight = () => (db.clients?.() ?? 0) + (commands?.running() ?? 0)
+    if (options.idleMs !== null) void watchIdle(ctx, db, inFlight, options.idleMs, stopping.signal).then((idle) => idle && resolve('idle'))
   })
   return {
     info: info!,
@@ -212,10 +215,10 @@ async function onPreviousPort<T>(previousUrl: string | null | undefined, start: 
 }
 
 /**
- * Resolves true once the service has had no client and no job in flight for
- * idleMs; false when the service stops first.
+ * Resolves true once the service has had no client (a connection to its database,
+ * a command it runs) and no job in flight for idleMs; false when the service stops first.
  */
-async function watchIdle(ctx: Context, db: EmbeddedDb, idleMs: number, signal: AbortSignal): Promise<boolean> {
+async function watchIdle(ctx: Context, db: EmbeddedDb, clients: () => number, idleMs: number, signal: AbortSignal): Promise<boolean> {
   const { countJobsByStatus } = await import('./db/queries/heartbeats.js')
   const step = Math.max(50, Math.min(5_000, Math.floor(idleMs / 4)))
   let idleSince = ctx.clock.now().getTime()
@@ -225,7 +228,7 @@ async function watchIdle(ctx: Context, db: EmbeddedDb, idleMs: number, signal: A
     } catch {
       return false
     }
-    let busy = (db.clients?.() ?? 0) > 0
+    let busy = clients() > 0
     if (!busy) {
       const counts = await countJobsByStatus(db).catch(() => ({}) as Record<string, number>)
       busy = (counts.queued ?? 0) + (counts.initializing ?? 0) + (counts.running ?? 0) > 0
