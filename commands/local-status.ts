@@ -31,6 +31,7 @@ export async function run(opts: z.infer<typeof Options>, ctx: Context): Promise<
     ['pid', String(status.pid)],
     ['stack', status.stack],
     ['socket', status.socket ?? '-'],
+    ['commands', status.command_socket ?? '-'],
     ['storage_url', status.storage_url ?? '-'],
     ['simulator', status.simulator ?? '-'],
     ['simulator_speed', status.simulator_speed === null ? '-' : `${status.simulator_speed}x`],

@@ -1,11 +1,12 @@
 import { join } from 'node:path'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import type { Context } from './context.js'
 import { createContext } from './context.js'
 import { migrate } from './db/migrate.js'
 import { holdEmbedded, readHolder, writeEmbeddedInfo, type EmbeddedDb, type Holder } from './db/embedded.js'
 import { LoraError, UsageError } from './errors.js'
 import { simulatorSpeed, type ResolvedConfig } from './config/schema.js'
+import { COMMAND_SOCKET } from './local-commands.js'
 
 /** Beside the data: what the running service tells the other lora processes. */
 export const INFO_FILE = 'local.json'
@@ -244,6 +245,8 @@ export interface LocalStatus {
   pid: number | null
   stack: string
   socket: string | null
+  /** Where it runs read commands for bin/lora (src/local-commands.ts), when it does. */
+  command_socket: string | null
   storage_url: string | null
   simulator: string | null
   /** Simulated time per real time of that simulator. */
@@ -260,11 +263,14 @@ export async function localStatus(config: ResolvedConfig): Promise<LocalStatus> 
   const holder = await readHolder(dir)
   const read = await readInfo(config.stateDir)
   const info: Partial<LocalStackInfo> = holder && read?.pid === holder.pid ? read : {}
+  const commands = join(dir, COMMAND_SOCKET)
+  const servesCommands = holder !== null && (await stat(commands).then((s) => s.isSocket(), () => false))
   return {
     running: holder !== null,
     pid: holder?.pid ?? null,
     stack: config.stateDir,
     socket: holder?.socket ?? null,
+    command_socket: servesCommands ? commands : null,
     storage_url: info.storageUrl ?? null,
     simulator: info.simulator ?? null,
     simulator_speed: info.simulatorSpeed ?? null,

@@ -245,6 +245,7 @@ describe('the local service of the embedded stack (the built binary)', () => {
     const socketPath = join(root, '.lora', 'db', 'cli.sock')
     expect(statSync(socketPath).isSocket()).toBe(true)
     expect(statSync(socketPath).mode & 0o777).toBe(0o600)
+    expect(JSON.parse((await runLora(['local', 'status', '--json'], { cwd: sub })).stdout)).toMatchObject({ running: true, command_socket: socketPath })
 
     // Handed over (bin/lora finds the socket from a subdirectory too) and run by lora itself: the same.
     for (const argv of [['jobs', 'list', '--json'], ['datasets', 'list'], ['jobs', 'list', '--limit', 'x'], ['jobs', 'show', 'nope'], ['budget', 'show', '--json']]) {
@@ -305,6 +306,9 @@ describe('the local service of the embedded stack (the built binary)', () => {
     const after = await runLora(['jobs', 'list', '--json'], { cwd: sub })
     expect(after).toMatchObject({ code: 0, stderr: '' })
     expect(JSON.parse(after.stdout)).toEqual({ jobs: [] })
+    await runLora(['local', 'stop'], { cwd: root })
+    expect(existsSync(socketPath)).toBe(false)
+    expect(JSON.parse((await runLora(['local', 'status', '--json'], { cwd: sub })).stdout)).toMatchObject({ running: false, command_socket: null })
   }, 120_000)
 
   it('stops by itself once idle (--idle), and refuses a bad --idle with one sentence', async () => {
