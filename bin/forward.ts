@@ -30,6 +30,11 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
+// Ctrl-C ends this process as it ends lora: the service sees the connection close and
+// interrupts the command.
+process.on('SIGINT', () => process.exit(130))
+process.on('SIGTERM', () => process.exit(143))
+
 let printed = false
 let ended = false
 let buffer: Buffer = Buffer.alloc(0)
