@@ -5,7 +5,7 @@ import { build } from 'esbuild'
 import { readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { PATCHED_DRIVER, patchDriverConnection } from './driver-patch.mjs'
-import { buildSnapshot } from './snapshot.mjs'
+import { ONE_COMMONJS_FILE, buildSnapshot } from './snapshot.mjs'
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 const entries = process.argv.slice(2)
@@ -89,12 +89,7 @@ await build({
 // modules only, one CommonJS file, so that it starts as fast as Node does.
 await build({
   entryPoints: { forward: 'bin/forward.ts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
+  ...ONE_COMMONJS_FILE,
   define,
   logLevel: 'warning',
 })

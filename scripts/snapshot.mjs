@@ -50,6 +50,9 @@ const runTimeOnly = {
   },
 }
 
+/** esbuild's options for a program in one CommonJS file in dist/ (the snapshot's, the command socket's client). */
+export const ONE_COMMONJS_FILE = { outdir: 'dist', outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20' }
+
 /**
  * Builds dist/lora.blob and beside it dist/lora.blob.node, whose modification time is
  * the Node binary's: bin/lora compares the two without starting anything. Returns
@@ -59,12 +62,7 @@ export async function buildSnapshot({ plugins, define }) {
   const bundle = 'dist/snapshot.cjs'
   await build({
     entryPoints: { snapshot: 'bin/snapshot.ts' },
-    outdir: 'dist',
-    outExtension: { '.js': '.cjs' },
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
+    ...ONE_COMMONJS_FILE,
     plugins: [runTimeOnly, ...plugins],
     // Paths are the installation's, known when the snapshot starts (bin/snapshot.ts).
     define: { ...define, 'import.meta.url': '__loraImportMetaUrl' },
