@@ -2,7 +2,7 @@ import { Command, CommanderError, Help } from 'commander'
 import { COMMANDS, type CommandModule, type CommandSpec, type ZodIssueLike } from '../commands/registry.js'
 import { EXIT_CODE_HELP, ExitCode, LoraError, UsageError } from './errors.js'
 import type { OutStream, InStream } from './io/streams.js'
-import { styleFor, type Style } from './io/style.js'
+import { colourAllowed, styleFor, type Style } from './io/style.js'
 import { redact as redactText } from './redact.js'
 
 export interface MainDeps {
@@ -124,6 +124,12 @@ export async function buildProgram(deps: MainDeps, argv: string[], onAction: (sp
     .configureOutput({
       writeOut: (s) => deps.stdout.write(s),
       writeErr: (s) => deps.stderr.write(s),
+      // Help wraps at the width of the terminal it goes to: this command's, which is not
+      // this process's when the local service runs the command (src/local-commands.ts).
+      getOutHelpWidth: () => (deps.stdout.isTTY && deps.stdout.columns ? deps.stdout.columns : 80),
+      getErrHelpWidth: () => (deps.stderr.isTTY && deps.stderr.columns ? deps.stderr.columns : 80),
+      getOutHasColors: () => colourAllowed(deps.stdout, deps.env, argv.includes('--no-color')),
+      getErrHasColors: () => colourAllowed(deps.stderr, deps.env, argv.includes('--no-color')),
       outputError: (s, write) => write(s.replace(/^error: /, `${errStyle(deps, argv).fail('error')}: `)),
     })
     .exitOverride()

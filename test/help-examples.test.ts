@@ -80,6 +80,19 @@ describe('examples in help', () => {
     expect(unknown.commands.map((c) => c.name())).toEqual([...new Set(COMMANDS.map((c) => c.path[0]))])
   })
 
+  it("wraps help at the width of the command's own terminal, not this process's", async () => {
+    const versionLine = async (columns: number) => {
+      let out = ''
+      const terminal = { write: (s: string) => (out += s), isTTY: true, columns }
+      expect(await main(['--help'], { ...deps(), stdout: terminal, env: { NO_COLOR: '1' } })).toBe(0)
+      return out.split('\n').find((line) => /^ {2}version /.test(line))!
+    }
+    expect(await versionLine(200)).toMatch(/print the version, Node, the platform and the schema versions \(bundled, applied\)$/)
+    const narrow = await versionLine(80)
+    expect(narrow.length).toBeLessThanOrEqual(80)
+    expect(narrow).not.toContain('applied')
+  })
+
   it('ends each command\'s --help with its examples', async () => {
     const d = deps()
     expect(await main(['jobs', 'list', '--help'], d)).toBe(0)
