@@ -7,6 +7,7 @@
 // that is gone), lora runs it itself, as if the service were not there.
 import { connect } from 'node:net'
 import { join } from 'node:path'
+import { endOnClosedPipe } from '../src/launch.js'
 
 const [socketPath, ...argv] = process.argv.slice(2)
 const tty = (stream: NodeJS.WriteStream) => ({ isTTY: Boolean(stream.isTTY), ...(stream.isTTY && stream.columns ? { columns: stream.columns } : {}) })
@@ -22,13 +23,7 @@ function runItself(why: string): never {
   process.exit(child.status ?? 1)
 }
 
-// `lora jobs list | head` closes the pipe early: that is not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-    throw error
-  })
-}
+endOnClosedPipe()
 
 // Ctrl-C ends this process as it ends lora: the service sees the connection close and
 // interrupts the command.

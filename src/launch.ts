@@ -10,14 +10,18 @@ export interface LaunchOptions {
   crashReport: () => Promise<(error: unknown, verbose: boolean) => string>
 }
 
-export async function launch(argv: string[], options: LaunchOptions): Promise<void> {
-  // `lora ... | head` closes the pipe early: that is not an error.
+/** `lora ... | head` closes the pipe early: that is not an error, the process just ends. */
+export function endOnClosedPipe(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
       throw error
     })
   }
+}
+
+export async function launch(argv: string[], options: LaunchOptions): Promise<void> {
+  endOnClosedPipe()
   // A failure no code awaited would reach Node's default handler, which prints the raw
   // error, secrets and all. It gets the same treatment as any other error: one redacted
   // sentence (the stack with LORA_DEBUG=1), exit 1. A command that handles these itself

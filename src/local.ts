@@ -6,7 +6,7 @@ import { migrate } from './db/migrate.js'
 import { holdEmbedded, readHolder, writeEmbeddedInfo, type EmbeddedDb, type Holder } from './db/embedded.js'
 import { LoraError, UsageError } from './errors.js'
 import { simulatorSpeed, type ResolvedConfig } from './config/schema.js'
-import { COMMAND_SOCKET } from './local-commands.js'
+import { COMMAND_SOCKET, serveCommands, type CommandServer } from './local-commands.js'
 
 /** Beside the data: what the running service tells the other lora processes. */
 export const INFO_FILE = 'local.json'
@@ -146,9 +146,8 @@ export async function startLocalStack(ctx: Context, options: LocalStackOptions):
   // The read commands of this stack's lora processes run here (src/local-commands.ts),
   // on a socket beside the database's, where bin/lora looks for it: not when the
   // database's socket had to go elsewhere (a data folder whose path is too long).
-  let commands: import('./local-commands.js').CommandServer | null = null
+  let commands: CommandServer | null = null
   if (db.socketPath === join(dir, 'db.sock')) {
-    const { COMMAND_SOCKET, serveCommands } = await import('./local-commands.js')
     try {
       const server = await serveCommands(join(dir, COMMAND_SOCKET), dir)
       closers.push(() => server.close())

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { createServer, type Server, type Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, tempDir } from '../helpers/cli.js'
-import { frame } from '../../src/local-commands.js'
+import { FORWARDED, frame } from '../../src/local-commands.js'
 
 const CLIENT = join(BIN, '..', '..', 'dist', 'forward.cjs')
 
@@ -20,6 +21,16 @@ function runClient(socketPath: string, argv: string[], cwd: string, onSpawn?: (p
     onSpawn?.(child.pid!)
   })
 }
+
+describe('which commands bin/lora hands to the service', () => {
+  it('are the ones the service runs: the launcher lists them again, in sh', () => {
+    const launcher = readFileSync(BIN, 'utf8')
+    const list = /case "\$w1 \$w2" in\n\s*(.+)\)\n/.exec(launcher)
+    expect(list).not.toBeNull()
+    const listed = list![1]!.split('|').map((c) => c.trim().replace(/^"|"$/g, '').replace(/ "\*$/, '').replace(/ $/, ''))
+    expect(new Set(listed)).toEqual(FORWARDED)
+  })
+})
 
 describe('the client of the command socket (dist/forward.cjs) against a stand-in service that checks what it receives', () => {
   const cleanups: (() => Promise<void> | void)[] = []
@@ -99,7 +110,8 @@ describe('the client of the command socket (dist/forward.cjs) against a stand-in
     const service = await standIn(() => received())
     let pid = 0
     const result = runClient(service.socketPath, ['health'], service.cwd, (p) => (pid = p))
-    await asked
+    // A client that dies before asking fails the test at once, with what it said.
+    await Promise.race([asked, result.then((r) => Promise.reject(new Error(`the client ended before asking: ${JSON.stringify(r)}`)))])
     process.kill(pid, 'SIGINT')
     expect((await result).code).toBe(130)
     await service.closed[0]
